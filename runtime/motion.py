@@ -1,0 +1,249 @@
+"""From a motion file to canonical joint positions: 22 joints, metres, Y up, 20 fps.
+
+    read (BVH / ASF+AMC) -> map the rig -> drop an added rest-pose frame 0 -> resample ->
+    scale to metres -> Y up, facing +Z at frame 0, pelvis over the origin, floor at y = 0
+
+Run `python -m runtime.motion show FILE --png OUT.png` to check a clip by eye.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import MotionFormatError, MotionSearchError
+from .io.animation import Animation
+from .kinematics import forward_kinematics, normalize
+from .rigs import Candidate, RigMap, load_mapping_file, map_rig
+from .skeleton import J
+
+TARGET_FPS = 20.0
+MOTION_SUFFIXES = (".bvh", ".amc")
+
+# Leg length (hip-knee + knee-ankle) of an adult, for telling file units apart.
+NOMINAL_LEG_M = 0.80
+# Units seen in real files, in metres: m, cm, mm, inch, foot, CMU ASF units (1/0.45 inch).
+KNOWN_UNITS_M = (1.0, 0.01, 0.001, 0.0254, 0.3048, 0.0254 / 0.45)
+
+
+@dataclass(frozen=True, eq=False)
+class Motion:
+    """A clip as canonical joint positions.
+
+    Attributes:
+        positions: (F, 22, 3) float32, metres; Y up; frame 0 faces +Z with the pelvis above
+            the origin; the floor is y = 0.
+        fps: frame rate of `positions` (20).
+        source: the file.
+        source_fps: the file's frame rate as used (the file's own, or the caller's override).
+        source_frames: frames in the file.
+        first_source_frame: 1 when the file's frame 0 was an added rest pose and was dropped.
+        rig: the rig convention the joints were mapped with.
+        metres_per_unit: the scale applied to the file's units.
+    """
+
+    positions: np.ndarray
+    fps: float
+    source: str
+    source_fps: float
+    source_frames: int
+    first_source_frame: int
+    rig: str
+    metres_per_unit: float
+
+    @property
+    def num_frames(self) -> int:
+        return int(self.positions.shape[0])
+
+    @property
+    def duration(self) -> float:
+        return (self.num_frames - 1) / self.fps if self.num_frames else 0.0
+
+    def source_frame(self, frame: float | np.ndarray) -> np.ndarray:
+        """The file's frame number at a frame of `positions`."""
+        return self.first_source_frame + np.asarray(frame, np.float64) * self.source_fps / self.fps
+
+
+def read_animation(path: str | os.PathLike, *, asf: str | os.PathLike | None = None) -> Animation:
+    """Read any supported motion file into an `Animation` (file units and axes)."""
+    path = os.fspath(path)
+    suffix = os.path.splitext(path)[1].lower()
+    if suffix == ".bvh":
+        from .io.bvh import read_bvh
+
+        return read_bvh(path)
+    if suffix == ".amc":
+        from .io.amc import read_amc
+
+        return read_amc(path, asf=asf)
+    raise MotionFormatError(path, f"unsupported motion format '{suffix}' (supported: {', '.join(MOTION_SUFFIXES)})")
+
+
+def load_motion(
+    path: str | os.PathLike,
+    *,
+    fps: float | None = None,
+    rig_overrides: dict[str, list[Candidate]] | None = None,
+    asf: str | os.PathLike | None = None,
+    drop_rest_frame: bool | None = None,
+) -> Motion:
+    """Load a motion file as canonical 20 fps joint positions in metres.
+
+    Args:
+        path: a .bvh or .amc file.
+        fps: the capture's real frame rate when the file's is wrong (CMU conversions claim
+            120 fps for 60 fps trials).
+        rig_overrides: a user's bone mapping (see `runtime.rigs.load_mapping_file`).
+        asf: the skeleton of an .amc file, when it is not beside it.
+        drop_rest_frame: force (True/False) or auto-detect (None) an added rest-pose frame 0.
+
+    Raises:
+        MotionFormatError, RigMappingError: the file cannot be read or its rig mapped.
+    """
+    anim = read_animation(path, asf=asf)
+    rig = map_rig(anim.names, anim.path, overrides=rig_overrides)
+    return canonical_motion(anim, rig, fps=fps, drop_rest_frame=drop_rest_frame)
+
+
+def canonical_motion(
+    anim: Animation, rig: RigMap, *, fps: float | None = None, drop_rest_frame: bool | None = None
+) -> Motion:
+    """The canonical `Motion` of an animation whose rig is mapped by `rig`."""
+    source_fps = float(fps) if fps else anim.fps
+    if not (math.isfinite(source_fps) and 1.0 <= source_fps <= 10000.0):
+        raise MotionFormatError(anim.path, f"frame rate {source_fps} is not usable")
+    joints = rig.source_joints
+
+    def canonical_at(frames: np.ndarray) -> np.ndarray:
+        return rig.apply_subset(forward_kinematics(anim, frames, joints), joints)
+
+    first = 0
+    if anim.num_frames >= 3 and drop_rest_frame is not False:
+        head = canonical_at(np.arange(min(anim.num_frames, 32)))
+        if drop_rest_frame or _frame0_is_added(head):
+            first = 1
+    count = anim.num_frames - first
+    n_out = int(math.floor((count - 1) * TARGET_FPS / source_fps + 1e-6)) + 1
+    src = first + np.arange(n_out) * (source_fps / TARGET_FPS)
+    i0 = np.minimum(np.floor(src).astype(np.int64), anim.num_frames - 1)
+    i1 = np.minimum(i0 + 1, anim.num_frames - 1)
+    needed, inverse = np.unique(np.concatenate([i0, i1]), return_inverse=True)
+    pos = canonical_at(needed)
+    w = (src - i0)[:, None, None]
+    pos = pos[inverse[:n_out]] * (1.0 - w) + pos[inverse[n_out:]] * w
+    if not np.isfinite(pos).all() or np.abs(pos).max() > 1e7:
+        raise MotionFormatError(anim.path, "joint positions are not finite or absurdly large (corrupt values?)")
+
+    scale = _metres_per_unit(pos)
+    pos = _to_canonical_frame(pos * scale)
+    return Motion(
+        positions=pos.astype(np.float32),
+        fps=TARGET_FPS,
+        source=anim.path,
+        source_fps=source_fps,
+        source_frames=anim.num_frames,
+        first_source_frame=first,
+        rig=rig.convention,
+        metres_per_unit=scale,
+    )
+
+
+def leg_length(pos: np.ndarray) -> float:
+    """Median over frames of hip-knee + knee-ankle, both sides averaged (in pos units)."""
+    legs = []
+    for s in ("left", "right"):
+        hip, knee, ankle = pos[:, J[f"{s}_hip"]], pos[:, J[f"{s}_knee"]], pos[:, J[f"{s}_ankle"]]
+        legs.append(np.linalg.norm(hip - knee, axis=-1) + np.linalg.norm(knee - ankle, axis=-1))
+    return float(np.median(np.mean(legs, axis=0)))
+
+
+def _frame0_is_added(head: np.ndarray) -> bool:
+    """True when frame 0 jumps away from a smooth motion (the T-pose CMU conversions prepend)."""
+    leg = leg_length(head[1:])
+    if not leg > 0:
+        return False
+    step = np.linalg.norm(np.diff(head, axis=0), axis=-1).max(axis=-1) / leg  # per frame, worst joint
+    typical = float(np.percentile(step[1:], 90)) if len(step) > 1 else 0.0
+    return bool(step[0] > 0.15 and step[0] > 8.0 * max(typical, 0.005))
+
+
+def _metres_per_unit(pos: np.ndarray) -> float:
+    """The file's unit, told from the body's own leg length: a known unit where one fits."""
+    leg = leg_length(pos)
+    if not leg > 0:
+        raise MotionFormatError("<motion>", "the skeleton has zero leg length")
+    errors = [abs(math.log(leg * u / NOMINAL_LEG_M)) for u in KNOWN_UNITS_M]
+    best = int(np.argmin(errors))
+    if errors[best] < math.log(1.45):
+        return KNOWN_UNITS_M[best]
+    return NOMINAL_LEG_M / leg  # an unusual unit (a rescaled export): normalise the body instead
+
+
+def _to_canonical_frame(pos: np.ndarray) -> np.ndarray:
+    """Rotate to Y up and facing +Z at frame 0; pelvis over the origin at frame 0; floor y = 0."""
+    # up: the file's axis closest to feet -> head over the clip
+    feet = (pos[:, J["left_ankle"]] + pos[:, J["right_ankle"]]) / 2
+    up_vec = (pos[:, J["head"]] - feet).mean(axis=0)
+    axis = int(np.argmax(np.abs(up_vec)))
+    up = np.zeros(3)
+    up[axis] = np.sign(up_vec[axis]) or 1.0
+    # facing at frame 0: left (+X) from hips and shoulders, forward = left x up
+    left = (pos[0, J["left_hip"]] - pos[0, J["right_hip"]]) + (pos[0, J["left_shoulder"]] - pos[0, J["right_shoulder"]])
+    left = left - up * np.dot(left, up)
+    if np.linalg.norm(left) < 1e-9:
+        left = np.roll(up, 1)
+    left = normalize(left)
+    forward = np.cross(left, up)
+    rot = np.stack([left, up, forward])  # rows: new X, Y, Z in file axes
+    out = pos @ rot.T
+    out[..., 0] -= out[0, J["pelvis"], 0]
+    out[..., 2] -= out[0, J["pelvis"], 2]
+    contact = out[:, [J["left_foot"], J["right_foot"], J["left_ankle"], J["right_ankle"]], 1].min(axis=1)
+    out[..., 1] -= float(np.percentile(contact, 1))
+    return out
+
+
+def iter_motion_files(root: str | os.PathLike) -> list[str]:
+    """Every motion file under `root` (or `root` itself), sorted, skipping hidden folders."""
+    root = os.fspath(root)
+    if os.path.isfile(root):
+        return [root]
+    out = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        out.extend(os.path.join(dirpath, f) for f in sorted(filenames) if f.lower().endswith(MOTION_SUFFIXES))
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m runtime.motion", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    show = sub.add_parser("show", help="draw a clip's joint-angle image and a few poses as a PNG")
+    show.add_argument("file")
+    show.add_argument("--png", required=True, help="where to write the picture")
+    show.add_argument("--fps", type=float, default=None, help="the capture's real frame rate, if the file's is wrong")
+    show.add_argument("--rig-map", default=None, help="JSON bone mapping for an unknown rig")
+    show.add_argument("--asf", default=None, help="ASF skeleton of an AMC file")
+    args = parser.parse_args(argv)
+    try:
+        overrides = load_mapping_file(args.rig_map) if args.rig_map else None
+        motion = load_motion(args.file, fps=args.fps, rig_overrides=overrides, asf=args.asf)
+        from .plots import draw_motion
+
+        draw_motion(motion, args.png)
+    except MotionSearchError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    print(f"{args.file}: {motion.num_frames} frames at {motion.fps:g} fps ({motion.duration:.1f} s), "
+          f"rig {motion.rig}, {motion.metres_per_unit:g} m/unit, "
+          f"{'dropped rest frame 0, ' if motion.first_source_frame else ''}wrote {args.png}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

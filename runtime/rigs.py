@@ -1,0 +1,244 @@
+"""Rig conventions: which bone of a file (or a Blender armature) is which canonical joint.
+
+A convention is a table: canonical joint -> candidates, each a bone name or `("lerp", a, b, t)`
+for a joint the rig does not have (a point between two bones' heads). Names are compared
+case-insensitively after dropping a namespace prefix (`mixamorig:Hips` -> `hips`). The best
+convention is the one that resolves all 22 joints with the most distinctive bones; a user's
+JSON mapping overrides entries of any table. The Blender add-on uses the same tables for
+retargeting and highlighting.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import RigMappingError
+from .skeleton import JOINTS
+
+Candidate = str | tuple[str, str, str, float]
+
+
+def _limbs(names: dict[str, str | list[str]]) -> dict[str, list[Candidate]]:
+    """Left and right limb entries from name patterns: {S} = L/R, {Side} = Left/Right, {s}/{side} lower case."""
+    out: dict[str, list[Candidate]] = {}
+    for joint, pattern in names.items():
+        for side, (a, b) in (("left_", ("L", "Left")), ("right_", ("R", "Right"))):
+            pats = [pattern] if isinstance(pattern, str) else pattern
+            out[side + joint] = [p.format(S=a, Side=b, s=a.lower(), side=b.lower()) for p in pats]
+    return out
+
+
+CONVENTIONS: dict[str, dict[str, list[Candidate]]] = {
+    # SMPL / SMPL-X joint names, as written by SMPL-to-BVH exporters and by this project
+    "smpl": {j: [j] for j in JOINTS if not j.startswith(("left_", "right_"))}
+    | {"pelvis": ["pelvis", "Pelvis", "m_avg_Pelvis"], "spine1": ["spine1", "Spine1"],
+       "spine2": ["spine2", "Spine2"], "spine3": ["spine3", "Spine3"]}
+    | _limbs({"hip": ["{side}_hip", "{S}_Hip"], "knee": ["{side}_knee", "{S}_Knee"],
+                  "ankle": ["{side}_ankle", "{S}_Ankle"], "foot": ["{side}_foot", "{S}_Foot"],
+                  "collar": ["{side}_collar", "{S}_Collar"], "shoulder": ["{side}_shoulder", "{S}_Shoulder"],
+                  "elbow": ["{side}_elbow", "{S}_Elbow"], "wrist": ["{side}_wrist", "{S}_Wrist"]}),
+    # CMU conversions in MotionBuilder naming (31 joints; LowerBack/Spine/Spine1/Neck/Neck1)
+    "cmu_motionbuilder": {
+        "pelvis": ["Hips"], "spine1": ["Spine"], "spine2": [("lerp", "Spine", "Spine1", 0.5)],
+        "spine3": ["Spine1"], "neck": ["Neck"], "head": ["Head"],
+    } | _limbs({"hip": "{Side}UpLeg", "knee": "{Side}Leg", "ankle": "{Side}Foot", "foot": "{Side}ToeBase",
+                    "collar": "{Side}Shoulder", "shoulder": "{Side}Arm", "elbow": "{Side}ForeArm", "wrist": "{Side}Hand"}),
+    # CMU ASF/AMC bone names (this project's AMC reader names a joint after the bone starting there)
+    "cmu_asf": {
+        "pelvis": ["root", "hip"], "spine1": ["upperback"], "spine2": [("lerp", "upperback", "thorax", 0.5)],
+        "spine3": ["thorax"], "neck": ["lowerneck"], "head": ["head"],
+    } | _limbs({"hip": "{s}femur", "knee": "{s}tibia", "ankle": "{s}foot", "foot": "{s}toes",
+                    "collar": "{s}clavicle", "shoulder": "{s}humerus", "elbow": "{s}radius", "wrist": "{s}wrist"}),
+    # CMU conversions in DAZ / Poser naming, and DAZ Genesis
+    "cmu_daz": {
+        "pelvis": ["hip", "pelvis"], "spine1": ["abdomen", "abdomenLower"], "spine2": ["chest", "chestLower"],
+        "spine3": [("lerp", "chest", "neck", 0.5), "chestUpper"], "neck": ["neck", "neckLower"], "head": ["head"],
+    } | _limbs({"hip": ["{s}Thigh", "{s}ThighBend"], "knee": "{s}Shin", "ankle": "{s}Foot",
+                    "foot": ["{s}Toe", "{s}Foot_end"], "collar": "{s}Collar", "shoulder": ["{s}Shldr", "{s}ShldrBend"],
+                    "elbow": ["{s}ForeArm", "{s}ForearmBend"], "wrist": "{s}Hand"}),
+    # 3ds Max-style conversions of CMU (LeftHip/LeftKnee/..., lowerback/Chest/Chest2/lowerneck)
+    "max_cmu": {
+        "pelvis": ["Hips"], "spine1": ["Chest"], "spine2": [("lerp", "Chest", "Chest2", 0.5)],
+        "spine3": ["Chest2"], "neck": ["lowerneck"], "head": ["Head"],
+    } | _limbs({"hip": "{Side}Hip", "knee": "{Side}Knee", "ankle": "{Side}Ankle", "foot": "{Side}Toe",
+                    "collar": "{Side}Collar", "shoulder": "{Side}Shoulder", "elbow": "{Side}Elbow", "wrist": "{Side}Wrist"}),
+    # 3ds Max Character Studio Biped
+    "max_biped": {
+        "pelvis": ["Bip01 Pelvis", "Bip01"], "spine1": ["Bip01 Spine"], "spine2": ["Bip01 Spine1"],
+        "spine3": ["Bip01 Spine2", ("lerp", "Bip01 Spine1", "Bip01 Neck", 0.5)], "neck": ["Bip01 Neck"],
+        "head": ["Bip01 Head"],
+    } | _limbs({"hip": "Bip01 {S} Thigh", "knee": "Bip01 {S} Calf", "ankle": "Bip01 {S} Foot",
+                    "foot": ["Bip01 {S} Toe0", "Bip01 {S} Foot_end"], "collar": "Bip01 {S} Clavicle",
+                    "shoulder": "Bip01 {S} UpperArm", "elbow": "Bip01 {S} Forearm", "wrist": "Bip01 {S} Hand"}),
+    # Bandai Namco Research motion datasets
+    "bandai": {
+        "pelvis": ["Hips"], "spine1": ["Spine"], "spine2": [("lerp", "Spine", "Chest", 0.5)],
+        "spine3": ["Chest"], "neck": ["Neck"], "head": ["Head"],
+    } | _limbs({"hip": "UpperLeg_{S}", "knee": "LowerLeg_{S}", "ankle": "Foot_{S}", "foot": "Toes_{S}",
+                    "collar": "Shoulder_{S}", "shoulder": "UpperArm_{S}", "elbow": "LowerArm_{S}", "wrist": "Hand_{S}"}),
+    # Reallusion iClone / Character Creator 3 and 4
+    "iclone_cc": {
+        "pelvis": ["CC_Base_Hip"], "spine1": ["CC_Base_Waist"], "spine2": ["CC_Base_Spine01"],
+        "spine3": ["CC_Base_Spine02"], "neck": ["CC_Base_NeckTwist01"], "head": ["CC_Base_Head"],
+    } | _limbs({"hip": "CC_Base_{S}_Thigh", "knee": "CC_Base_{S}_Calf", "ankle": "CC_Base_{S}_Foot",
+                    "foot": "CC_Base_{S}_ToeBase", "collar": "CC_Base_{S}_Clavicle", "shoulder": "CC_Base_{S}_Upperarm",
+                    "elbow": "CC_Base_{S}_Forearm", "wrist": "CC_Base_{S}_Hand"}),
+    # Mixamo / HumanIK (namespace prefixes such as mixamorig: are dropped before matching)
+    "mixamo": {
+        "pelvis": ["Hips"], "spine1": ["Spine"], "spine2": ["Spine1"], "spine3": ["Spine2"],
+        "neck": ["Neck"], "head": ["Head"],
+    } | _limbs({"hip": "{Side}UpLeg", "knee": "{Side}Leg", "ankle": "{Side}Foot",
+                    "foot": ["{Side}ToeBase", "{Side}Foot_end"], "collar": "{Side}Shoulder", "shoulder": "{Side}Arm",
+                    "elbow": "{Side}ForeArm", "wrist": "{Side}Hand"}),
+    # Blender Rigify: deform bones of a generated rig, or the metarig's own names
+    "rigify": {
+        "pelvis": ["DEF-spine", "spine"], "spine1": ["DEF-spine.001", "spine.001"],
+        "spine2": ["DEF-spine.002", "spine.002"], "spine3": ["DEF-spine.003", "spine.003"],
+        "neck": ["DEF-spine.004", "spine.004"], "head": ["DEF-spine.006", "spine.006", "DEF-spine.005", "spine.005"],
+    } | _limbs({"hip": ["DEF-thigh.{S}", "thigh.{S}"], "knee": ["DEF-shin.{S}", "shin.{S}"],
+                    "ankle": ["DEF-foot.{S}", "foot.{S}"], "foot": ["DEF-toe.{S}", "toe.{S}"],
+                    "collar": ["DEF-shoulder.{S}", "shoulder.{S}"], "shoulder": ["DEF-upper_arm.{S}", "upper_arm.{S}"],
+                    "elbow": ["DEF-forearm.{S}", "forearm.{S}"], "wrist": ["DEF-hand.{S}", "hand.{S}"]}),
+}
+
+
+def normalize_name(name: str) -> str:
+    """Case-folded bone name without a namespace prefix (`mixamorig1:LeftArm` -> `leftarm`)."""
+    name = name.rsplit(":", 1)[-1].strip().lower()
+    return name.replace("bip001", "bip01")
+
+
+@dataclass(frozen=True)
+class RigMap:
+    """How to read the 22 canonical joints off a rig's joints.
+
+    canonical[k] = (1 - weight[k]) * joint[a[k]] + weight[k] * joint[b[k]]
+    """
+
+    convention: str
+    a: np.ndarray  # (22,) int64 joint indices into the rig
+    b: np.ndarray
+    weight: np.ndarray  # (22,) float64
+    bones: tuple[str, ...]  # per canonical joint, the rig bone it mostly follows
+
+    def apply(self, positions: np.ndarray) -> np.ndarray:
+        """Canonical positions (..., 22, 3) from rig joint positions (..., J, 3)."""
+        w = self.weight[:, None]
+        return positions[..., self.a, :] * (1.0 - w) + positions[..., self.b, :] * w
+
+    @property
+    def source_joints(self) -> np.ndarray:
+        """The rig joints whose positions the mapping reads (sorted)."""
+        return np.unique(np.concatenate([self.a, self.b]))
+
+    def apply_subset(self, positions: np.ndarray, joints: np.ndarray) -> np.ndarray:
+        """Like `apply`, from positions (..., len(joints), 3) of only `joints` = `source_joints`."""
+        a, b = np.searchsorted(joints, self.a), np.searchsorted(joints, self.b)
+        w = self.weight[:, None]
+        return positions[..., a, :] * (1.0 - w) + positions[..., b, :] * w
+
+    def bone_of(self, joint: str) -> str:
+        return self.bones[JOINTS.index(joint)]
+
+
+def load_mapping_file(path: str | os.PathLike) -> dict[str, list[Candidate]]:
+    """A user's JSON mapping: {"left_hip": "thigh_L", "spine2": ["lerp", "Spine", "Chest", 0.5], ...}."""
+    path = os.fspath(path)
+    try:
+        with open(path, encoding="utf-8") as f:
+            raw = json.load(f)
+    except (OSError, json.JSONDecodeError) as e:
+        raise RigMappingError(path, ["(mapping file unreadable: %s)" % e], [], []) from None
+    if not isinstance(raw, dict):
+        raise RigMappingError(path, ["(mapping file must hold a JSON object)"], [], [])
+    out: dict[str, list[Candidate]] = {}
+    for joint, spec in raw.items():
+        if joint not in JOINTS:
+            raise RigMappingError(path, [f"(unknown canonical joint '{joint}'; known: {', '.join(JOINTS)})"], [], [])
+        if isinstance(spec, str):
+            out[joint] = [spec]
+        elif isinstance(spec, list) and len(spec) == 4 and spec[0] == "lerp":
+            out[joint] = [("lerp", str(spec[1]), str(spec[2]), float(spec[3]))]
+        else:
+            raise RigMappingError(path, [f"(entry for '{joint}' must be a bone name or [\"lerp\", a, b, t])"], [], [])
+    return out
+
+
+def _resolve(table: dict[str, list[Candidate]], index: dict[str, int]):
+    a, b, w, bones, missing, distinct = [], [], [], [], [], 0
+    for joint in JOINTS:
+        found = None
+        for cand in table.get(joint, []):
+            if isinstance(cand, str):
+                i = index.get(normalize_name(cand))
+                if i is not None:
+                    found = (i, i, 0.0, i)
+                    break
+            else:
+                _, n1, n2, t = cand
+                i1, i2 = index.get(normalize_name(n1)), index.get(normalize_name(n2))
+                if i1 is not None and i2 is not None:
+                    found = (i1, i2, float(t), i1 if t < 0.5 else i2)
+                    break
+        if found is None:
+            missing.append(joint)
+            a.append(0), b.append(0), w.append(0.0), bones.append(-1)
+        else:
+            distinct += 1
+            a.append(found[0]), b.append(found[1]), w.append(found[2]), bones.append(found[3])
+    return a, b, w, bones, missing, distinct
+
+
+def map_rig(
+    names: list[str] | tuple[str, ...],
+    path: str = "<rig>",
+    overrides: dict[str, list[Candidate]] | None = None,
+    convention: str | None = None,
+) -> RigMap:
+    """Find the convention that maps `names` (a rig's joints) onto the canonical body.
+
+    Args:
+        names: joint or bone names of the rig.
+        path: the file, for the error message.
+        overrides: entries from a user's mapping file, tried before any table's.
+        convention: use this table only.
+
+    Raises:
+        RigMappingError: no convention resolves every canonical joint.
+    """
+    index: dict[str, int] = {}
+    for i, n in enumerate(names):
+        index.setdefault(normalize_name(n), i)
+    tables = {convention: CONVENTIONS[convention]} if convention else CONVENTIONS
+    best = None
+    fewest_missing: tuple[int, str, list[str]] | None = None
+    for conv, table in tables.items():
+        merged = {j: (overrides or {}).get(j, []) + table.get(j, []) for j in JOINTS}
+        a, b, w, bones, missing, _ = _resolve(merged, index)
+        if missing:
+            if fewest_missing is None or len(missing) < fewest_missing[0]:
+                fewest_missing = (len(missing), conv, missing)
+            continue
+        # prefer the table whose names are most specific to this rig: count its bones present
+        named = {normalize_name(c) for cands in table.values() for c in cands if isinstance(c, str)}
+        named |= {normalize_name(c[k]) for cands in table.values() for c in cands if not isinstance(c, str) for k in (1, 2)}
+        score = (sum(n in index for n in named), -sum(x > 0 for x in w))
+        if best is None or score > best[0]:
+            best = (score, conv, a, b, w, bones)
+    if best is None and overrides:
+        a, b, w, bones, missing, _ = _resolve({j: overrides.get(j, []) for j in JOINTS}, index)
+        if not missing:
+            best = ((0, 0), "user", a, b, w, bones)
+    if best is None:
+        missing = fewest_missing[2] if fewest_missing else list(JOINTS)
+        raise RigMappingError(path, missing, list(tables), list(names))
+    _, conv, a, b, w, bones = best
+    return RigMap(
+        convention=conv if not overrides else f"{conv}+user",
+        a=np.array(a, np.int64), b=np.array(b, np.int64), weight=np.array(w, np.float64),
+        bones=tuple(names[i] for i in bones),
+    )

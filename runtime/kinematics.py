@@ -11,34 +11,39 @@ def axis_rotation(axis: str, degrees: np.ndarray) -> np.ndarray:
     """Rotation matrices (..., 3, 3) about "X", "Y" or "Z" by `degrees` (...)."""
     a = np.deg2rad(np.asarray(degrees, np.float64))
     c, s = np.cos(a), np.sin(a)
-    one, zero = np.ones_like(a), np.zeros_like(a)
-    if axis == "X":
-        rows = ((one, zero, zero), (zero, c, -s), (zero, s, c))
-    elif axis == "Y":
-        rows = ((c, zero, s), (zero, one, zero), (-s, zero, c))
-    elif axis == "Z":
-        rows = ((c, -s, zero), (s, c, zero), (zero, zero, one))
-    else:
-        raise ValueError(f"axis must be X, Y or Z, not {axis!r}")
-    return np.stack([np.stack(r, axis=-1) for r in rows], axis=-2)
+    out = np.zeros(a.shape + (3, 3))
+    i, j, k = {"X": (0, 1, 2), "Y": (1, 2, 0), "Z": (2, 0, 1)}[axis]
+    out[..., i, i] = 1.0
+    out[..., j, j] = c
+    out[..., k, k] = c
+    out[..., j, k] = -s
+    out[..., k, j] = s
+    return out
 
 
 def euler_matrix(axes: str, degrees: np.ndarray) -> np.ndarray:
     """R(axes[0], d0) @ R(axes[1], d1) @ ... for `degrees` (..., len(axes)); identity for ""."""
     degrees = np.asarray(degrees)
-    out = np.broadcast_to(np.eye(3), degrees.shape[:-1] + (3, 3)).copy()
-    for k, axis in enumerate(axes):
-        out = out @ axis_rotation(axis, degrees[..., k])
+    if not axes:
+        return np.broadcast_to(np.eye(3), degrees.shape[:-1] + (3, 3)).copy()
+    out = axis_rotation(axes[0], degrees[..., 0])
+    for k in range(1, len(axes)):
+        out = out @ axis_rotation(axes[k], degrees[..., k])
     return out
 
 
-def local_rotations(anim: Animation, joint: int, frames: np.ndarray) -> np.ndarray:
-    """(len(frames), 3, 3) local rotation of `joint` at `frames`."""
-    axes = anim.axes[joint]
-    rot = euler_matrix(axes, anim.angles[frames, joint, : len(axes)])
+def local_rotations(anim: Animation, joints: list[int], frames: np.ndarray) -> np.ndarray:
+    """(len(frames), len(joints), 3, 3) local rotations, computed once per distinct axis order."""
+    out = np.empty((len(frames), len(joints), 3, 3))
+    groups: dict[str, list[int]] = {}
+    for slot, j in enumerate(joints):
+        groups.setdefault(anim.axes[j], []).append(slot)
+    for axes, slots in groups.items():
+        cols = np.asarray(joints)[slots]
+        out[:, slots] = euler_matrix(axes, anim.angles[frames][:, cols, : len(axes)])
     if anim.pre is not None:
-        rot = anim.pre[joint] @ rot @ anim.post[joint]
-    return rot
+        out = anim.pre[joints] @ out @ anim.post[joints]
+    return out
 
 
 def needed_joints(parents: np.ndarray, joints: list[int] | np.ndarray) -> list[int]:
@@ -63,20 +68,21 @@ def forward_kinematics(
     frames = np.arange(anim.num_frames) if frames is None else np.asarray(frames, np.int64)
     joints = list(range(anim.num_joints)) if joints is None else [int(j) for j in joints]
     trans_slot = {int(j): k for k, j in enumerate(anim.translation_joints)}
+    order = needed_joints(anim.parents, joints)
+    rots = local_rotations(anim, order, frames)
     n = len(frames)
     world_rot: dict[int, np.ndarray] = {}
     world_pos: dict[int, np.ndarray] = {}
-    for j in needed_joints(anim.parents, joints):
+    for slot, j in enumerate(order):
         k = trans_slot.get(j)
         t = anim.translations[frames, k].astype(np.float64) if k is not None else np.broadcast_to(anim.offsets[j], (n, 3))
-        rot = local_rotations(anim, j, frames)
         p = int(anim.parents[j])
         if p < 0:
             world_pos[j] = np.array(t, np.float64)
-            world_rot[j] = rot
+            world_rot[j] = rots[:, slot]
         else:
             world_pos[j] = world_pos[p] + np.einsum("fij,fj->fi", world_rot[p], t)
-            world_rot[j] = world_rot[p] @ rot
+            world_rot[j] = world_rot[p] @ rots[:, slot]
     return np.stack([world_pos[j] for j in joints], axis=1)
 
 

@@ -119,23 +119,26 @@ def canonical_motion(
         raise MotionFormatError(anim.path, f"frame rate {source_fps} is not usable")
     joints = rig.source_joints
 
-    def canonical_at(frames: np.ndarray) -> np.ndarray:
+    def positions_at(frames: np.ndarray) -> np.ndarray:
         return rig.apply_subset(forward_kinematics(anim, frames, joints), joints)
 
-    first = 0
-    if anim.num_frames >= 3 and drop_rest_frame is not False:
-        head = canonical_at(np.arange(min(anim.num_frames, 32)))
-        if drop_rest_frame or _frame0_is_added(head):
+    first = 1 if (drop_rest_frame and anim.num_frames >= 3) else 0
+    i0, i1, w = _resample_plan(anim.num_frames, first, source_fps)
+    probe = np.arange(min(anim.num_frames, 32))  # enough frames to tell an added rest pose
+    needed = np.unique(np.concatenate([i0, i1, probe]))
+    pos_needed = positions_at(needed)
+    if drop_rest_frame is None and anim.num_frames >= 3:
+        if _frame0_is_added(pos_needed[np.searchsorted(needed, probe)]):
             first = 1
-    count = anim.num_frames - first
-    n_out = int(math.floor((count - 1) * TARGET_FPS / source_fps + 1e-6)) + 1
-    src = first + np.arange(n_out) * (source_fps / TARGET_FPS)
-    i0 = np.minimum(np.floor(src).astype(np.int64), anim.num_frames - 1)
-    i1 = np.minimum(i0 + 1, anim.num_frames - 1)
-    needed, inverse = np.unique(np.concatenate([i0, i1]), return_inverse=True)
-    pos = canonical_at(needed)
-    w = (src - i0)[:, None, None]
-    pos = pos[inverse[:n_out]] * (1.0 - w) + pos[inverse[n_out:]] * w
+            i0, i1, w = _resample_plan(anim.num_frames, first, source_fps)
+            extra = np.setdiff1d(np.concatenate([i0, i1]), needed)
+            if extra.size:
+                needed = np.concatenate([needed, extra])
+                pos_needed = np.concatenate([pos_needed, positions_at(extra)])
+                order = np.argsort(needed)
+                needed, pos_needed = needed[order], pos_needed[order]
+    a, b = np.searchsorted(needed, i0), np.searchsorted(needed, i1)
+    pos = pos_needed[a] * (1.0 - w)[:, None, None] + pos_needed[b] * w[:, None, None]
     if not np.isfinite(pos).all() or np.abs(pos).max() > 1e7:
         raise MotionFormatError(anim.path, "joint positions are not finite or absurdly large (corrupt values?)")
 
@@ -151,6 +154,16 @@ def canonical_motion(
         rig=rig.convention,
         metres_per_unit=scale,
     )
+
+
+def _resample_plan(num_frames: int, first: int, source_fps: float):
+    """Source frames (i0, i1) and weights w such that output frame k = lerp(i0[k], i1[k], w[k])."""
+    count = num_frames - first
+    n_out = int(math.floor((count - 1) * TARGET_FPS / source_fps + 1e-6)) + 1
+    src = first + np.arange(n_out) * (source_fps / TARGET_FPS)
+    i0 = np.minimum(np.floor(src).astype(np.int64), num_frames - 1)
+    i1 = np.minimum(i0 + 1, num_frames - 1)
+    return i0, i1, src - i0
 
 
 def leg_length(pos: np.ndarray) -> float:

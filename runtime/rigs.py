@@ -10,6 +10,7 @@ retargeting and highlighting.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from dataclasses import dataclass
@@ -210,6 +211,25 @@ def map_rig(
     Raises:
         RigMappingError: no convention resolves every canonical joint.
     """
+    if overrides:
+        return _map_rig(tuple(names), path, overrides, convention)
+    try:
+        return _map_rig_cached(tuple(names), convention)
+    except RigMappingError as e:  # re-raise naming this file, not the first one seen
+        raise RigMappingError(path, e.missing, e.tried, list(names)) from None
+
+
+@functools.lru_cache(maxsize=256)
+def _map_rig_cached(names: tuple[str, ...], convention: str | None) -> RigMap:
+    return _map_rig(names, "<rig>", None, convention)
+
+
+def _map_rig(
+    names: tuple[str, ...],
+    path: str,
+    overrides: dict[str, list[Candidate]] | None,
+    convention: str | None,
+) -> RigMap:
     index: dict[str, int] = {}
     for i, n in enumerate(names):
         index.setdefault(normalize_name(n), i)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import os
-import warnings
 
 import numpy as np
 
@@ -69,7 +68,15 @@ def parse_bvh(text: str, path: str = "<string>") -> Animation:
     channels_per_joint = [len(j.channels) for j in joints]
     num_channels = sum(channels_per_joint)
     values = _parse_frames(lines, data_line, num_frames, num_channels, path)
-    return _to_animation(path, joints, values, 1.0 / frame_time, data_line + 1)
+    return _to_animation(path, joints, values, _frame_rate(frame_time), data_line + 1)
+
+
+def _frame_rate(frame_time: float) -> float:
+    """1 / frame time, snapped to a whole rate when the file printed a rounded frame time
+    (0.0333333 -> 30, 0.008333 -> 120): otherwise durations drift by a frame."""
+    fps = 1.0 / frame_time
+    whole = round(fps)
+    return float(whole) if whole and abs(fps - whole) < 1e-3 * fps else fps
 
 
 def _parse_hierarchy(lines: list[str], path: str) -> tuple[list[_Joint], int]:
@@ -228,11 +235,14 @@ def _parse_frames(lines: list[str], start: int, num_frames: int, num_channels: i
             path, f"'Frames: {num_frames}' but {len(data)} frame lines follow", start + 1 + num_frames)
     if num_channels == 0:
         return np.zeros((num_frames, 0), np.float32)
-    blob = " ".join(data)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        values = np.fromstring(blob, dtype=np.float64, sep=" ")  # noqa: NPY (text mode is not deprecated)
-    if values.size != num_frames * num_channels or not np.isfinite(values).all():
+    tokens = " ".join(data).split()
+    values = None
+    if len(tokens) == num_frames * num_channels:
+        try:
+            values = np.array(tokens, dtype=np.float64)  # strict: "1x" is an error, not 1
+        except ValueError:
+            values = None
+    if values is None or not np.isfinite(values).all():
         _locate_bad_frame(data, lines, start, num_channels, path)
     return values.reshape(num_frames, num_channels).astype(np.float32)
 

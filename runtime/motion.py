@@ -128,7 +128,7 @@ def canonical_motion(
     needed = np.unique(np.concatenate([i0, i1, probe]))
     pos_needed = positions_at(needed)
     if drop_rest_frame is None and anim.num_frames >= 3:
-        if _frame0_is_added(pos_needed[np.searchsorted(needed, probe)]):
+        if _frame0_is_added(pos_needed[np.searchsorted(needed, probe)], _is_zero_pose(anim, 0)):
             first = 1
             i0, i1, w = _resample_plan(anim.num_frames, first, source_fps)
             extra = np.setdiff1d(np.concatenate([i0, i1]), needed)
@@ -142,7 +142,7 @@ def canonical_motion(
     if not np.isfinite(pos).all() or np.abs(pos).max() > 1e7:
         raise MotionFormatError(anim.path, "joint positions are not finite or absurdly large (corrupt values?)")
 
-    scale = _metres_per_unit(pos)
+    scale = _metres_per_unit(pos, anim.path)
     pos = _to_canonical_frame(pos * scale)
     return Motion(
         positions=pos.astype(np.float32),
@@ -175,21 +175,29 @@ def leg_length(pos: np.ndarray) -> float:
     return float(np.median(np.mean(legs, axis=0)))
 
 
-def _frame0_is_added(head: np.ndarray) -> bool:
-    """True when frame 0 jumps away from a smooth motion (the T-pose CMU conversions prepend)."""
+def _is_zero_pose(anim: Animation, frame: int, tolerance: float = 30.0) -> bool:
+    """Every joint rotation below the root within `tolerance` degrees of zero: the rig's rest pose."""
+    below_root = np.flatnonzero(anim.parents >= 0)
+    return bool(np.abs(anim.angles[frame, below_root]).max(initial=0.0) <= tolerance)
+
+
+def _frame0_is_added(head: np.ndarray, zero_pose: bool) -> bool:
+    """True when frame 0 is an added rest pose (CMU conversions prepend one): it jumps by more
+    than 15% of a leg length to frame 1, and is either far off the clip's motion (8x the 90th
+    percentile of its steps) or the rig's zero pose (some conversions ease from it into the motion over a few frames)."""
     leg = leg_length(head[1:])
     if not leg > 0:
         return False
     step = np.linalg.norm(np.diff(head, axis=0), axis=-1).max(axis=-1) / leg  # per frame, worst joint
     typical = float(np.percentile(step[1:], 90)) if len(step) > 1 else 0.0
-    return bool(step[0] > 0.15 and step[0] > 8.0 * max(typical, 0.005))
+    return bool(step[0] > 0.15 and (zero_pose or step[0] > 8.0 * max(typical, 0.005)))
 
 
-def _metres_per_unit(pos: np.ndarray) -> float:
+def _metres_per_unit(pos: np.ndarray, path: str) -> float:
     """The file's unit, told from the body's own leg length: a known unit where one fits."""
     leg = leg_length(pos)
-    if not leg > 0:
-        raise MotionFormatError("<motion>", "the skeleton has zero leg length")
+    if not leg > 1e-9 * max(float(np.abs(pos).max()), 1.0):
+        raise MotionFormatError(path, "the skeleton has zero leg length (hip, knee and ankle coincide)")
     errors = [abs(math.log(leg * u / NOMINAL_LEG_M)) for u in KNOWN_UNITS_M]
     best = int(np.argmin(errors))
     if errors[best] < math.log(1.45):

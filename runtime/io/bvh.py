@@ -19,6 +19,7 @@ from .animation import Animation
 MAX_FILE_BYTES = 512 * 1024 * 1024
 MAX_JOINTS = 2048
 MAX_DEPTH = 256
+MAX_VALUE = 1e9  # no real angle (degrees) or translation (any unit) comes near this
 
 _ROTATION = {"xrotation": "X", "yrotation": "Y", "zrotation": "Z"}
 _POSITION = {"xposition": 0, "yposition": 1, "zposition": 2}
@@ -189,8 +190,8 @@ def _floats(text: str, n: int, path: str, lineno: int, what: str) -> list[float]
         vals = [float(p) for p in parts]
     except ValueError:
         raise MotionFormatError(path, f"{what} has a value that is not a number: '{text}'", lineno) from None
-    if not all(math.isfinite(v) for v in vals):
-        raise MotionFormatError(path, f"{what} has a non-finite value", lineno)
+    if not all(math.isfinite(v) and abs(v) <= MAX_VALUE for v in vals):
+        raise MotionFormatError(path, f"{what} has a non-finite or out-of-range value", lineno)
     return vals
 
 
@@ -242,7 +243,7 @@ def _parse_frames(lines: list[str], start: int, num_frames: int, num_channels: i
             values = np.array(tokens, dtype=np.float64)  # strict: "1x" is an error, not 1
         except ValueError:
             values = None
-    if values is None or not np.isfinite(values).all():
+    if values is None or not (np.abs(values) <= MAX_VALUE).all():  # also catches NaN
         _locate_bad_frame(data, lines, start, num_channels, path)
     return values.reshape(num_frames, num_channels).astype(np.float32)
 
@@ -266,6 +267,8 @@ def _locate_bad_frame(data: list[str], lines: list[str], start: int, num_channel
                 raise MotionFormatError(path, f"frame {k}: '{p[:40]}' is not a number", lineno) from None
             if not math.isfinite(v):
                 raise MotionFormatError(path, f"frame {k}: non-finite value '{p}'", lineno)
+            if abs(v) > MAX_VALUE:
+                raise MotionFormatError(path, f"frame {k}: value {p} is out of range (corrupt?)", lineno)
     raise MotionFormatError(path, "frame data does not match the hierarchy", lineno)
 
 

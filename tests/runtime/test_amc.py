@@ -17,33 +17,28 @@ from runtime.io.bvh import read_bvh
 from runtime.kinematics import forward_kinematics
 from runtime.motion import leg_length, load_motion
 from runtime.rigs import map_rig
+from runtime import shared_data
 from runtime.skeleton import J, JOINTS
 
 CMU_UNIT_M = 0.0254 / 0.45  # CMU ASF `length 0.45`: the file unit is 1/0.45 inch
 
 
 def data_root() -> Path:
-    """The extracted data sets (cmu-asfamc/, cmu-bvh/): $MOTION_SEARCH_DATA_CACHE, else /tmp/data.
-
-    The one place that knows where the data is: swap it for the project's shared fixture.
-    A missing folder fails the test (a broken setup is not a reason to skip).
-    """
-    root = Path(os.environ.get("MOTION_SEARCH_DATA_CACHE") or "/tmp/data")
-    missing = [str(root / name) for name in ("cmu-asfamc", "cmu-bvh") if not (root / name).is_dir()]
-    if missing:
-        pytest.fail(
-            f"motion test data not found: {', '.join(missing)} missing. Extract cmu-asfamc.tar.xz and "
-            "cmu-bvh.tar.xz from the shared data folder there, or set MOTION_SEARCH_DATA_CACHE to the "
-            "folder holding the extracted cmu-asfamc/ and cmu-bvh/.", pytrace=False)
-    return root
+    """The cache folder holding the extracted cmu-asfamc/ and cmu-bvh/ (extracted on first use).
+    A missing data folder fails the test: a broken setup is not a reason to skip."""
+    try:
+        return shared_data.extracted("cmu-asfamc").parent if shared_data.extracted("cmu-bvh") else None
+    except shared_data.DataNotFound as e:
+        pytest.fail(str(e), pytrace=False)
 
 
 def _amc_params() -> list[str]:
-    """AMC files (relative to cmu-asfamc/) for parametrizing; a placeholder when the data is
-    missing, so that the test runs and `data_root` fails it with its message."""
-    root = Path(os.environ.get("MOTION_SEARCH_DATA_CACHE") or "/tmp/data") / "cmu-asfamc"
-    files = sorted(str(p.relative_to(root)) for p in root.rglob("*.amc")) if root.is_dir() else []
-    return files or ["<no data>"]
+    """AMC files (relative to cmu-asfamc/), for parametrizing."""
+    try:
+        root = data_root() / "cmu-asfamc"
+    except BaseException:  # reported by the tests themselves through data_root()
+        return ["<no data>"]
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*.amc")) or ["<no data>"]
 
 
 def _frame_blocks(path: Path) -> int:

@@ -110,6 +110,9 @@ def test_added_rest_frame_is_dropped_only_where_there_is_one(cmu_bvh, bandai2):
     # koyama's 3ds Max conversions have none
     assert load_motion(cmu_bvh / "max-koyama" / "131_01.bvh").first_source_frame == 0
     assert load_motion(bandai2 / "dataset-2_run_normal_001.bvh").first_source_frame == 0
+    # the DAZ conversions start from their zero pose and ease into the motion over a few frames
+    daz = sorted((cmu_bvh / "daz-acrnn").glob("*.bvh")) + sorted((cmu_bvh / "daz-przestr").rglob("0*.bvh"))
+    assert len(daz) > 50 and all(load_motion(f).first_source_frame == 1 for f in daz)
     # forcing it either way is possible
     assert load_motion(cmu_bvh / "mb-fairmotion" / "01_01.bvh", drop_rest_frame=False).first_source_frame == 0
 

@@ -1,9 +1,18 @@
-"""Command line: `python -m runtime COMMAND ...` (see `--help`)."""
+"""Command line for the runtime (no torch):
+
+    python -m runtime index DIR [DIR ...] [--index PATH]     build or update a library index
+    python -m runtime search "TEXT" [--index PATH] [--top K] [--json] [--queries FILE]
+    python -m runtime explain "TEXT" CLIP --png OUT           why CLIP matches TEXT, as a picture
+    python -m runtime demo                                   all of it on the default library
+
+The model bundle is models/default unless --bundle (or MOTION_SEARCH_BUNDLE) says otherwise;
+the index lives in <cache>/index unless --index (or MOTION_SEARCH_INDEX) says otherwise.
+"""
 
 from __future__ import annotations
 
 import argparse
-import multiprocessing as mp
+import json
 import os
 import sys
 from pathlib import Path
@@ -11,62 +20,185 @@ from pathlib import Path
 from .errors import MotionSearchError
 
 
-def _motion_image_or_error(item: tuple[str, float | None]) -> tuple[str, int, str]:
-    from .features import clip_angles, motion_windows
-    from .motion import load_motion
+def default_index_path() -> Path:
+    from .shared_data import cache_dir
 
-    path, fps = item
-    try:
-        motion = load_motion(path, fps=fps)
-        return path, len(motion_windows(clip_angles(motion.positions)).start), ""
-    except MotionSearchError as e:
-        return path, 0, str(e)
+    return Path(os.environ.get("MOTION_SEARCH_INDEX") or cache_dir() / "index")
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
-    """The main job on the default library (Bandai-Namco + CMU from the shared data)."""
-    from . import shared_data
-    from .motion import load_motion
-    from .plots import draw_motion
+def _bundle(args):
+    from .bundle import Bundle
+
+    bundle = Bundle.load(args.bundle, device=args.device)
+    print(f"model {bundle.model_id} ({bundle.path}); inference on {bundle.provider_note}", file=sys.stderr)
+    return bundle
+
+
+def _update(index_path: Path, sources: list[str], bundle, fps_of=None, jobs: int = 1, codec: str = "int8"):
+    from .index import LibraryIndex
     from .progress import Progress
 
+    index = LibraryIndex.open_or_create(index_path, bundle, codec)
+    bar: Progress | None = None
+
+    def progress(done: int, total: int, note: str) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = Progress(total, "indexing")
+        bar.update(1, note)
+
+    report = index.update(sources, bundle, fps_of=fps_of, progress=progress, workers=jobs)
+    if bar is not None:
+        bar.close()
+    print(f"index {index_path}: {report.summary()}; {len(index.ok_clips)} clips, {index.num_windows} windows")
+    for ident, error in report.failed:
+        print(f"  skipped {error}")
+    return index, report
+
+
+def cmd_index(args) -> int:
+    fps = (lambda _path: args.fps) if args.fps else None
+    _update(Path(args.index), args.folders, _bundle(args), fps, args.jobs, args.codec)
+    return 0
+
+
+def cmd_search(args) -> int:
+    from .index import LibraryIndex
+    from .search import Searcher
+
+    bundle = _bundle(args)
+    searcher = Searcher(LibraryIndex.open(args.index, bundle), bundle)
+    if args.queries:
+        lines = [ln.strip() for ln in Path(args.queries).read_text(encoding="utf-8").splitlines() if ln.strip()]
+        for text in lines:
+            hits = searcher.search(text, args.top, exact=args.exact or None)
+            print(json.dumps([_hit_json(h) for h in hits]))
+        return 0
+    hits = searcher.search(args.text, args.top, exact=args.exact or None)
+    if args.json:
+        print(json.dumps([_hit_json(h) for h in hits], indent=1))
+    else:
+        _print_hits(args.text, hits)
+    return 0
+
+
+def _hit_json(hit) -> dict:
+    j = hit.to_json()
+    return {k: j[k] for k in ("path", "start_frame", "end_frame", "fps", "score")}
+
+
+def _print_hits(text: str, hits) -> None:
+    print(f'"{text}"')
+    for rank, h in enumerate(hits, 1):
+        print(f"  {rank:2d}. {h.score:.3f}  {h.label:<48s} frames {h.start_frame}-{h.end_frame} "
+              f"@ {h.fps:g} fps ({h.duration_s:.1f} s)  {h.path}")
+
+
+def cmd_explain(args) -> int:
+    from .explain import explain_motion
+    from .motion import load_motion
+    from .plots import draw_explanation
+
+    bundle = _bundle(args)
+    motion = load_motion(args.clip, fps=args.fps)
+    e = explain_motion(bundle, args.text, motion)
+    if args.json:
+        print(json.dumps(e.to_json(), indent=1))
+    else:
+        for w in e.words:
+            print(f"  {w.word:<14s} -> {w.part:<20s} frames {w.start_frame}-{w.end_frame}  ({w.score:.3f})"
+                  + ("  [stop word]" if w.is_stop_word else ""))
+    if args.png:
+        draw_explanation(e, motion, args.png)
+        print(f"wrote {args.png}", file=sys.stderr)
+    return 0
+
+
+DEMO_QUERIES = [
+    "a character waves hello with the right hand",
+    "someone raises the left hand",
+    "a person walks and turns left",
+    "an elderly person walks slowly",
+    "a person runs forward energetically",
+    "someone bows politely",
+]
+
+
+def cmd_demo(args) -> int:
+    """Index the default library (Bandai-Namco + CMU from the shared data), search, explain."""
+    from . import shared_data
+    from .explain import explain
+    from .motion import load_motion
+    from .plots import draw_explanation
+    from .search import Searcher
+
+    bundle = _bundle(args)
+    print(f"default library: Bandai-Namco and CMU clips from {shared_data.data_dir()}, "
+          f"extracted to {shared_data.cache_dir() / 'data'}")
+    sources = [str(shared_data.extracted(name)) for name in shared_data.ARCHIVES]
+    fps_of = shared_data.cmu_fps  # the CMU conversions claim 120 fps for 60 fps captures
+    index, _ = _update(Path(args.index), sources, bundle, fps_of, args.jobs)
+    searcher = Searcher(index, bundle)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    library = [(str(p), fps) for p, fps in shared_data.default_library()]
-    print(f"default library: {len(library)} clips from {shared_data.data_dir()} (extracted to {shared_data.cache_dir()})")
-    ok, windows, failed = 0, 0, []
-    with Progress(len(library), "motion images") as bar, mp.get_context("fork").Pool(args.jobs) as pool:
-        for path, n, error in pool.imap_unordered(_motion_image_or_error, library, chunksize=8):
-            bar.update()
-            if error:
-                failed.append(error)
-            else:
-                ok, windows = ok + 1, windows + n
-    print(f"{ok} clips -> {windows} motion-image windows; {len(failed)} skipped:")
-    for e in failed:
-        print(f"  skipped {e}")
-    examples = [p for p, _ in library if any(k in p for k in (
-        "dataset-2_wave-left-hand_normal_001.bvh", "dataset-2_raise-up-right-hand_active_001.bvh",
-        "dataset-2_walk-turn-left_normal_001.bvh", "daz-przestr/13/13_11.bvh"))]
-    fps_of = dict(library)
-    for p in examples:
-        png = out / (Path(p).stem + ".png")
-        draw_motion(load_motion(p, fps=fps_of[p]), png)
-        print(f"wrote {png}")
+    for k, text in enumerate(DEMO_QUERIES):
+        hits = searcher.search(text, args.top)
+        _print_hits(text, hits)
+        if k < 2 and hits:
+            e = explain(bundle, text, hits[0], index)
+            motion = load_motion(hits[0].path, fps=fps_of(hits[0].path))
+            png = out / f"explain_{k + 1}.png"
+            draw_explanation(e, motion, png, hits[0].score)
+            words = ", ".join(f"{w.word}->{w.part}" for w in e.words if not w.is_stop_word)
+            print(f"     why #1: {words}  (picture: {png})")
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m runtime", description="Fine-grained text-to-motion search.")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--bundle", default=None, help="model bundle folder (default: models/default)")
+    common.add_argument("--device", default="auto", choices=("auto", "cuda", "cpu"), help="inference device")
     sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="run the pipeline on the default library (../shared/data)")
-    demo.add_argument("--out", default="out/demo", help="folder for the pictures")
-    demo.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="worker processes")
-    demo.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("index", parents=[common], help="build or update the index of motion folders")
+    p.add_argument("folders", nargs="+", help="folders (searched recursively) or files: .bvh, .amc")
+    p.add_argument("--index", default=str(default_index_path()), help="index folder")
+    p.add_argument("--fps", type=float, default=None, help="the real frame rate of every file, if theirs is wrong")
+    p.add_argument("--codec", default="int8", choices=("int8", "int4", "fp16"), help="patch storage (new index)")
+    p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="processes reading files")
+    p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser("search", parents=[common], help="search the index by text")
+    p.add_argument("text", nargs="?", default="", help="what the motion looks like")
+    p.add_argument("--index", default=str(default_index_path()), help="index folder")
+    p.add_argument("--top", type=int, default=10, help="how many clips")
+    p.add_argument("--json", action="store_true", help="print hits as JSON")
+    p.add_argument("--queries", default=None, help="a file with one query per line: one JSON list per line")
+    p.add_argument("--exact", action="store_true", help="score every window (no candidate stage)")
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("explain", parents=[common], help="which body parts and frames each word matched")
+    p.add_argument("text")
+    p.add_argument("clip", help="a motion file")
+    p.add_argument("--png", default=None, help="write the explanation picture here")
+    p.add_argument("--json", action="store_true", help="print the explanation as JSON")
+    p.add_argument("--fps", type=float, default=None, help="the clip's real frame rate, if the file's is wrong")
+    p.set_defaults(func=cmd_explain)
+
+    p = sub.add_parser("demo", parents=[common], help="index the default library, search, explain")
+    p.add_argument("--index", default=str(default_index_path() / "demo"), help="index folder")
+    p.add_argument("--out", default="out/demo", help="folder for the pictures")
+    p.add_argument("--top", type=int, default=5)
+    p.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    p.set_defaults(func=cmd_demo)
+
     args = parser.parse_args(argv)
+    if args.command == "search" and not args.queries and not args.text.strip():
+        parser.error("search needs a TEXT or --queries FILE")
     try:
         return args.func(args)
-    except MotionSearchError as e:
+    except (MotionSearchError, ValueError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
 

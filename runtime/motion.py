@@ -91,6 +91,7 @@ def load_motion(
     rig_overrides: dict[str, list[Candidate]] | None = None,
     asf: str | os.PathLike | None = None,
     drop_rest_frame: bool | None = None,
+    target_fps: float = TARGET_FPS,
 ) -> Motion:
     """Load a motion file as canonical 20 fps joint positions in metres.
 
@@ -101,17 +102,20 @@ def load_motion(
         rig_overrides: a user's bone mapping (see `runtime.rigs.load_mapping_file`).
         asf: the skeleton of an .amc file, when it is not beside it.
         drop_rest_frame: force (True/False) or auto-detect (None) an added rest-pose frame 0.
+        target_fps: the rate of the result; search uses 20 (the model's), retargeting may want
+            the scene's.
 
     Raises:
         MotionFormatError, RigMappingError: the file cannot be read or its rig mapped.
     """
     anim = read_animation(path, asf=asf)
     rig = map_rig(anim.names, anim.path, overrides=rig_overrides)
-    return canonical_motion(anim, rig, fps=fps, drop_rest_frame=drop_rest_frame)
+    return canonical_motion(anim, rig, fps=fps, drop_rest_frame=drop_rest_frame, target_fps=target_fps)
 
 
 def canonical_motion(
-    anim: Animation, rig: RigMap, *, fps: float | None = None, drop_rest_frame: bool | None = None
+    anim: Animation, rig: RigMap, *, fps: float | None = None, drop_rest_frame: bool | None = None,
+    target_fps: float = TARGET_FPS,
 ) -> Motion:
     """The canonical `Motion` of an animation whose rig is mapped by `rig`."""
     source_fps = float(fps) if fps else anim.fps
@@ -122,15 +126,17 @@ def canonical_motion(
     def positions_at(frames: np.ndarray) -> np.ndarray:
         return rig.apply_subset(forward_kinematics(anim, frames, joints), joints)
 
+    if not (math.isfinite(target_fps) and 1.0 <= target_fps <= 1000.0):
+        raise ValueError(f"target frame rate {target_fps} is not usable")
     first = 1 if (drop_rest_frame and anim.num_frames >= 3) else 0
-    i0, i1, w = _resample_plan(anim.num_frames, first, source_fps)
+    i0, i1, w = _resample_plan(anim.num_frames, first, source_fps, target_fps)
     probe = np.arange(min(anim.num_frames, 32))  # enough frames to tell an added rest pose
     needed = np.unique(np.concatenate([i0, i1, probe]))
     pos_needed = positions_at(needed)
     if drop_rest_frame is None and anim.num_frames >= 3:
         if _frame0_is_added(pos_needed[np.searchsorted(needed, probe)], _is_zero_pose(anim, 0)):
             first = 1
-            i0, i1, w = _resample_plan(anim.num_frames, first, source_fps)
+            i0, i1, w = _resample_plan(anim.num_frames, first, source_fps, target_fps)
             extra = np.setdiff1d(np.concatenate([i0, i1]), needed)
             if extra.size:
                 needed = np.concatenate([needed, extra])
@@ -142,11 +148,11 @@ def canonical_motion(
     if not np.isfinite(pos).all() or np.abs(pos).max() > 1e7:
         raise MotionFormatError(anim.path, "joint positions are not finite or absurdly large (corrupt values?)")
 
-    scale = _metres_per_unit(pos, anim.path)
-    pos = _to_canonical_frame(pos * scale)
+    scale = metres_per_unit(pos, anim.path)
+    pos = to_canonical_frame(pos * scale)
     return Motion(
         positions=pos.astype(np.float32),
-        fps=TARGET_FPS,
+        fps=float(target_fps),
         source=anim.path,
         source_fps=source_fps,
         source_frames=anim.num_frames,
@@ -156,14 +162,34 @@ def canonical_motion(
     )
 
 
-def _resample_plan(num_frames: int, first: int, source_fps: float):
+def _resample_plan(num_frames: int, first: int, source_fps: float, target_fps: float = TARGET_FPS):
     """Source frames (i0, i1) and weights w such that output frame k = lerp(i0[k], i1[k], w[k])."""
     count = num_frames - first
-    n_out = int(math.floor((count - 1) * TARGET_FPS / source_fps + 1e-6)) + 1
-    src = first + np.arange(n_out) * (source_fps / TARGET_FPS)
+    n_out = int(math.floor((count - 1) * target_fps / source_fps + 1e-6)) + 1
+    src = first + np.arange(n_out) * (source_fps / target_fps)
     i0 = np.minimum(np.floor(src).astype(np.int64), num_frames - 1)
     i1 = np.minimum(i0 + 1, num_frames - 1)
     return i0, i1, src - i0
+
+
+def resample(positions: np.ndarray, fps: float, target_fps: float = TARGET_FPS) -> np.ndarray:
+    """Joint positions (F, J, 3) at `fps`, linearly resampled to `target_fps` over the same duration."""
+    num = positions.shape[0]
+    if num == 0 or fps == target_fps:
+        return positions
+    i0, i1, w = _resample_plan(num, 0, fps, target_fps)
+    return positions[i0] * (1.0 - w)[:, None, None] + positions[i1] * w[:, None, None]
+
+
+def motion_from_positions(positions: np.ndarray, fps: float, source: str, rig: str = "smpl") -> Motion:
+    """A `Motion` from canonical-order joint positions in metres (HumanML3D / KIT-ML style data)."""
+    pos = np.asarray(positions, np.float64)
+    if pos.ndim != 3 or pos.shape[1:] != (22, 3) or len(pos) == 0:
+        raise MotionFormatError(source, f"expected joint positions of shape (frames, 22, 3), got {pos.shape}")
+    if not np.isfinite(pos).all():
+        raise MotionFormatError(source, "joint positions are not finite")
+    pos = to_canonical_frame(resample(pos, fps))
+    return Motion(pos.astype(np.float32), TARGET_FPS, source, float(fps), len(positions), 0, rig, 1.0)
 
 
 def leg_length(pos: np.ndarray) -> float:
@@ -193,8 +219,9 @@ def _frame0_is_added(head: np.ndarray, zero_pose: bool) -> bool:
     return bool(step[0] > 0.15 and (zero_pose or step[0] > 8.0 * max(typical, 0.005)))
 
 
-def _metres_per_unit(pos: np.ndarray, path: str) -> float:
-    """The file's unit, told from the body's own leg length: a known unit where one fits."""
+def metres_per_unit(pos: np.ndarray, path: str = "<motion>") -> float:
+    """The unit of joint positions, told from the body's own leg length: a known unit (m, cm, mm,
+    inch, foot, CMU) where one fits, else the scale that gives an adult's leg length."""
     leg = leg_length(pos)
     if not leg > 1e-9 * max(float(np.abs(pos).max()), 1.0):
         raise MotionFormatError(path, "the skeleton has zero leg length (hip, knee and ankle coincide)")
@@ -205,7 +232,7 @@ def _metres_per_unit(pos: np.ndarray, path: str) -> float:
     return NOMINAL_LEG_M / leg  # an unusual unit (a rescaled export): normalise the body instead
 
 
-def _to_canonical_frame(pos: np.ndarray) -> np.ndarray:
+def to_canonical_frame(pos: np.ndarray) -> np.ndarray:
     """Rotate to Y up and facing +Z at frame 0; pelvis over the origin at frame 0; floor y = 0."""
     # up: the file's axis closest to feet -> head over the clip
     feet = (pos[:, J["left_ankle"]] + pos[:, J["right_ankle"]]) / 2

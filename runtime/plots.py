@@ -53,6 +53,47 @@ def angle_image(motion: Motion, stats: ChannelStats | None = None) -> np.ndarray
     return ((a - centre) / spread).T
 
 
+def draw_explanation(explanation, motion: Motion, png: str | os.PathLike, score: float | None = None,
+                     poses: int = 5) -> None:
+    """The query's words on a joints x time heat map, over poses coloured by how strongly they matched."""
+    plt = _pyplot()
+    heat = explanation.heatmap
+    start = explanation.window_start
+    t0, t1 = start / motion.fps, (start + heat.shape[1]) / motion.fps
+    fig = plt.figure(figsize=(12, 9), dpi=100)
+    ax = fig.add_axes((0.16, 0.45, 0.76, 0.48))
+    im = ax.imshow(heat, aspect="auto", cmap="magma", vmin=0, vmax=1, interpolation="nearest",
+                   extent=(t0, t1, len(JOINTS) - 0.5, -0.5))
+    ax.set_yticks(range(len(JOINTS)))
+    ax.set_yticklabels(JOINTS, fontsize=7)
+    ax.set_xlabel("time in the clip (s)")
+    title = f"\"{explanation.text}\"  ->  {os.path.basename(motion.source)}"
+    ax.set_title(title + (f"  (score {score:.3f})" if score is not None else ""), fontsize=10)
+    fig.colorbar(im, ax=ax, fraction=0.03, pad=0.01, label="match (per word, relative)")
+    shown = [w for w in explanation.words if not w.is_stop_word] or explanation.words
+    for k, w in enumerate(shown):
+        rows = [JOINTS.index(j) for j in w.joints]
+        x = (w.start + w.end + 1) / 2 / motion.fps
+        ax.annotate(w.word, (x, rows[0]), xytext=(x, rows[0] - 0.8 - 0.9 * (k % 2)), color="cyan", fontsize=9,
+                    ha="center", fontweight="bold", arrowprops=dict(arrowstyle="-", color="cyan", lw=0.8))
+    frames = np.linspace(start, start + heat.shape[1] - 1, poses).round().astype(int)
+    pose_ax = fig.add_axes((0.05, 0.03, 0.9, 0.34))
+    cmap = plt.get_cmap("magma")
+    for k, f in enumerate(frames):
+        p = motion.positions[min(f, motion.num_frames - 1)].copy()
+        p[:, 0] -= p[0, 0]
+        draw_pose(pose_ax, p, x_offset=k * 1.2, alpha=0.35)
+        col = heat[:, min(f - start, heat.shape[1] - 1)]
+        pose_ax.scatter(p[:, 0] + k * 1.2, p[:, 1], s=20 + 120 * col, c=cmap(0.15 + 0.85 * col), zorder=4)
+        pose_ax.text(k * 1.2, -0.12, f"{f / motion.fps:.1f} s", ha="center", fontsize=8)
+    pose_ax.set_aspect("equal")
+    pose_ax.axis("off")
+    words = "; ".join(f"{w.word}: {w.part} {w.start / motion.fps:.1f}-{(w.end + 1) / motion.fps:.1f} s" for w in shown)
+    pose_ax.set_title(f"joints sized and coloured by match strength.  {words}", fontsize=8, wrap=True)
+    fig.savefig(png)
+    plt.close(fig)
+
+
 def draw_motion(motion: Motion, png: str | os.PathLike, stats: ChannelStats | None = None, poses: int = 6) -> None:
     """The clip's angle image (channels grouped by body part, over time) above a row of poses."""
     plt = _pyplot()

@@ -95,6 +95,14 @@ CONVENTIONS: dict[str, dict[str, list[Candidate]]] = {
     } | _limbs({"hip": "{Side}UpLeg", "knee": "{Side}Leg", "ankle": "{Side}Foot",
                     "foot": ["{Side}ToeBase", "{Side}Foot_end"], "collar": "{Side}Shoulder", "shoulder": "{Side}Arm",
                     "elbow": "{Side}ForeArm", "wrist": "{Side}Hand"}),
+    # KIT-ML joint positions as HumanML3D stores them (21 joints, `KIT_JOINTS` order); it has
+    # no collars: they sit halfway between the lower neck and each shoulder
+    "kit_ml": {
+        "pelvis": ["root"], "spine1": ["BP"], "spine2": [("lerp", "BP", "BT", 0.5)], "spine3": ["BT"],
+        "neck": ["BLN"], "head": ["BUN"],
+        "left_collar": [("lerp", "BLN", "LS", 0.5)], "right_collar": [("lerp", "BLN", "RS", 0.5)],
+    } | {k: v for k, v in _limbs({"hip": "{S}H", "knee": "{S}K", "ankle": "{S}A", "foot": "{S}Mrot",
+                                  "shoulder": "{S}S", "elbow": "{S}E", "wrist": "{S}W"}).items()},
     # Blender Rigify: deform bones of a generated rig, or the metarig's own names
     "rigify": {
         "pelvis": ["DEF-spine", "spine"], "spine1": ["DEF-spine.001", "spine.001"],
@@ -105,6 +113,11 @@ CONVENTIONS: dict[str, dict[str, list[Candidate]]] = {
                     "collar": ["DEF-shoulder.{S}", "shoulder.{S}"], "shoulder": ["DEF-upper_arm.{S}", "upper_arm.{S}"],
                     "elbow": ["DEF-forearm.{S}", "forearm.{S}"], "wrist": ["DEF-hand.{S}", "hand.{S}"]}),
 }
+
+
+KIT_JOINTS: tuple[str, ...] = ("root", "BP", "BT", "BLN", "BUN", "RS", "RE", "RW", "LS", "LE", "LW",
+                               "RH", "RK", "RA", "RMrot", "RF", "LH", "LK", "LA", "LMrot", "LF")
+"""KIT-ML's 21 joints in HumanML3D's order (legs 11-15 right, 16-20 left; arms 5-7 right, 8-10 left)."""
 
 
 def normalize_name(name: str) -> str:

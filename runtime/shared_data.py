@@ -115,9 +115,11 @@ def cmu_files() -> list[Path]:
 def cmu_fps(path: str | os.PathLike) -> float | None:
     """The real capture rate of a CMU file, from cmu-trials.csv (the BVH conversions all claim 120).
 
-    None for the iClone retargets: their publisher re-sampled them to 60 fps and the files say so.
+    None outside the CMU archives, and for the iClone retargets: their publisher re-sampled
+    them to 60 fps and the files say so.
     """
-    if any(part.startswith("iclone-") for part in Path(path).parts):
+    parts = Path(path).parts
+    if not any(p in ("cmu-bvh", "cmu-asfamc") for p in parts) or any(p.startswith("iclone-") for p in parts):
         return None
     trial = cmu_trial(path)
     entry = cmu_trials().get(trial) if trial else None

@@ -1,0 +1,183 @@
+"""Putting a clip on an armature: load, map the bones, retarget, key a new action, mark the timeline.
+
+`apply_clip` is what the Apply operator runs (and what scripts can call): every check and all the
+computing happen before the first change to the file, so an error changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import actions, bonemap, frames, results, retarget
+
+ACTION_SUFFIX = " (motion search)"
+
+
+@dataclass
+class Applied:
+    """What `apply_clip` did, for the operator's report and for tests."""
+
+    action: str
+    previous_action: str | None
+    frame_start: int
+    frame_end: int
+    bones: int
+    markers: list[tuple[str, int]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    placement: str = ""
+
+
+class ApplyError(Exception):
+    """Something the user must fix; the message is a sentence for the UI."""
+
+
+def user_bone_map(obj) -> dict[str, str]:
+    """The bone map entries the user set on this armature (joint -> bone name)."""
+    pg = getattr(obj.data, "motion_search", None)
+    if pg is None:
+        return {}
+    from runtime.skeleton import JOINTS
+
+    return {j: getattr(pg, j) for j in JOINTS if getattr(pg, j, "")}
+
+
+def resolve_map(obj):
+    """The armature's bone map (detected, with the user's entries); raises ApplyError."""
+    try:
+        return bonemap.resolve(obj.name, [b.name for b in obj.data.bones], user_bone_map(obj))
+    except bonemap.BoneMapError as e:
+        raise ApplyError(str(e)) from None
+
+
+def load_clip(path: str, source_fps: float = 0.0):
+    """The canonical Motion of a file; raises ApplyError with the reader's message."""
+    from runtime.errors import MotionSearchError
+    from runtime.motion import load_motion
+
+    if not path:
+        raise ApplyError("No clip to apply: pick a search result first")
+    try:
+        return load_motion(path, fps=source_fps or None)
+    except MotionSearchError as e:
+        raise ApplyError(f"Cannot load the clip: {e}") from None
+
+
+def replace_markers(scene, specs: list[tuple[str, int]], prefix: str = results.MARKER_PREFIX) -> int:
+    """Remove this add-on's markers (named with `prefix`) and add `specs` [(name, frame)].
+
+    Markers are looked up by name every time: a kept reference to a removed marker is not safe.
+    """
+    old = [m for m in scene.timeline_markers if m.name.startswith(prefix)]
+    for m in old:
+        scene.timeline_markers.remove(m)
+    for name, frame in specs:
+        m = scene.timeline_markers.new(name if name.startswith(prefix) else prefix + name, frame=int(frame))
+        m.select = False
+    return len(old)
+
+
+def _constrained(obj, bones) -> list[str]:
+    return [b for b in bones if len(obj.pose.bones[b].constraints)]
+
+
+def apply_clip(
+    obj,
+    scene,
+    path: str,
+    *,
+    start_frame: int = -1,
+    end_frame: int = -1,
+    source_fps: float = 0.0,
+    label: str = "",
+    markers: list[tuple[str, int]] | None = None,
+    motion=None,
+) -> Applied:
+    """Retarget a file's frames [start_frame, end_frame] (source frames; -1 = file start/end)
+    onto armature `obj` as a new action keyed from `scene.frame_start`.
+
+    Sets the scene's end frame to the clip's last key and replaces the add-on's timeline markers
+    with `markers` [(name, source frame)]. The previous action is kept; when it is the user's own
+    (not one this add-on applied) it gets a fake user, so saving the file does not drop it.
+    Raises ApplyError before changing anything.
+    """
+    from runtime.motion import leg_length
+
+    if obj is None or obj.type != 'ARMATURE':
+        raise ApplyError("Select an armature (or a mesh it deforms) to apply the clip to")
+    if obj.library is not None:
+        raise ApplyError(f"'{obj.name}' is linked from {obj.library.filepath}: make a library override to animate it")
+    if obj.mode == 'EDIT':
+        raise ApplyError(f"Leave Edit Mode on '{obj.name}' to apply a clip")
+    rigmap = resolve_map(obj)
+    motion = motion if motion is not None else load_clip(path, source_fps)
+    timing = frames.Timing.of(motion)
+    try:
+        i0, i1 = frames.clip_span(timing, start_frame, end_frame)
+    except ValueError as e:
+        raise ApplyError(str(e)) from None
+    fps = frames.scene_fps(scene.render.fps, scene.render.fps_base)
+    samples = frames.scene_samples(i0, i1, timing.fps, fps)
+    clip = frames.interpolate(motion.positions.astype(np.float64), samples)
+
+    rig = actions.rig_of(obj)
+    plan = retarget.plan(rig, rigmap)
+    rest_joints = rig.to_world(plan.rest_joints())
+    pose_joints = rig.to_world(rigmap.apply(actions.pose_heads(obj, rig.names)))
+    where = retarget.placement([("rest", rest_joints), ("pose", pose_joints)], np.array(obj.matrix_world))
+    basis, _ = retarget.retarget(plan, clip, where, leg_length(motion.positions))
+    tracks = retarget.tracks(plan, basis)
+
+    warnings = []
+    if rig.connected[plan.pelvis]:
+        warnings.append(f"'{tracks.pelvis}' is connected to its parent, so the clip cannot move it around")
+    bones = obj.data.bones
+    loose = [b for b in tracks.bones if b != tracks.pelvis and (
+        not bones[b].use_inherit_rotation or bones[b].inherit_scale != 'FULL')]
+    if loose:
+        warnings.append(f"bones that do not inherit their parent's rotation may not follow: {', '.join(loose[:6])}")
+    constrained = _constrained(obj, tracks.bones)
+    if constrained:
+        warnings.append(f"bones with constraints may not follow the clip: {', '.join(constrained[:6])}"
+                        + (" ..." if len(constrained) > 6 else ""))
+
+    # Every bone gets keys, so that nothing keeps a pose left over from the previous action:
+    # driven bones their rotations (the pelvis its path too), the others their rest pose.
+    channels = []
+    driven = {bone: k for k, bone in enumerate(tracks.bones)}
+    for bone in rig.names:
+        mode = obj.pose.bones[bone].rotation_mode
+        if bone in driven:
+            channels.append((bone, *actions.rotation_values(tracks.quaternions[:, driven[bone]], mode)))
+        else:
+            rot = actions.rotation_channel(mode)
+            channels.append((bone, rot, [actions.IDENTITY[rot]]))
+        if bone == tracks.pelvis:
+            channels.append((bone, "location", tracks.pelvis_location))
+        else:
+            channels.append((bone, "location", [actions.IDENTITY["location"]]))
+        channels.append((bone, "scale", [actions.IDENTITY["scale"]]))
+
+    # -- from here on the file changes
+    ad = obj.animation_data
+    previous = ad.action if ad is not None else None
+    if previous is not None and actions.SOURCE_KEY not in previous.keys():
+        previous.use_fake_user = True  # the user's own animation must not vanish on save (0 users)
+    name = results.clip_name(label, path or motion.source) + ACTION_SUFFIX
+    start = int(scene.frame_start)
+    keys = start + np.arange(len(samples))
+    action = actions.new_pose_action(obj, name, keys, channels)
+    action[actions.SOURCE_KEY] = str(path or motion.source)
+    action["motion_search_frames"] = [int(start_frame), int(end_frame)]
+    end = int(keys[-1]) if len(keys) > 1 else start + 1
+    scene.frame_end = end
+    scene.frame_set(start)
+
+    placed = []
+    for marker_name, source_frame in markers or []:
+        f = frames.source_to_scene(timing, source_frame, i0, start, fps)
+        placed.append((marker_name, min(max(f, start), end)))
+    replace_markers(scene, placed)
+    return Applied(action.name, previous.name if previous else None, start, end, len(tracks.bones),
+                   placed, warnings, where.source)

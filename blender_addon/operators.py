@@ -1,0 +1,427 @@
+"""Operators: thin wrappers that turn properties into calls and errors into reports.
+
+The work is in `apply`, `highlight`, `blend_clips`, `engine` and the runtime, imported inside
+`execute` so that enabling the add-on stays cheap.
+"""
+
+from __future__ import annotations
+
+import json
+
+import bpy
+from bpy.props import BoolProperty, CollectionProperty, FloatProperty, IntProperty, StringProperty
+from bpy.types import Operator
+
+from runtime.errors import MotionSearchError
+
+from .props import MOTIONSEARCH_PG_marker, quiet
+
+
+def _state(context):
+    return context.window_manager.motion_search
+
+
+def _settings(context):
+    return context.scene.motion_search
+
+
+def _selected_result(context):
+    st = _state(context)
+    return st.results[st.results_index] if 0 <= st.results_index < len(st.results) else None
+
+
+def _armature(context):
+    from .actions import armature_of
+
+    return armature_of(context.active_object)
+
+
+def _load_engine(op, context, need_index=True, level='ERROR'):
+    """(bundle, index) or None after reporting why not."""
+    from . import engine, preferences
+    from runtime.errors import BundleError, LibraryIndexError
+
+    p = preferences.prefs(context)
+    try:
+        bundle = engine.load_bundle(preferences.bundle_path(p), p.device.lower())
+    except BundleError as e:
+        op.report({level}, f"Model bundle: {e}")
+        return None
+    _state(context).provider_note = str(getattr(bundle, "provider_note", "") or getattr(bundle, "provider", ""))
+    if not need_index:
+        return bundle, None
+    try:
+        index = engine.open_index(preferences.index_path(p), bundle)
+    except LibraryIndexError as e:
+        op.report({level}, f"Library index: {e}")
+        return None
+    return bundle, index
+
+
+class MOTIONSEARCH_OT_search(Operator):
+    """Find the clips of the motion library that best match the query"""
+
+    bl_idname = "motionsearch.search"
+    bl_label = "Search Motions"
+
+    def execute(self, context):
+        from . import engine, results
+
+        st = _state(context)
+        query = st.query.strip()
+        if not query:
+            self.report({'ERROR'}, "Type what the motion should show, e.g. 'a person waves with the right hand'")
+            return {'CANCELLED'}
+        try:
+            loaded = _load_engine(self, context)
+            if loaded is None:
+                return {'CANCELLED'}
+            _, index = loaded
+            if not any(getattr(c, "status", "ok") == 'ok' for c in index.clips):
+                self.report({'WARNING'}, "The library index is empty: add library folders in the preferences "
+                                         "and press Update Index")
+                return {'CANCELLED'}
+            hits = engine.searcher().search(query, k=_settings(context).result_count)
+        except ImportError as e:
+            self.report({'ERROR'}, f"The search runtime is missing from this installation ({e})")
+            return {'CANCELLED'}
+        except (ValueError, MotionSearchError) as e:  # an empty query; an index built by another model
+            self.report({'ERROR'}, str(e))
+            return {'CANCELLED'}
+        engine.STATE.hits = list(hits)
+        st.explain_error = ""
+        with quiet():
+            st.last_query = query
+            results.fill(st.results, results.hit_rows(hits))
+            st.results_index = 0 if hits else -1
+        st.words.clear()
+        st.joint_strengths.clear()
+        if hits:
+            _explain_selected(self, context, 'WARNING')  # the first hit's words (a failure is reported, the hits stay)
+        self.report({'INFO'}, f"{len(hits)} clips for '{query}'" if hits else f"No clips for '{query}'")
+        return {'FINISHED'}
+
+
+def _explain_selected(op, context, level: str = 'ERROR') -> bool:
+    """Explain the selected result into the words list and joint strengths; reports and returns False on failure."""
+    from . import engine, results
+
+    st = _state(context)
+    row = _selected_result(context)
+    st.words.clear()
+    st.joint_strengths.clear()
+    if row is None:
+        op.report({level}, "Select a search result first")
+        return False
+    hits = engine.STATE.hits
+    k = st.results_index
+    if k >= len(hits) or str(hits[k].clip_id) != row.clip_id:
+        op.report({level}, "The results are out of date: search again")
+        return False
+    try:
+        from runtime.explain import explain
+
+        loaded = _load_engine(op, context, level=level)
+        if loaded is None:
+            return False
+        bundle, index = loaded
+        explanation = explain(bundle, st.last_query or st.query, hits[k], index)
+    except ImportError as e:
+        op.report({level}, f"The search runtime is missing from this installation ({e})")
+        return False
+    except (ValueError, OSError, MotionSearchError) as e:
+        st.explain_error = str(e)
+        op.report({level}, f"Cannot explain this match: {e}")
+        return False
+    st.explain_error = ""
+    results.fill(st.words, results.word_rows(explanation))
+    st.words_index = -1
+    results.fill(st.joint_strengths, [{"joint": j, "strength": float(v)} for j, v in explanation.joint_strength.items()])
+    return True
+
+
+class MOTIONSEARCH_OT_explain(Operator):
+    """Show which body part and frames matched each word of the query in the selected clip"""
+
+    bl_idname = "motionsearch.explain"
+    bl_label = "Explain Match"
+
+    def execute(self, context):
+        return {'FINISHED'} if _explain_selected(self, context) else {'CANCELLED'}
+
+
+class MOTIONSEARCH_OT_apply(Operator):
+    """Put the clip on the active armature as a new action (the current action is kept)"""
+
+    bl_idname = "motionsearch.apply"
+    bl_label = "Apply to Armature"
+    bl_options = {'REGISTER', 'UNDO'}
+
+    filepath: StringProperty(name="File", subtype='FILE_PATH', options={'SKIP_SAVE'},
+                             description="Motion file; empty = the selected search result")
+    start_frame: IntProperty(name="Start", default=-1, options={'SKIP_SAVE'},
+                             description="First frame of the file (-1 = its first)")
+    end_frame: IntProperty(name="End", default=-1, options={'SKIP_SAVE'},
+                           description="Last frame of the file (-1 = its last)")
+    source_fps: FloatProperty(name="File FPS", default=0.0, min=0.0, options={'SKIP_SAVE'},
+                              description="The capture's real frame rate when the file's is wrong (0 = the file's)")
+    label: StringProperty(name="Name", options={'SKIP_SAVE'}, description="Clip name for the new action")
+    markers: CollectionProperty(type=MOTIONSEARCH_PG_marker, options={'SKIP_SAVE'},
+                                description="Timeline markers (name, file frame)")
+    use_markers: BoolProperty(name="Add Markers", default=True, options={'SKIP_SAVE'})
+
+    def execute(self, context):
+        from . import apply, blend_clips, frames, results
+
+        obj = _armature(context)
+        if obj is None:
+            self.report({'ERROR'}, "Select an armature (or a mesh it deforms) to apply the clip to")
+            return {'CANCELLED'}
+        settings = _settings(context)
+        motion = None
+        path, start, end, fps, label = self.filepath, self.start_frame, self.end_frame, self.source_fps, self.label
+        marks = [(m.name, m.frame) for m in self.markers]
+        if not path:
+            row = _selected_result(context)
+            if row is None:
+                self.report({'ERROR'}, "Search and pick a clip first (or give a file)")
+                return {'CANCELLED'}
+            path, start, end, fps, label = row.path, row.start_frame, row.end_frame, row.fps, row.label
+            marks = results.markers(_state(context).words)
+            if row.clip_id.startswith(blend_clips.ID_PREFIX):  # an action of this file, retargeted like a file
+                scene = context.scene
+                motion = blend_clips.clip_motion(row.clip_id[len(blend_clips.ID_PREFIX):], bpy.data.actions,
+                                                 scene.objects, obj,
+                                                 frames.scene_fps(scene.render.fps, scene.render.fps_base),
+                                                 scene.unit_settings.scale_length or 1.0)
+                if isinstance(motion, str):
+                    self.report({'ERROR'}, motion)
+                    return {'CANCELLED'}
+                path = ""
+        if not (self.use_markers and settings.use_markers):
+            marks = []
+        frame_end = context.scene.frame_end
+        try:
+            done = apply.apply_clip(obj, context.scene, bpy.path.abspath(path) if path else "", start_frame=start,
+                                    end_frame=end, source_fps=fps, label=label, markers=marks, motion=motion)
+        except apply.ApplyError as e:
+            self.report({'ERROR'}, str(e))
+            return {'CANCELLED'}
+        if not settings.use_frame_range:
+            context.scene.frame_end = frame_end
+        for w in done.warnings:
+            self.report({'WARNING'}, w)
+        kept = f"; '{done.previous_action}' kept" if done.previous_action else ""
+        self.report({'INFO'}, f"Applied '{done.action}' to {obj.name}: frames {done.frame_start}-{done.frame_end}, "
+                              f"{done.bones} bones{kept}")
+        return {'FINISHED'}
+
+
+class MOTIONSEARCH_OT_highlight(Operator):
+    """Colour the armature's bones by how strongly each body part matched (visible in Pose Mode)"""
+
+    bl_idname = "motionsearch.highlight"
+    bl_label = "Highlight Matched Bones"
+    bl_options = {'REGISTER', 'UNDO'}
+
+    word_index: IntProperty(name="Word", default=-1, options={'SKIP_SAVE'},
+                            description="Highlight one word's body part (-1 = the whole query)")
+    strengths: StringProperty(name="Strengths", options={'SKIP_SAVE'},
+                              description='JSON {"canonical joint": 0..1}; empty = from the explanation')
+
+    def execute(self, context):
+        from . import apply, bonemap, highlight, preferences
+
+        obj = _armature(context)
+        if obj is None:
+            self.report({'ERROR'}, "Select an armature to highlight")
+            return {'CANCELLED'}
+        st = _state(context)
+        if self.strengths:
+            try:
+                strength = {str(k): float(v) for k, v in json.loads(self.strengths).items()}
+            except (ValueError, AttributeError, TypeError) as e:
+                self.report({'ERROR'}, f"Strengths must be a JSON object of joint: number ({e})")
+                return {'CANCELLED'}
+        elif 0 <= self.word_index < len(st.words):
+            strength = {j: 1.0 for j in st.words[self.word_index].joints.split(",") if j}
+        else:
+            strength = {s.joint: s.strength for s in st.joint_strengths}
+        if not strength:
+            self.report({'ERROR'}, "Nothing to highlight: search and select a result first")
+            return {'CANCELLED'}
+        try:
+            rigmap = apply.resolve_map(obj)
+        except apply.ApplyError as e:
+            self.report({'ERROR'}, str(e))
+            return {'CANCELLED'}
+        bones = highlight.bone_strengths(strength, bonemap.detected_bones(rigmap))
+        n = highlight.apply(obj.pose.bones, bones, preferences.prefs(context).ramp())
+        self.report({'INFO'}, f"Coloured {n} bones (shown in Pose Mode)")
+        return {'FINISHED'}
+
+
+class MOTIONSEARCH_OT_reset_colors(Operator):
+    """Give the bones back the colours they had before highlighting"""
+
+    bl_idname = "motionsearch.reset_colors"
+    bl_label = "Reset Bone Colours"
+    bl_options = {'REGISTER', 'UNDO'}
+
+    def execute(self, context):
+        from . import highlight
+
+        obj = _armature(context)
+        if obj is None:
+            self.report({'ERROR'}, "Select an armature")
+            return {'CANCELLED'}
+        n = highlight.reset(obj.pose.bones)
+        self.report({'INFO'}, f"Restored the colours of {n} bones")
+        return {'FINISHED'}
+
+
+class MOTIONSEARCH_OT_bone_map_detect(Operator):
+    """Fill the bone map with the detected bones, to review or edit them"""
+
+    bl_idname = "motionsearch.bone_map_detect"
+    bl_label = "Detect Bone Map"
+    bl_options = {'REGISTER', 'UNDO'}
+
+    def execute(self, context):
+        from . import apply, bonemap
+
+        obj = _armature(context)
+        if obj is None:
+            self.report({'ERROR'}, "Select an armature")
+            return {'CANCELLED'}
+        try:
+            rigmap = apply.resolve_map(obj)
+        except apply.ApplyError as e:
+            self.report({'ERROR'}, str(e))
+            return {'CANCELLED'}
+        pg = obj.data.motion_search
+        for joint, bone in bonemap.exact_bones(rigmap).items():  # joints between two bones stay detected
+            setattr(pg, joint, bone)
+        self.report({'INFO'}, bonemap.describe(rigmap))
+        return {'FINISHED'}
+
+
+class MOTIONSEARCH_OT_bone_map_clear(Operator):
+    """Forget the bone map edits of this armature (detect every joint from the bone names again)"""
+
+    bl_idname = "motionsearch.bone_map_clear"
+    bl_label = "Clear Bone Map"
+    bl_options = {'REGISTER', 'UNDO'}
+
+    def execute(self, context):
+        from runtime.skeleton import JOINTS
+
+        obj = _armature(context)
+        if obj is None:
+            self.report({'ERROR'}, "Select an armature")
+            return {'CANCELLED'}
+        for joint in JOINTS:
+            setattr(obj.data.motion_search, joint, "")
+        return {'FINISHED'}
+
+
+def _finish_index_job(job) -> None:
+    """Main thread, from the timer: put the job's outcome into the sidebar."""
+    from . import engine
+
+    st = bpy.context.window_manager.motion_search
+    st.index_progress = 1.0 if job.error is None else st.index_progress
+    st.index_failed.clear()
+    engine.index_changed()
+    if job.error is not None:
+        st.index_status = f"Indexing failed: {job.error}"
+        return
+    report = job.result
+    for path, message in list(report.failed) + list(job.notes):
+        item = st.index_failed.add()
+        item.path, item.message = str(path), str(message)
+    if hasattr(report, "summary"):  # runtime.index.UpdateReport
+        st.index_status = f"Index updated: {report.summary()}"
+    else:
+        verb = "Cancelled" if job.cancelled else "Index updated"
+        st.index_status = (f"{verb}: {report.added} added, {report.updated} updated, {report.removed} removed, "
+                           f"{report.unchanged} unchanged, {len(report.failed)} failed")
+
+
+class MOTIONSEARCH_OT_index_update(Operator):
+    """Index new and changed clips of the library folders (and this file's actions) in the background"""
+
+    bl_idname = "motionsearch.index_update"
+    bl_label = "Update Index"
+
+    def execute(self, context):
+        from . import blend_clips, engine, frames, preferences
+
+        if engine.STATE.job is not None and engine.STATE.job.running:
+            self.report({'WARNING'}, "Indexing is already running")
+            return {'CANCELLED'}
+        p = preferences.prefs(context)
+        sources, problems = preferences.library_sources(p)
+        for problem in problems:
+            self.report({'WARNING'}, problem)
+        clips, skipped = [], []
+        if _settings(context).use_blend_actions:
+            scene = context.scene
+            clips, skipped = blend_clips.collect(
+                bpy.data.actions, scene.objects, _armature(context),
+                frames.scene_fps(scene.render.fps, scene.render.fps_base), scene.unit_settings.scale_length or 1.0)
+        if not sources and not clips:
+            self.report({'ERROR'}, "Nothing to index: add a motion library folder in the add-on preferences")
+            return {'CANCELLED'}
+        try:
+            from runtime.index import MotionItem
+
+            loaded = _load_engine(self, context)
+        except ImportError as e:
+            self.report({'ERROR'}, f"The search runtime is missing from this installation ({e})")
+            return {'CANCELLED'}
+        if loaded is None:
+            return {'CANCELLED'}
+        bundle, _ = loaded  # the cached index opened fine: not corrupt, same model
+        index = engine.index_for_update(preferences.index_path(p), bundle)
+        motions = [MotionItem(id=c.id, motion=c.motion, content_hash=c.content_hash, label=c.label) for c in clips]
+
+        def work(progress, should_stop):  # in the worker thread: no bpy here
+            return index.update(sources, bundle, motions=motions, progress=progress, should_stop=should_stop)
+
+        job = engine.start_job(work, "Indexing", on_finish=_finish_index_job)
+        job.notes = list(skipped)
+        st = _state(context)
+        st.index_progress, st.index_status = 0.0, "Indexing..."
+        st.index_failed.clear()
+        self.report({'INFO'}, f"Indexing {len(sources)} folders and {len(motions)} actions in the background")
+        return {'FINISHED'}
+
+
+class MOTIONSEARCH_OT_index_cancel(Operator):
+    """Stop indexing (what is done so far is kept)"""
+
+    bl_idname = "motionsearch.index_cancel"
+    bl_label = "Cancel Indexing"
+
+    def execute(self, context):
+        from . import engine
+
+        if not engine.cancel_job():
+            self.report({'WARNING'}, "No indexing is running")
+            return {'CANCELLED'}
+        self.report({'INFO'}, "Cancelling indexing")
+        return {'FINISHED'}
+
+
+classes = (
+    MOTIONSEARCH_OT_search,
+    MOTIONSEARCH_OT_explain,
+    MOTIONSEARCH_OT_apply,
+    MOTIONSEARCH_OT_highlight,
+    MOTIONSEARCH_OT_reset_colors,
+    MOTIONSEARCH_OT_bone_map_detect,
+    MOTIONSEARCH_OT_bone_map_clear,
+    MOTIONSEARCH_OT_index_update,
+    MOTIONSEARCH_OT_index_cancel,
+)

@@ -1,0 +1,187 @@
+"""Add-on preferences: the model bundle, the motion library folders, the device and the index location."""
+
+from __future__ import annotations
+
+import os
+
+import bpy
+from bpy.props import CollectionProperty, EnumProperty, FloatVectorProperty, IntProperty, StringProperty
+from bpy.types import AddonPreferences, PropertyGroup, UIList
+
+from .highlight import DEFAULT_RAMP
+
+ADDON_DIR = os.path.dirname(os.path.abspath(__file__))
+SHIPPED_BUNDLE = os.path.join(ADDON_DIR, "model")
+
+
+def prefs(context=None):
+    """This add-on's preferences."""
+    context = context or bpy.context
+    return context.preferences.addons[__package__].preferences
+
+
+def _has_bundle(path: str) -> bool:
+    return os.path.isfile(os.path.join(path, "manifest.json"))
+
+
+def bundle_path(p) -> str:
+    """The model bundle folder in use: the preference, else the bundle shipped inside the
+    extension, else the repository's `models/default/` (a development checkout)."""
+    if p.bundle_path.strip():
+        return bpy.path.abspath(p.bundle_path.strip())
+    if _has_bundle(SHIPPED_BUNDLE):
+        return SHIPPED_BUNDLE
+    from runtime.bundle import default_bundle_path
+
+    return os.fspath(default_bundle_path())
+
+
+def index_path(p, create: bool = True) -> str:
+    """The library index folder: the preference, else `index/` in the extension's user data folder."""
+    if p.index_path.strip():
+        return bpy.path.abspath(p.index_path.strip())
+    try:
+        return bpy.utils.extension_path_user(__package__, path="index", create=create)
+    except ValueError:  # loaded as a legacy add-on (not from an extension repository)
+        return bpy.utils.user_resource('DATAFILES', path=os.path.join("motion_search", "index"), create=create)
+
+
+def library_sources(p) -> tuple[list[str], list[str]]:
+    """(folders to index, problems) from the enabled library folders."""
+    sources, problems = [], []
+    for item in p.library_folders:
+        if not item.use or not item.path.strip():
+            continue
+        path = os.path.normpath(bpy.path.abspath(item.path.strip()))
+        if os.path.exists(path):
+            sources.append(path)
+        else:
+            problems.append(f"library folder not found: {path}")
+    return sources, problems
+
+
+class MOTIONSEARCH_PG_folder(PropertyGroup):
+    path: StringProperty(name="Folder", subtype='DIR_PATH', description="A folder of .bvh / .amc motion files")
+    use: bpy.props.BoolProperty(name="Use", default=True, description="Index this folder")
+
+
+class MOTIONSEARCH_UL_folders(UIList):
+    def draw_item(self, context, layout, data, item, icon, active_data, active_propname, index):
+        row = layout.row(align=True)
+        row.prop(item, "use", text="")
+        row.prop(item, "path", text="", emboss=False)
+
+
+class MOTIONSEARCH_OT_folder_add(bpy.types.Operator):
+    """Add a motion library folder"""
+
+    bl_idname = "motionsearch.folder_add"
+    bl_label = "Add Library Folder"
+    bl_options = {'INTERNAL'}
+
+    directory: StringProperty(name="Folder", subtype='DIR_PATH')
+
+    def invoke(self, context, event):
+        context.window_manager.fileselect_add(self)
+        return {'RUNNING_MODAL'}
+
+    def execute(self, context):
+        p = prefs(context)
+        item = p.library_folders.add()
+        item.path = self.directory
+        p.library_folders_index = len(p.library_folders) - 1
+        return {'FINISHED'}
+
+
+class MOTIONSEARCH_OT_folder_remove(bpy.types.Operator):
+    """Remove the selected library folder (its files leave the index at the next update)"""
+
+    bl_idname = "motionsearch.folder_remove"
+    bl_label = "Remove Library Folder"
+    bl_options = {'INTERNAL'}
+
+    @classmethod
+    def poll(cls, context):
+        p = prefs(context)
+        return 0 <= p.library_folders_index < len(p.library_folders)
+
+    def execute(self, context):
+        p = prefs(context)
+        p.library_folders.remove(p.library_folders_index)
+        p.library_folders_index = min(p.library_folders_index, len(p.library_folders) - 1)
+        return {'FINISHED'}
+
+
+def _forget(self, context):
+    from . import engine
+
+    engine.forget()
+
+
+class MotionSearchPreferences(AddonPreferences):
+    bl_idname = __package__
+
+    bundle_path: StringProperty(
+        name="Model Bundle", subtype='DIR_PATH', update=_forget,
+        description="Folder of the search model (ONNX files, tokenizer, manifest.json); "
+                    "empty = the model shipped with the add-on")
+    device: EnumProperty(
+        name="Device", default='AUTO', update=_forget,
+        items=[('AUTO', "Auto", "The GPU when onnxruntime can use it, else the CPU"),
+               ('CUDA', "CUDA", "An NVIDIA GPU (needs the CUDA build of onnxruntime)"),
+               ('CPU', "CPU", "The processor")],
+        description="Where the model runs")
+    library_folders: CollectionProperty(type=MOTIONSEARCH_PG_folder, name="Library Folders")
+    library_folders_index: IntProperty(default=-1)
+    index_path: StringProperty(
+        name="Index Location", subtype='DIR_PATH', update=_forget,
+        description="Folder for the library index; empty = the add-on's user data folder")
+    color_weak: FloatVectorProperty(name="Weak Match", subtype='COLOR', size=3, min=0.0, max=1.0,
+                                    default=DEFAULT_RAMP[0], description="Bone colour of a weak match")
+    color_medium: FloatVectorProperty(name="Medium Match", subtype='COLOR', size=3, min=0.0, max=1.0,
+                                      default=DEFAULT_RAMP[1], description="Bone colour of a medium match")
+    color_strong: FloatVectorProperty(name="Strong Match", subtype='COLOR', size=3, min=0.0, max=1.0,
+                                      default=DEFAULT_RAMP[2], description="Bone colour of the strongest match")
+
+    def ramp(self):
+        return (tuple(self.color_weak), tuple(self.color_medium), tuple(self.color_strong))
+
+    def draw(self, context):
+        from . import engine
+
+        layout = self.layout
+        col = layout.column()
+        col.prop(self, "bundle_path")
+        try:
+            col.label(text=f"In use: {bundle_path(self)}", icon='INFO')
+        except ImportError:
+            col.label(text="The search runtime is not installed", icon='ERROR')
+        row = col.row()
+        row.prop(self, "device", expand=True)
+        note = context.window_manager.motion_search.provider_note if engine.STATE.bundle is not None else ""
+        col.label(text=f"Running on: {note}" if note else "Running on: (loaded at the first search)")
+
+        layout.label(text="Motion Library Folders")
+        row = layout.row()
+        row.template_list("MOTIONSEARCH_UL_folders", "", self, "library_folders", self, "library_folders_index", rows=3)
+        ops = row.column(align=True)
+        ops.operator("motionsearch.folder_add", icon='ADD', text="")
+        ops.operator("motionsearch.folder_remove", icon='REMOVE', text="")
+
+        col = layout.column()
+        col.prop(self, "index_path")
+        col.label(text=f"In use: {index_path(self, create=False)}", icon='INFO')
+        row = layout.row(align=True)
+        row.label(text="Highlight Colours")
+        row.prop(self, "color_weak", text="")
+        row.prop(self, "color_medium", text="")
+        row.prop(self, "color_strong", text="")
+
+
+classes = (
+    MOTIONSEARCH_PG_folder,
+    MOTIONSEARCH_UL_folders,
+    MOTIONSEARCH_OT_folder_add,
+    MOTIONSEARCH_OT_folder_remove,
+    MotionSearchPreferences,
+)

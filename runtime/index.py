@@ -1,0 +1,504 @@
+"""A clip library's index: every window of every clip, as compressed patch embeddings.
+
+An index is a directory (ColBERT's layout, minus pickle):
+
+    metadata.json        format version, the bundle's model id, sizes, codec, the chunk list,
+                         dropped entries; replaced atomically after every chunk
+    chunk-000001/        one batch of clips, written to a temporary name and renamed when complete
+        clips.json       per clip: id, path, content hash, size/mtime, frame rates, rig, status, error
+        windows.npy      (W, 3) int64: clip (in this chunk), first frame (20 fps), frames
+        doclens.npy      (W,) int32 patches per window
+        codes.npy        (P, D) patch codes (runtime.codec), scales.npy for int codecs
+        pooled.npy       (W, D) float16 unit mean of each window's patches (the first search stage)
+    report.json          the last update: what was added, changed, removed, and what failed
+
+Updates are incremental: a file is re-encoded only when its content hash (checked when its
+size or modification time changed) or its frame-rate override differs. A killed update leaves
+the index as it was after the last completed chunk. A file that fails to load becomes a
+`failed` entry with its error, listed in the report, and never stops the rest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+
+from . import codec as codecs
+from .errors import LibraryIndexError, MotionSearchError
+from .features import Windows
+from .motion import Motion, iter_motion_files, load_motion
+
+INDEX_FORMAT = "motion-search-index"
+INDEX_VERSION = 1
+DEFAULT_CODEC = "int8"
+ENCODE_BATCH = 32  # clips whose windows go through the motion encoder together
+
+
+@dataclass
+class ClipEntry:
+    """One clip of the library (a file, or a motion handed over in memory such as a Blender action)."""
+
+    id: str
+    path: str
+    label: str
+    content_hash: str
+    size: int = 0
+    mtime_ns: int = 0
+    fps_override: float | None = None
+    source_fps: float = 0.0
+    source_frames: int = 0
+    first_source_frame: int = 0
+    frames: int = 0  # at 20 fps
+    rig: str = ""
+    status: str = "ok"  # "ok" or "failed"
+    error: str = ""
+    window_start: int = field(default=0, compare=False)  # global window index, set on load
+    window_count: int = field(default=0, compare=False)
+
+    def source_frame(self, frame20: float) -> float:
+        """The clip file's frame at a 20 fps frame of the clip."""
+        return self.first_source_frame + frame20 * self.source_fps / 20.0
+
+
+@dataclass
+class MotionItem:
+    """A motion that is not a file (a Blender action): indexed under `id` while its hash is unchanged."""
+
+    id: str
+    motion: Motion
+    content_hash: str
+    label: str = ""
+
+
+@dataclass
+class UpdateReport:
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    cancelled: bool = False
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        s = (f"{self.added} added, {self.updated} updated, {self.removed} removed, {self.unchanged} unchanged, "
+             f"{len(self.failed)} failed")
+        return s + (" (cancelled: the rest stays for the next update)" if self.cancelled else "") + \
+            f" in {self.seconds:.1f} s"
+
+
+def content_hash(path: str | os.PathLike) -> str:
+    h = hashlib.sha1()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def motion_hash(motion: Motion) -> str:
+    return hashlib.sha1(np.ascontiguousarray(motion.positions).tobytes()).hexdigest()
+
+
+class LibraryIndex:
+    """An opened index. `open`, `create`, or `open_or_create`; then `update` and search."""
+
+    def __init__(self, path: Path, meta: dict):
+        self.path = path
+        self.meta = meta
+        self.codec = meta["codec"]
+        self.embed_dim = int(meta["embed_dim"])
+        self._load_chunks()
+
+    # ----------------------------------------------------------------------------- open / create
+
+    @classmethod
+    def create(cls, path: str | os.PathLike, bundle, codec: str = DEFAULT_CODEC) -> "LibraryIndex":
+        path = Path(path)
+        if codec not in codecs.CODECS:
+            raise ValueError(f"unknown codec '{codec}'")
+        if (path / "metadata.json").exists():
+            raise LibraryIndexError(f"{path}: an index already exists here")
+        path.mkdir(parents=True, exist_ok=True)
+        meta = {"format": INDEX_FORMAT, "format_version": INDEX_VERSION, "model_id": bundle.model_id,
+                "embed_dim": bundle.embed_dim, "window": bundle.window, "hop": bundle.hop, "codec": codec,
+                "created": time.strftime("%Y-%m-%dT%H:%M:%S"), "chunks": [], "dropped": {}}
+        _write_json(path / "metadata.json", meta)
+        return cls(path, meta)
+
+    @classmethod
+    def open(cls, path: str | os.PathLike, bundle=None) -> "LibraryIndex":
+        """Open an index; with `bundle`, refuse one built by another model.
+
+        Raises:
+            LibraryIndexError: missing, unreadable, truncated, another format version or model.
+        """
+        path = Path(path)
+        meta_path = path / "metadata.json"
+        if not meta_path.exists():
+            raise LibraryIndexError(f"{path}: no index here (metadata.json missing): build one with `index`")
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise LibraryIndexError(f"{meta_path}: unreadable index metadata ({e}); rebuild the index") from None
+        if not isinstance(meta, dict) or meta.get("format") != INDEX_FORMAT:
+            raise LibraryIndexError(f"{path}: not a motion search index")
+        if meta.get("format_version") != INDEX_VERSION:
+            raise LibraryIndexError(f"{path}: index format v{meta.get('format_version')} is not v{INDEX_VERSION}: "
+                                    "rebuild the index")
+        if bundle is not None and meta.get("model_id") != bundle.model_id:
+            raise LibraryIndexError(f"{path}: built with model {meta.get('model_id')}, but the model in use is "
+                                    f"{bundle.model_id}: rebuild the index")
+        return cls(path, meta)
+
+    @classmethod
+    def open_or_create(cls, path: str | os.PathLike, bundle, codec: str = DEFAULT_CODEC) -> "LibraryIndex":
+        if (Path(path) / "metadata.json").exists():
+            return cls.open(path, bundle)
+        return cls.create(path, bundle, codec)
+
+    def _load_chunks(self) -> None:
+        self.clips: list[ClipEntry] = []
+        windows, doclens, pooled, parts = [], [], [], []
+        for name in self.meta["chunks"]:
+            d = self.path / name
+            try:
+                raw = json.loads((d / "clips.json").read_text(encoding="utf-8"))
+                w = _load_npy(d / "windows.npy")
+                dl = _load_npy(d / "doclens.npy")
+                arrays = {"codes": _load_npy(d / "codes.npy", mmap=True)}
+                if self.codec != "fp16":
+                    arrays["scales"] = _load_npy(d / "scales.npy")
+                pw = _load_npy(d / "pooled.npy")
+            except (OSError, ValueError, json.JSONDecodeError) as e:
+                raise LibraryIndexError(f"{d}: damaged index chunk ({e}); rebuild the index") from None
+            if not (len(w) == len(dl) == len(pw)) or int(dl.sum()) != len(arrays["codes"]) or \
+                    (w.size and int(w[:, 0].max()) >= len(raw)):
+                raise LibraryIndexError(f"{d}: index chunk arrays disagree in size (truncated?); rebuild the index")
+            dropped = set(self.meta["dropped"].get(name, []))
+            offsets = np.concatenate([[0], np.cumsum(dl)])
+            first_local = {}
+            for k, item in enumerate(raw):
+                if k in dropped:
+                    continue
+                first_local[k] = len(self.clips)
+                self.clips.append(ClipEntry(**item))
+            live = ~np.isin(w[:, 0], list(dropped)) if dropped else np.ones(len(w), bool)
+            if live.any():
+                glob_clip = np.array([first_local[int(c)] for c in w[live, 0]], np.int64)
+                windows.append(np.stack([glob_clip, w[live, 1], w[live, 2]], axis=1))
+                doclens.append(dl[live])
+                pooled.append(pw[live].astype(np.float32))
+                parts.append((arrays, offsets[:-1][live], dl[live]))
+        self.windows = np.concatenate(windows) if windows else np.zeros((0, 3), np.int64)
+        self.doclens = np.concatenate(doclens).astype(np.int64) if doclens else np.zeros(0, np.int64)
+        self.pooled = np.concatenate(pooled) if pooled else np.zeros((0, self.embed_dim), np.float32)
+        self._parts = parts  # per chunk: (arrays, first patch of each live window, its length)
+        self._window_part = np.concatenate([np.full(len(p[1]), i) for i, p in enumerate(parts)]) if parts else \
+            np.zeros(0, np.int64)
+        self._window_row = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, np.int64)
+        # windows are stored clip after clip: each clip's windows are one run
+        counts = np.bincount(self.windows[:, 0], minlength=len(self.clips)) if len(self.windows) else \
+            np.zeros(len(self.clips), np.int64)
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]]) if len(self.clips) else np.zeros(0, np.int64)
+        for entry, start, count in zip(self.clips, starts, counts):
+            entry.window_start, entry.window_count = int(start), int(count)
+
+    # ----------------------------------------------------------------------------------- reading
+
+    @property
+    def num_windows(self) -> int:
+        return len(self.windows)
+
+    @property
+    def ok_clips(self) -> list[ClipEntry]:
+        return [c for c in self.clips if c.status == "ok"]
+
+    def window_patches(self, window_ids: Iterable[int]) -> tuple[np.ndarray, np.ndarray]:
+        """float32 patches of the given windows, back to back, and their offsets."""
+        ids = np.fromiter(window_ids, np.int64) if not isinstance(window_ids, np.ndarray) else window_ids.astype(np.int64)
+        lens = self.doclens[ids]
+        offsets = np.concatenate([[0], np.cumsum(lens)])
+        total = int(offsets[-1])
+        rows = np.repeat(self._window_row[ids] - offsets[:-1], lens) + np.arange(total)  # row in its chunk
+        parts = np.unique(self._window_part[ids])
+        if len(parts) == 1:  # all in one chunk: decode straight into the result
+            return codecs.decode(self._parts[parts[0]][0], self.codec, rows), offsets
+        part_of_row = np.repeat(self._window_part[ids], lens)
+        out = np.empty((total, self.embed_dim), np.float32)
+        for part in parts:
+            sel = part_of_row == part
+            out[sel] = codecs.decode(self._parts[part][0], self.codec, rows[sel])
+        return out, offsets
+
+    def bytes_on_disk(self) -> int:
+        return sum(f.stat().st_size for f in self.path.rglob("*") if f.is_file())
+
+    # ---------------------------------------------------------------------------------- updating
+
+    def update(self, sources: Iterable[str | os.PathLike], bundle, motions: Iterable[MotionItem] = (),
+               fps_of: Callable[[str], float | None] | None = None,
+               progress: Callable[[int, int, str], None] | None = None,
+               should_stop: Callable[[], bool] | None = None, chunk_clips: int = 256,
+               workers: int = 0) -> UpdateReport:
+        """Make the index hold exactly the motion files under `sources` and the given `motions`.
+
+        Args:
+            sources: folders (searched recursively) and files.
+            bundle: the runtime.bundle.Bundle this index was built with.
+            motions: in-memory motions (Blender actions), by id.
+            fps_of: the real frame rate of a file when its own is wrong (None keeps the file's).
+            progress: called as progress(done, total, note) while encoding.
+            should_stop: polled between clips; True stops after saving what is done.
+            chunk_clips: clips per saved chunk (what a crash can lose at most).
+            workers: processes reading files (0: in this process; use 0 inside Blender).
+        """
+        t0 = time.time()
+        if bundle.model_id != self.meta["model_id"]:
+            raise LibraryIndexError(f"{self.path}: built with model {self.meta['model_id']}, not "
+                                    f"{bundle.model_id}: rebuild the index")
+        self._collect_garbage()
+        report = UpdateReport()
+        existing: dict[str, tuple[str, int, ClipEntry]] = {}
+        for name in self.meta["chunks"]:
+            raw = json.loads((self.path / name / "clips.json").read_text(encoding="utf-8"))
+            dropped = set(self.meta["dropped"].get(name, []))
+            for k, item in enumerate(raw):
+                if k not in dropped:
+                    existing[item["id"]] = (name, k, ClipEntry(**item))
+        todo: list[tuple[str, object]] = []  # (id, path or MotionItem)
+        seen: set[str] = set()
+        files = []
+        for src in sources:
+            if not os.path.exists(src):
+                report.failed.append((str(src), f"{src}: library folder or file not found"))
+                continue
+            files += iter_motion_files(src)
+        for path in files:
+            path = os.path.abspath(path)
+            if path in seen:
+                continue
+            seen.add(path)
+            st = os.stat(path)
+            fps = fps_of(path) if fps_of else None
+            old = existing.get(path)
+            if old and old[2].size == st.st_size and old[2].mtime_ns == st.st_mtime_ns and old[2].fps_override == fps:
+                report.unchanged += 1
+                continue
+            if old and old[2].fps_override == fps and old[2].content_hash == content_hash(path):
+                report.unchanged += 1  # touched, not changed
+                continue
+            todo.append((path, path))
+        for item in motions:
+            if item.id in seen:
+                continue
+            seen.add(item.id)
+            old = existing.get(item.id)
+            if old and old[2].content_hash == item.content_hash:
+                report.unchanged += 1
+                continue
+            todo.append((item.id, item))
+        gone = [i for i in existing if i not in seen]
+        replaced = [i for i, _ in todo if i in existing]
+        report.removed = len(gone)
+        report.updated = len(replaced)
+        report.added = len(todo) - len(replaced)
+        if gone or replaced:
+            self._drop([existing[i][:2] for i in gone + replaced])
+        done = 0
+        for s in range(0, len(todo), chunk_clips):
+            batch = todo[s: s + chunk_clips]
+            entries, wins, patches = [], [], []
+            pending: list[tuple[ClipEntry, Motion]] = []
+            stopped = False
+            for _, (entry, motion) in _load_all(batch, fps_of, workers):
+                if motion is None:
+                    report.failed.append((entry.id, entry.error))
+                    entries.append(entry)
+                else:
+                    pending.append((entry, motion))
+                done += 1
+                if progress:
+                    progress(done, len(todo), entry.label)
+                if len(pending) >= ENCODE_BATCH:
+                    self._encode(bundle, pending, entries, wins, patches, report)
+                    pending = []
+                if should_stop and should_stop():
+                    stopped = True
+                    break
+            self._encode(bundle, pending, entries, wins, patches, report)
+            if entries:
+                self._write_chunk(entries, wins, patches)
+            if stopped:
+                report.cancelled = True
+                not_done = len(todo) - done
+                report.added = max(0, report.added - not_done)
+                break
+        # a file that failed is reported as failed, not as added or updated
+        for ident, _ in report.failed:
+            if ident in existing:
+                report.updated -= 1
+            elif ident in seen:
+                report.added -= 1
+        if self._dropped_fraction() > 0.3:
+            self.compact()
+        report.seconds = time.time() - t0
+        _write_json(self.path / "report.json", asdict(report))
+        self._load_chunks()
+        return report
+
+    @staticmethod
+    def _encode(bundle, pending: list[tuple[ClipEntry, Motion]], entries: list[ClipEntry],
+                wins: list[tuple[int, int, int]], patches: list[np.ndarray], report: UpdateReport) -> None:
+        """Encode the windows of several clips in one encoder call (fewer, fuller batches)."""
+        if not pending:
+            return
+        cut = [bundle.windows(m) for _, m in pending]
+        joined = Windows(np.concatenate([w.angles for w in cut]), np.concatenate([w.mask for w in cut]),
+                         np.concatenate([w.start for w in cut]), np.concatenate([w.length for w in cut]))
+        try:
+            encoded = bundle.encode_windows(joined)
+        except Exception as e:  # the encoder failing is reported per clip, never fatal to the library
+            for entry, _ in pending:
+                entry.status, entry.error = "failed", f"{entry.id}: cannot encode ({str(e).splitlines()[0]})"
+                report.failed.append((entry.id, entry.error))
+                entries.append(entry)
+            return
+        k = 0
+        for (entry, _), w in zip(pending, cut):
+            for j in range(len(w.start)):
+                wins.append((len(entries), int(w.start[j]), int(w.length[j])))
+                patches.append(encoded[k])
+                k += 1
+            entries.append(entry)
+
+    def _write_chunk(self, entries: list[ClipEntry], wins: list[tuple[int, int, int]],
+                     patches: list[np.ndarray]) -> None:
+        name = f"chunk-{len(self.meta['chunks']) + 1:06d}-{uuid.uuid4().hex[:6]}"
+        tmp = self.path / f".tmp-{name}"
+        tmp.mkdir()
+        flat = np.concatenate(patches) if patches else np.zeros((0, self.embed_dim), np.float32)
+        arrays = codecs.encode(flat, self.codec)
+        pooled = np.stack([p.mean(0) / max(np.linalg.norm(p.mean(0)), 1e-9) for p in patches]) if patches else \
+            np.zeros((0, self.embed_dim), np.float32)
+        np.save(tmp / "windows.npy", np.array(wins, np.int64).reshape(-1, 3))
+        np.save(tmp / "doclens.npy", np.array([len(p) for p in patches], np.int32))
+        np.save(tmp / "codes.npy", arrays["codes"])
+        if "scales" in arrays:
+            np.save(tmp / "scales.npy", arrays["scales"])
+        np.save(tmp / "pooled.npy", pooled.astype(np.float16))
+        (tmp / "clips.json").write_text(json.dumps([_entry_json(e) for e in entries]), encoding="utf-8")
+        for f in tmp.iterdir():  # on disk before the rename makes the chunk visible
+            with open(f, "rb") as fh:
+                os.fsync(fh.fileno())
+        os.replace(tmp, self.path / name)
+        self.meta["chunks"].append(name)
+        self.meta["updated"] = time.strftime("%Y-%m-%dT%H:%M:%S")
+        _write_json(self.path / "metadata.json", self.meta)
+
+    def _drop(self, where: list[tuple[str, int]]) -> None:
+        for chunk, k in where:
+            self.meta["dropped"].setdefault(chunk, [])
+            if k not in self.meta["dropped"][chunk]:
+                self.meta["dropped"][chunk].append(k)
+        _write_json(self.path / "metadata.json", self.meta)
+
+    def _dropped_fraction(self) -> float:
+        total = live = 0
+        for name in self.meta["chunks"]:
+            n = len(json.loads((self.path / name / "clips.json").read_text(encoding="utf-8")))
+            total += n
+            live += n - len(self.meta["dropped"].get(name, []))
+        return 1.0 - live / total if total else 0.0
+
+    def compact(self) -> None:
+        """Rewrite the live entries into fresh chunks and delete the old ones (atomically)."""
+        self._load_chunks()
+        old = list(self.meta["chunks"])
+        entries = list(self.clips)
+        new_meta = dict(self.meta, chunks=[], dropped={})
+        self.meta = new_meta
+        step = 1024
+        for s in range(0, len(entries), step):
+            part = entries[s: s + step]
+            wins, patches = [], []
+            for k, e in enumerate(part):
+                for w in range(e.window_start, e.window_start + e.window_count):
+                    p, _ = self.window_patches([w])
+                    wins.append((k, int(self.windows[w, 1]), int(self.windows[w, 2])))
+                    patches.append(p)
+            self._write_chunk(part, wins, patches)
+        if not entries:
+            _write_json(self.path / "metadata.json", self.meta)
+        for name in old:
+            shutil.rmtree(self.path / name, ignore_errors=True)
+        self._load_chunks()
+
+    def _collect_garbage(self) -> None:
+        """Remove what an interrupted update left: temporary and unlisted chunk folders."""
+        listed = set(self.meta["chunks"])
+        for d in self.path.iterdir():
+            if d.is_dir() and (d.name.startswith(".tmp-") or (d.name.startswith("chunk-") and d.name not in listed)):
+                shutil.rmtree(d, ignore_errors=True)
+
+
+def _entry_json(e: ClipEntry) -> dict:
+    d = asdict(e)
+    d.pop("window_start")
+    d.pop("window_count")
+    return d
+
+
+def _load_one(args: tuple[str, object, float | None]) -> tuple[str, tuple[ClipEntry, Motion | None]]:
+    ident, item, fps = args
+    if isinstance(item, MotionItem):
+        m = item.motion
+        return ident, (ClipEntry(id=ident, path="", label=item.label or ident, content_hash=item.content_hash,
+                                 source_fps=m.source_fps, source_frames=m.source_frames,
+                                 first_source_frame=m.first_source_frame, frames=m.num_frames, rig=m.rig), m)
+    path = str(item)
+    st = os.stat(path)
+    entry = ClipEntry(id=ident, path=path, label=Path(path).stem, content_hash=content_hash(path), size=st.st_size,
+                      mtime_ns=st.st_mtime_ns, fps_override=fps)
+    try:
+        m = load_motion(path, fps=fps)
+    except (MotionSearchError, OSError) as e:
+        entry.status, entry.error = "failed", str(e)
+        return ident, (entry, None)
+    entry.source_fps, entry.source_frames = m.source_fps, m.source_frames
+    entry.first_source_frame, entry.frames, entry.rig = m.first_source_frame, m.num_frames, m.rig
+    return ident, (entry, m)
+
+
+def _load_all(batch, fps_of, workers: int):
+    args = [(ident, item, None if isinstance(item, MotionItem) or not fps_of else fps_of(str(item)))
+            for ident, item in batch]
+    if workers and workers > 1 and len(args) > 8:
+        import multiprocessing as mp
+
+        with mp.get_context("fork").Pool(workers) as pool:
+            yield from pool.imap(_load_one, args, chunksize=4)
+    else:
+        for a in args:
+            yield _load_one(a)
+
+
+def _write_json(path: Path, data: dict) -> None:
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:6]}.tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(data, f, indent=1)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _load_npy(path: Path, mmap: bool = False) -> np.ndarray:
+    return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)

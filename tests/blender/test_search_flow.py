@@ -1,0 +1,119 @@
+"""The whole search flow in Blender: index a library folder in the background, search, explain,
+apply the selected hit, highlight. Needs a model bundle: models/default, or MOTION_SEARCH_BUNDLE
+(e.g. the tiny bundle the exporter tests make)."""
+
+from __future__ import annotations
+
+import os
+
+import bpy
+import pytest
+
+from runtime.bundle import default_bundle_path
+
+from .conftest import BOW, WAVE, drive_timer, import_bvh, submodule
+
+BUNDLE = default_bundle_path()
+pytestmark = pytest.mark.skipif(not (BUNDLE / "manifest.json").is_file(),
+                                reason=f"no model bundle at {BUNDLE} (set MOTION_SEARCH_BUNDLE)")
+LIBRARY = [WAVE, "dataset-2_walk-turn-left_normal_001.bvh", "dataset-2_raise-up-both-hands_normal_001.bvh",
+           "dataset-2_run_normal_001.bvh", "dataset-2_wave-left-hand_normal_001.bvh"]
+
+
+@pytest.fixture
+def configured(empty_scene, bandai2, tmp_path):
+    """Preferences pointing at a small library folder (real clips plus one broken file) and a fresh index."""
+    library = tmp_path / "library"
+    library.mkdir()
+    for name in LIBRARY:
+        os.symlink(bandai2 / name, library / name)
+    (library / "broken.bvh").write_text("HIERARCHY\nROOT Hips\n{\n  OFFSET 0 0 0\n")
+    prefs = submodule("preferences").prefs()
+    engine = submodule("engine")
+    engine.forget()
+    saved = (prefs.bundle_path, prefs.index_path, prefs.device)
+    prefs.bundle_path, prefs.index_path, prefs.device = str(BUNDLE), str(tmp_path / "index"), 'CPU'
+    folder = prefs.library_folders.add()
+    folder.path = str(library)
+    yield library
+    engine.stop()
+    engine.forget()
+    prefs.library_folders.clear()
+    prefs.bundle_path, prefs.index_path, prefs.device = saved
+    st = bpy.context.window_manager.motion_search
+    for coll in (st.results, st.words, st.joint_strengths, st.index_failed):
+        coll.clear()
+    with submodule("props").quiet():
+        st.query = st.last_query = ""
+
+
+def _index():
+    engine = submodule("engine")
+    assert bpy.ops.motionsearch.index_update() == {'FINISHED'}
+    assert engine.STATE.job is not None
+    drive_timer(engine.poll_job, timeout=300)
+    return bpy.context.window_manager.motion_search
+
+
+def test_index_search_explain_apply_highlight(configured, bandai1):
+    scene = bpy.context.scene
+    scene.motion_search.use_blend_actions = False
+    st = _index()
+    files = len(LIBRARY) + 1  # a broken file is an entry too, marked failed (retried when it changes)
+    assert st.index_status.startswith(f"Index updated: {files} added, 0 updated, 0 removed, 0 unchanged, 1 failed")
+    assert [os.path.basename(f.path) for f in st.index_failed] == ["broken.bvh"]
+    assert st.provider_note  # which onnxruntime provider runs the model
+
+    st.query = "a person waves with the right hand"  # Enter in the field searches
+    assert st.last_query == st.query and len(st.results) == len(LIBRARY)
+    assert st.results_index == 0 and st.results[0].score >= st.results[-1].score
+    assert {os.path.basename(r.path) for r in st.results} == set(LIBRARY)
+    assert len(st.words) >= 5 and len(st.joint_strengths) == 22  # the first hit is explained at once
+    assert all(w.part_label and w.joints for w in st.words)
+
+    obj = import_bvh(bandai1 / BOW)
+    top = st.results[0]
+    assert bpy.ops.motionsearch.apply() == {'FINISHED'}
+    assert obj.animation_data.action.name == f"{top.label} (motion search)"
+    meaningful = [w.word for w in st.words if not w.stop]
+    assert sorted(m.name for m in scene.timeline_markers) == sorted(f"MS: {w}" for w in meaningful)
+    assert bpy.ops.motionsearch.highlight() == {'FINISHED'}
+    assert any(pb.color.palette == 'CUSTOM' for pb in obj.pose.bones)
+    assert bpy.ops.motionsearch.reset_colors() == {'FINISHED'}
+
+    with submodule("props").quiet():
+        st.results_index = len(st.results) - 1
+    assert bpy.ops.motionsearch.explain() == {'FINISHED'} and len(st.words) >= 5
+
+    st = _index()  # nothing changed on disk: nothing is encoded again
+    assert st.index_status.startswith(f"Index updated: 0 added, 0 updated, 0 removed, {files} unchanged")
+
+
+def test_actions_of_the_file_are_searchable_and_apply(configured, bandai1):
+    scene = bpy.context.scene
+    scene.render.fps, scene.render.fps_base = 30, 1.0
+    performer = import_bvh(bandai1 / BOW)
+    action = performer.animation_data.action.name
+    st = _index()
+    assert st.index_status.startswith(f"Index updated: {len(LIBRARY) + 2} added")  # + the action, + broken.bvh
+    st.query = "a person bows"
+    ids = [r.clip_id for r in st.results]
+    assert f"blend:{action}" in ids
+    with submodule("props").quiet():
+        st.results_index = ids.index(f"blend:{action}")
+    target = import_bvh(bandai1 / BOW)  # another armature: the action is retargeted onto it
+    assert bpy.ops.motionsearch.apply() == {'FINISHED'}
+    assert target.animation_data.action.name == f"{action} (motion search)"
+
+
+def test_missing_bundle_is_reported(configured, tmp_path):
+    submodule("preferences").prefs().bundle_path = str(tmp_path / "no bundle here")
+    st = bpy.context.window_manager.motion_search
+    with submodule("props").quiet():
+        st.query = "a person jumps"
+    with pytest.raises(RuntimeError, match="Model bundle: .*model bundle not found"):
+        bpy.ops.motionsearch.search()
+    assert len(st.results) == 0
+    with pytest.raises(RuntimeError, match="Model bundle"):
+        bpy.ops.motionsearch.index_update()
+    assert submodule("engine").STATE.job is None

@@ -1,0 +1,165 @@
+"""The library index: incremental updates, failures kept and reported, atomic chunks that survive
+a killed update, and clear errors for damaged or mismatched indexes."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from runtime.bundle import Bundle
+from runtime.errors import LibraryIndexError
+from runtime.index import LibraryIndex, MotionItem, motion_hash
+from runtime.motion import load_motion
+
+
+@pytest.fixture(scope="module")
+def bundle(tiny_bundle):
+    return Bundle.load(tiny_bundle, device="cpu")
+
+
+@pytest.fixture()
+def library(tmp_path, bandai2, cmu_bvh):
+    """20 real Bandai clips, one long CMU clip, one broken file."""
+    lib = tmp_path / "library"
+    (lib / "sub").mkdir(parents=True)
+    for f in sorted(bandai2.glob("dataset-2_*_normal_00[1-2].bvh")):
+        shutil.copy(f, lib / f.name)
+    shutil.copy(cmu_bvh / "mb-fairmotion" / "01_01.bvh", lib / "sub" / "01_01.bvh")
+    (lib / "sub" / "broken.bvh").write_text("HIERARCHY\nROOT Hips\n{\n  OFFSET 0 0\n")
+    return lib
+
+
+def test_build_search_data_and_report(library, bundle, tmp_path):
+    index = LibraryIndex.create(tmp_path / "idx", bundle)
+    seen = []
+    report = index.update([library], bundle, progress=lambda d, t, n: seen.append((d, t)))
+    assert report.added == 21 and len(report.failed) == 1  # the broken file is failed, not added
+    assert "broken.bvh:4: OFFSET needs 3 numbers" in report.failed[0][1]
+    assert seen[-1] == (22, 22)
+    index = LibraryIndex.open(tmp_path / "idx", bundle)
+    ok = index.ok_clips
+    assert len(index.clips) == 22 and len(ok) == 21
+    failed = [c for c in index.clips if c.status == "failed"]
+    assert failed[0].path.endswith("broken.bvh") and "OFFSET" in failed[0].error
+    cmu = next(c for c in ok if c.label == "01_01")
+    assert cmu.window_count == 4 and cmu.first_source_frame == 1  # 458 frames: 4 overlapping windows
+    for c in ok:
+        w = index.windows[c.window_start: c.window_start + c.window_count]
+        assert (index.windows[c.window_start: c.window_start + c.window_count, 0] == index.clips.index(c)).all()
+        assert w[:, 1].min() == 0 and (w[:, 1] + w[:, 2]).max() == c.frames
+    # stored patches decode close to what the encoder gives (int8 codec)
+    clip = next(c for c in ok if c.label.startswith("dataset-2_walk_normal_001"))
+    _, fresh = bundle.encode_motion(load_motion(clip.path))
+    stored, _ = index.window_patches([clip.window_start])
+    assert stored.shape == fresh[0].shape
+    assert np.abs(np.sum(stored * fresh[0], axis=1) - 1).max() < 3e-3  # int8 with a per-patch scale
+    assert json.loads((tmp_path / "idx" / "report.json").read_text())["added"] == 21
+
+
+def test_updates_are_incremental(library, bundle, tmp_path):
+    index = LibraryIndex.create(tmp_path / "idx", bundle)
+    index.update([library], bundle)
+    again = index.update([library], bundle)
+    assert (again.added, again.updated, again.removed, again.unchanged) == (0, 0, 0, 22)
+    walk = library / "dataset-2_walk_normal_001.bvh"
+    os.utime(walk, ns=(1, 1))  # touched, same content: hashed, still unchanged
+    assert index.update([library], bundle).unchanged == 22
+    with open(walk, "a") as f:
+        f.write("\n")  # new content
+    r = index.update([library], bundle)
+    assert (r.added, r.updated, r.unchanged) == (0, 1, 21)
+    (library / "dataset-2_run_normal_001.bvh").unlink()
+    r = index.update([library], bundle)
+    assert r.removed == 1 and len(LibraryIndex.open(tmp_path / "idx").clips) == 21
+    # a frame-rate override is part of a clip's identity
+    r = index.update([library], bundle, fps_of=lambda p: 60.0 if p.endswith("01_01.bvh") else None)
+    assert r.updated == 1
+    assert next(c for c in index.clips if c.label == "01_01").source_fps == 60.0
+
+
+def test_in_memory_motions_are_indexed_by_id(library, bundle, tmp_path):
+    m = load_motion(library / "dataset-2_wave-left-hand_normal_001.bvh")
+    item = MotionItem("blend:Wave", m, motion_hash(m), "Wave")
+    index = LibraryIndex.create(tmp_path / "idx", bundle)
+    r = index.update([], bundle, motions=[item])
+    assert r.added == 1 and index.clips[0].id == "blend:Wave" and index.clips[0].path == ""
+    assert index.update([], bundle, motions=[item]).unchanged == 1
+    assert index.update([], bundle, motions=[]).removed == 1
+
+
+def test_cancel_keeps_what_was_done(library, bundle, tmp_path):
+    index = LibraryIndex.create(tmp_path / "idx", bundle)
+    calls = []
+    r = index.update([library], bundle, chunk_clips=5, should_stop=lambda: len(calls) >= 7,
+                     progress=lambda d, t, n: calls.append(d))
+    assert r.cancelled and len(LibraryIndex.open(tmp_path / "idx").clips) == 7
+    r = index.update([library], bundle)
+    assert r.added + len(r.failed) == 15 and r.unchanged == 7
+
+
+KILLER = textwrap.dedent("""
+    import os, signal, sys
+    import numpy as np
+    from runtime.bundle import Bundle
+    from runtime.index import LibraryIndex
+    saves = []
+    real_save = np.save
+    def save(path, arr, *a, **k):
+        saves.append(str(path))
+        if str(path).endswith("codes.npy") and sum(s.endswith("codes.npy") for s in saves) == 3:
+            real_save(path, arr[: len(arr) // 2])       # half a file, then the power goes out
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real_save(path, arr, *a, **k)
+    np.save = save
+    bundle = Bundle.load(sys.argv[1], device="cpu")
+    LibraryIndex.open_or_create(sys.argv[2], bundle).update([sys.argv[3]], bundle, chunk_clips=4)
+""")
+
+
+def test_a_killed_update_leaves_a_usable_index(library, tiny_bundle, bundle, tmp_path):
+    idx = tmp_path / "idx"
+    proc = subprocess.run([sys.executable, "-c", KILLER, str(tiny_bundle), str(idx), str(library)],
+                          capture_output=True, text=True)
+    assert proc.returncode == -9, proc.stderr
+    assert any(p.name.startswith(".tmp-") for p in idx.iterdir())  # the interrupted chunk
+    index = LibraryIndex.open(idx, bundle)
+    assert len(index.clips) == 8  # the two chunks written before the kill
+    r = index.update([library], bundle)
+    assert r.added + len(r.failed) == 14 and r.unchanged == 8
+    assert not any(p.name.startswith(".tmp-") for p in idx.iterdir())
+    assert len(LibraryIndex.open(idx, bundle).clips) == 22
+
+
+def test_damaged_or_foreign_indexes_are_refused_clearly(library, bundle, tiny_bundle, tmp_path):
+    idx = tmp_path / "idx"
+    LibraryIndex.create(idx, bundle).update([library], bundle)
+    chunk = next(p for p in idx.iterdir() if p.name.startswith("chunk-"))
+    codes = chunk / "codes.npy"
+    data = codes.read_bytes()
+    codes.write_bytes(data[: len(data) // 3])
+    with pytest.raises(LibraryIndexError, match="damaged index chunk|truncated"):
+        LibraryIndex.open(idx, bundle)
+    (idx / "metadata.json").write_text("{ not json")
+    with pytest.raises(LibraryIndexError, match="unreadable"):
+        LibraryIndex.open(idx, bundle)
+    with pytest.raises(LibraryIndexError, match="no index here"):
+        LibraryIndex.open(tmp_path / "elsewhere")
+    other = tmp_path / "idx2"
+    LibraryIndex.create(other, bundle)
+    meta = json.loads((other / "metadata.json").read_text())
+    meta["model_id"] = "0123456789abcdef"
+    (other / "metadata.json").write_text(json.dumps(meta))
+    with pytest.raises(LibraryIndexError, match="rebuild"):
+        LibraryIndex.open(other, bundle)
+    meta["model_id"], meta["format_version"] = bundle.model_id, 7
+    (other / "metadata.json").write_text(json.dumps(meta))
+    with pytest.raises(LibraryIndexError, match="format v7"):
+        LibraryIndex.open(other, bundle)

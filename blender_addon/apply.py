@@ -51,15 +51,16 @@ def resolve_map(obj):
         raise ApplyError(str(e)) from None
 
 
-def load_clip(path: str, source_fps: float = 0.0):
-    """The canonical Motion of a file; raises ApplyError with the reader's message."""
+def load_clip(path: str, source_fps: float = 0.0, target_fps: float = 20.0):
+    """The canonical Motion of a file at `target_fps` (the scene's rate keeps fast motion crisp);
+    raises ApplyError with the reader's message."""
     from runtime.errors import MotionSearchError
     from runtime.motion import load_motion
 
     if not path:
         raise ApplyError("No clip to apply: pick a search result first")
     try:
-        return load_motion(path, fps=source_fps or None)
+        return load_motion(path, fps=source_fps or None, target_fps=target_fps)
     except MotionSearchError as e:
         raise ApplyError(f"Cannot load the clip: {e}") from None
 
@@ -111,13 +112,13 @@ def apply_clip(
     if obj.mode == 'EDIT':
         raise ApplyError(f"Leave Edit Mode on '{obj.name}' to apply a clip")
     rigmap = resolve_map(obj)
-    motion = motion if motion is not None else load_clip(path, source_fps)
+    fps = frames.scene_fps(scene.render.fps, scene.render.fps_base)
+    motion = motion if motion is not None else load_clip(path, source_fps, fps)
     timing = frames.Timing.of(motion)
     try:
         i0, i1 = frames.clip_span(timing, start_frame, end_frame)
     except ValueError as e:
         raise ApplyError(str(e)) from None
-    fps = frames.scene_fps(scene.render.fps, scene.render.fps_base)
     samples = frames.scene_samples(i0, i1, timing.fps, fps)
     clip = frames.interpolate(motion.positions.astype(np.float64), samples)
 

@@ -32,23 +32,19 @@ class BlendClip:
 def metres_per_unit(joints: np.ndarray, unit_scale: float = 1.0) -> float:
     """Metres per Blender unit for a rig's canonical joints (F, 22, 3).
 
-    The scene's unit scale, unless the body then has an implausible leg length: BVH files in
-    centimetres import 100 times too big. Then the unit is told from the leg length like the
-    runtime does for files (a known unit where one fits, else the body is normalised).
+    The scene's unit scale, unless the body then has an implausible leg length (BVH files in
+    centimetres import 100 times too big): then the unit is told from the body, as the runtime
+    does for files.
     """
     import math
 
-    from runtime.motion import KNOWN_UNITS_M, NOMINAL_LEG_M, leg_length
+    from runtime.motion import NOMINAL_LEG_M, leg_length
+    from runtime.motion import metres_per_unit as told_from_body
 
     leg = leg_length(joints) * unit_scale
-    if not leg > 0:
+    if not leg > 0 or abs(math.log(leg / NOMINAL_LEG_M)) < 2 * math.log(1.45):
         return unit_scale
-    tolerance = math.log(1.45)
-    if abs(math.log(leg / NOMINAL_LEG_M)) < 2 * tolerance:
-        return unit_scale
-    errors = [abs(math.log(leg * u / NOMINAL_LEG_M)) for u in KNOWN_UNITS_M]
-    best = int(np.argmin(errors))
-    return unit_scale * (KNOWN_UNITS_M[best] if errors[best] < tolerance else NOMINAL_LEG_M / leg)
+    return told_from_body(joints)
 
 
 def users_of(action, objects) -> list:

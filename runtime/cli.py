@@ -34,7 +34,8 @@ def _bundle(args):
     return bundle
 
 
-def _update(index_path: Path, sources: list[str], bundle, fps_of=None, jobs: int = 1, codec: str = "int8"):
+def _update(index_path: Path, sources: list[str], bundle, fps_of=None, jobs: int = 1, codec: str = "int8",
+            rig_overrides=None):
     from .index import LibraryIndex
     from .progress import Progress
 
@@ -47,7 +48,8 @@ def _update(index_path: Path, sources: list[str], bundle, fps_of=None, jobs: int
             bar = Progress(total, "indexing")
         bar.update(1, note)
 
-    report = index.update(sources, bundle, fps_of=fps_of, progress=progress, workers=jobs)
+    report = index.update(sources, bundle, fps_of=fps_of, progress=progress, workers=jobs,
+                          rig_overrides=rig_overrides)
     if bar is not None:
         bar.close()
     print(f"index {index_path}: {report.summary()}; {len(index.ok_clips)} clips, {index.num_windows} windows")
@@ -57,8 +59,11 @@ def _update(index_path: Path, sources: list[str], bundle, fps_of=None, jobs: int
 
 
 def cmd_index(args) -> int:
+    from .rigs import load_mapping_file
+
     fps = (lambda _path: args.fps) if args.fps else None
-    _update(Path(args.index), args.folders, _bundle(args), fps, args.jobs, args.codec)
+    overrides = load_mapping_file(args.rig_map) if args.rig_map else None
+    _update(Path(args.index), args.folders, _bundle(args), fps, args.jobs, args.codec, overrides)
     return 0
 
 
@@ -99,8 +104,11 @@ def cmd_explain(args) -> int:
     from .motion import load_motion
     from .plots import draw_explanation
 
+    from .rigs import load_mapping_file
+
     bundle = _bundle(args)
-    motion = load_motion(args.clip, fps=args.fps)
+    overrides = load_mapping_file(args.rig_map) if args.rig_map else None
+    motion = load_motion(args.clip, fps=args.fps, rig_overrides=overrides)
     e = explain_motion(bundle, args.text, motion)
     if args.json:
         print(json.dumps(e.to_json(), indent=1))
@@ -166,6 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--index", default=str(default_index_path()), help="index folder")
     p.add_argument("--fps", type=float, default=None, help="the real frame rate of every file, if theirs is wrong")
     p.add_argument("--codec", default="int8", choices=("int8", "int4", "fp16"), help="patch storage (new index)")
+    p.add_argument("--rig-map", default=None, help="JSON bone mapping for a rig no convention knows")
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="processes reading files")
     p.set_defaults(func=cmd_index)
 
@@ -184,6 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--png", default=None, help="write the explanation picture here")
     p.add_argument("--json", action="store_true", help="print the explanation as JSON")
     p.add_argument("--fps", type=float, default=None, help="the clip's real frame rate, if the file's is wrong")
+    p.add_argument("--rig-map", default=None, help="JSON bone mapping for a rig no convention knows")
     p.set_defaults(func=cmd_explain)
 
     p = sub.add_parser("demo", parents=[common], help="index the default library, search, explain")

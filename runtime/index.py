@@ -54,6 +54,7 @@ class ClipEntry:
     size: int = 0
     mtime_ns: int = 0
     fps_override: float | None = None
+    rig_map: str = ""  # hash of the user's bone mapping it was read with ("" = none)
     source_fps: float = 0.0
     source_frames: int = 0
     first_source_frame: int = 0
@@ -178,7 +179,8 @@ class LibraryIndex:
                 if self.codec != "fp16":
                     arrays["scales"] = _load_npy(d / "scales.npy")
                 pw = _load_npy(d / "pooled.npy")
-            except (OSError, ValueError, json.JSONDecodeError) as e:
+                entries = [ClipEntry(**item) for item in raw]
+            except (OSError, ValueError, TypeError, json.JSONDecodeError) as e:
                 raise LibraryIndexError(f"{d}: damaged index chunk ({e}); rebuild the index") from None
             if not (len(w) == len(dl) == len(pw)) or int(dl.sum()) != len(arrays["codes"]) or \
                     (w.size and int(w[:, 0].max()) >= len(raw)):
@@ -186,22 +188,22 @@ class LibraryIndex:
             dropped = set(self.meta["dropped"].get(name, []))
             offsets = np.concatenate([[0], np.cumsum(dl)])
             first_local = {}
-            for k, item in enumerate(raw):
+            for k, entry in enumerate(entries):
                 if k in dropped:
                     continue
                 first_local[k] = len(self.clips)
-                self.clips.append(ClipEntry(**item))
+                self.clips.append(entry)
             live = ~np.isin(w[:, 0], list(dropped)) if dropped else np.ones(len(w), bool)
             if live.any():
                 glob_clip = np.array([first_local[int(c)] for c in w[live, 0]], np.int64)
                 windows.append(np.stack([glob_clip, w[live, 1], w[live, 2]], axis=1))
                 doclens.append(dl[live])
                 pooled.append(pw[live].astype(np.float32))
-                parts.append((arrays, offsets[:-1][live], dl[live]))
+                parts.append((arrays, offsets[:-1][live]))
         self.windows = np.concatenate(windows) if windows else np.zeros((0, 3), np.int64)
         self.doclens = np.concatenate(doclens).astype(np.int64) if doclens else np.zeros(0, np.int64)
         self.pooled = np.concatenate(pooled) if pooled else np.zeros((0, self.embed_dim), np.float32)
-        self._parts = parts  # per chunk: (arrays, first patch of each live window, its length)
+        self._parts = parts  # per chunk: (arrays, first patch row of each live window)
         self._window_part = np.concatenate([np.full(len(p[1]), i) for i, p in enumerate(parts)]) if parts else \
             np.zeros(0, np.int64)
         self._window_row = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, np.int64)
@@ -248,7 +250,7 @@ class LibraryIndex:
                fps_of: Callable[[str], float | None] | None = None,
                progress: Callable[[int, int, str], None] | None = None,
                should_stop: Callable[[], bool] | None = None, chunk_clips: int = 256,
-               workers: int = 0) -> UpdateReport:
+               workers: int = 0, rig_overrides: dict | None = None) -> UpdateReport:
         """Make the index hold exactly the motion files under `sources` and the given `motions`.
 
         Args:
@@ -260,6 +262,8 @@ class LibraryIndex:
             should_stop: polled between clips; True stops after saving what is done.
             chunk_clips: clips per saved chunk (what a crash can lose at most).
             workers: processes reading files (0: in this process; use 0 inside Blender).
+            rig_overrides: a user's bone mapping for rigs no convention knows
+                (runtime.rigs.load_mapping_file); changing it re-reads every file.
         """
         t0 = time.time()
         if bundle.model_id != self.meta["model_id"]:
@@ -267,6 +271,8 @@ class LibraryIndex:
                                     f"{bundle.model_id}: rebuild the index")
         self._collect_garbage()
         report = UpdateReport()
+        rig_map = hashlib.sha1(json.dumps(rig_overrides, sort_keys=True).encode()).hexdigest()[:12] \
+            if rig_overrides else ""
         existing: dict[str, tuple[str, int, ClipEntry]] = {}
         for name in self.meta["chunks"]:
             raw = json.loads((self.path / name / "clips.json").read_text(encoding="utf-8"))
@@ -290,10 +296,11 @@ class LibraryIndex:
             st = os.stat(path)
             fps = fps_of(path) if fps_of else None
             old = existing.get(path)
-            if old and old[2].size == st.st_size and old[2].mtime_ns == st.st_mtime_ns and old[2].fps_override == fps:
+            same_reading = old is not None and old[2].fps_override == fps and old[2].rig_map == rig_map
+            if same_reading and old[2].size == st.st_size and old[2].mtime_ns == st.st_mtime_ns:
                 report.unchanged += 1
                 continue
-            if old and old[2].fps_override == fps and old[2].content_hash == content_hash(path):
+            if same_reading and old[2].content_hash == content_hash(path):
                 report.unchanged += 1  # touched, not changed
                 continue
             todo.append((path, path))
@@ -319,7 +326,7 @@ class LibraryIndex:
             entries, wins, patches = [], [], []
             pending: list[tuple[ClipEntry, Motion]] = []
             stopped = False
-            for _, (entry, motion) in _load_all(batch, fps_of, workers):
+            for _, (entry, motion) in _load_all(batch, fps_of, workers, rig_overrides, rig_map):
                 if motion is None:
                     report.failed.append((entry.id, entry.error))
                     entries.append(entry)
@@ -457,8 +464,8 @@ def _entry_json(e: ClipEntry) -> dict:
     return d
 
 
-def _load_one(args: tuple[str, object, float | None]) -> tuple[str, tuple[ClipEntry, Motion | None]]:
-    ident, item, fps = args
+def _load_one(args: tuple) -> tuple[str, tuple[ClipEntry, Motion | None]]:
+    ident, item, fps, overrides, rig_map = args
     if isinstance(item, MotionItem):
         m = item.motion
         return ident, (ClipEntry(id=ident, path="", label=item.label or ident, content_hash=item.content_hash,
@@ -467,9 +474,9 @@ def _load_one(args: tuple[str, object, float | None]) -> tuple[str, tuple[ClipEn
     path = str(item)
     st = os.stat(path)
     entry = ClipEntry(id=ident, path=path, label=Path(path).stem, content_hash=content_hash(path), size=st.st_size,
-                      mtime_ns=st.st_mtime_ns, fps_override=fps)
+                      mtime_ns=st.st_mtime_ns, fps_override=fps, rig_map=rig_map)
     try:
-        m = load_motion(path, fps=fps)
+        m = load_motion(path, fps=fps, rig_overrides=overrides)
     except (MotionSearchError, OSError) as e:
         entry.status, entry.error = "failed", str(e)
         return ident, (entry, None)
@@ -478,8 +485,8 @@ def _load_one(args: tuple[str, object, float | None]) -> tuple[str, tuple[ClipEn
     return ident, (entry, m)
 
 
-def _load_all(batch, fps_of, workers: int):
-    args = [(ident, item, None if isinstance(item, MotionItem) or not fps_of else fps_of(str(item)))
+def _load_all(batch, fps_of, workers: int, overrides=None, rig_map: str = ""):
+    args = [(ident, item, None if isinstance(item, MotionItem) or not fps_of else fps_of(str(item)), overrides, rig_map)
             for ident, item in batch]
     if workers and workers > 1 and len(args) > 8:
         import multiprocessing as mp

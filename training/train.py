@@ -67,8 +67,13 @@ def main(argv: list[str] | None = None) -> Path:
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=tc.bf16)
     log_file = open(run_dir / "log.jsonl", "a" if resume else "w")
 
-    def log(msg: str) -> None:
-        print(msg, flush=True)
+    from tqdm import tqdm
+
+    bar = tqdm(total=tc.max_steps, desc="training", unit="step", dynamic_ncols=True, disable=not sys.stderr.isatty())
+
+    def log(msg: str) -> None:  # above the progress bar on a terminal; plain lines in logs
+        (tqdm.write if not bar.disable else print)(msg)
+        sys.stdout.flush()
 
     # -------------------------------------------------------------------------------------- data
     clips = (bandai_clips() if "bandai" in dc.sources else []) + (cmu_clips() if "cmu" in dc.sources else [])
@@ -143,12 +148,17 @@ def main(argv: list[str] | None = None) -> Path:
         results["select"] = float(np.mean([(r["t2m_R@1"] + r["t2m_R@5"] + r["t2m_R@10"]) / 3 for r in scores]))
         return results
 
+    def summary(res: dict) -> str:
+        return "; ".join(f"{v.name} t2m R@1 {res[v.name]['all']['t2m_R@1']:.1f} R@10 {res[v.name]['all']['t2m_R@10']:.1f}"
+                         for v in val_sets)
+
     # -------------------------------------------------------------------------------------- loop
     rng = random.Random(tc.seed + step)
     gen = torch.Generator().manual_seed(tc.seed + step)
     batches = iter(())
     model.train()
     t0, seen = time.time(), 0
+    bar.update(step)
     while step < tc.max_steps:
         # set the learning rate; keep the text body frozen while the fresh heads warm up
         factor = get_lr(step)
@@ -163,9 +173,7 @@ def main(argv: list[str] | None = None) -> Path:
             if improved:
                 best = res["select"]
                 save("model_best", with_optimizer=False)
-            log(f"step {step}: validation " + "; ".join(
-                f"{v.name} t2m R@1 {res[v.name]['all']['t2m_R@1']:.1f} R@10 {res[v.name]['all']['t2m_R@10']:.1f}"
-                for v in val_sets) + (" (best so far)" if improved else ""))
+            log(f"step {step}: validation {summary(res)}" + (" (best so far)" if improved else ""))
             log_file.write(json.dumps({"step": step, "val": {v.name: res[v.name]["all"] for v in val_sets},
                                        "select": res["select"]}) + "\n")
             log_file.flush()
@@ -209,6 +217,7 @@ def main(argv: list[str] | None = None) -> Path:
         # timing and logging (loss.item() is the one sync point)
         step += 1
         seen += len(batch.captions)
+        bar.update(1)
         if step % tc.log_every == 0 or step == tc.max_steps:
             rate = seen / (time.time() - t0)
             record = {"step": step, "loss": loss.item(), "nce": loss_nce.item(), "mlm": loss_mlm.item(),
@@ -217,9 +226,12 @@ def main(argv: list[str] | None = None) -> Path:
                       "samples_per_s": rate, "frames": int(batch.frame_mask.shape[1])}
             log_file.write(json.dumps(record) + "\n")
             log_file.flush()
+            bar.set_postfix(loss=f"{record['loss']:.3f}", refresh=False)
             eta = (tc.max_steps - step) * len(batch.captions) / max(rate, 1e-9)
-            log(f"step {step}/{tc.max_steps} loss {record['loss']:.3f} (nce {record['nce']:.3f} mlm {record['mlm']:.3f}) "
-                f"lr {record['lr']:.2e} {rate:.1f} samples/s, eta {eta / 60:.0f} min")
+            if bar.disable:
+                log(f"step {step}/{tc.max_steps} loss {record['loss']:.3f} (nce {record['nce']:.3f} "
+                    f"mlm {record['mlm']:.3f} grounding {record['grounding']:.3f}) lr {record['lr']:.2e} "
+                    f"{rate:.1f} samples/s, eta {eta / 60:.0f} min")
 
     # ------------------------------------------------------------------------------------ finish
     res = validate()
@@ -227,13 +239,12 @@ def main(argv: list[str] | None = None) -> Path:
     if improved:
         best = res["select"]
         save("model_best", with_optimizer=False)
-    log(f"step {step}: validation " + "; ".join(
-        f"{v.name} t2m R@1 {res[v.name]['all']['t2m_R@1']:.1f} R@10 {res[v.name]['all']['t2m_R@10']:.1f}"
-        for v in val_sets) + (" (best so far)" if improved else ""))
+    log(f"step {step}: validation {summary(res)}" + (" (best so far)" if improved else ""))
     log_file.write(json.dumps({"step": step, "val": {v.name: res[v.name]["all"] for v in val_sets},
                                "select": res["select"]}) + "\n")
     save("last", with_optimizer=True)
     log_file.close()
+    bar.close()
     plot_curves(run_dir / "log.jsonl", run_dir / "curves.png")
     log(f"done: best validation score {best:.2f}; model in {run_dir / 'model_best.safetensors'}")
     return run_dir

@@ -163,3 +163,19 @@ def test_damaged_or_foreign_indexes_are_refused_clearly(library, bundle, tiny_bu
     (other / "metadata.json").write_text(json.dumps(meta))
     with pytest.raises(LibraryIndexError, match="format v7"):
         LibraryIndex.open(other, bundle)
+
+
+def test_a_users_bone_map_lets_an_unknown_rig_in(bundle, bandai2, tmp_path):
+    import re
+
+    lib = tmp_path / "custom"
+    lib.mkdir()
+    text = (bandai2 / "dataset-2_walk_normal_001.bvh").read_text()
+    (lib / "custom.bvh").write_text(re.sub(r"\bUpperLeg_L\b", "ThighLeft", text))
+    index = LibraryIndex.create(tmp_path / "idx", bundle)
+    r = index.update([lib], bundle)
+    assert r.added == 0 and "left_hip" in r.failed[0][1] and "--rig-map" in r.failed[0][1]
+    r = index.update([lib], bundle, rig_overrides={"left_hip": ["ThighLeft"]})
+    assert r.updated == 1 and not r.failed  # the map changes how the file reads: read again
+    assert index.clips[0].status == "ok" and index.clips[0].rig == "bandai+user"
+    assert index.update([lib], bundle, rig_overrides={"left_hip": ["ThighLeft"]}).unchanged == 1

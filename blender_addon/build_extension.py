@@ -87,7 +87,7 @@ def build_runtime_wheel(out_dir: Path) -> Path:
     files: list[tuple[str, bytes]] = []
     for path in sorted((ROOT / "runtime").rglob("*")):
         rel = path.relative_to(ROOT).as_posix()
-        if path.is_file() and "__pycache__" not in path.parts and path.suffix in (".py", ".json"):
+        if path.is_file() and "__pycache__" not in path.parts and path.suffix in (".py", ".json", ".onnx"):
             files.append((rel, path.read_bytes()))
     metadata = (f"Metadata-Version: 2.1\nName: motion-search-runtime\nVersion: {__version__}\n"
                 "Summary: Torch-free motion search runtime (motion import, ONNX encoders, index, search)\n"

@@ -241,6 +241,28 @@ class LibraryIndex:
             out[sel] = codecs.decode(self._parts[part][0], self.codec, rows[sel])
         return out, offsets
 
+    def window_codes(self, window_ids: Iterable[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The stored codes and per-patch scales of the given windows, back to back, and their
+        offsets (for runtime.code_scores; int8 / int4 indexes only)."""
+        ids = np.fromiter(window_ids, np.int64) if not isinstance(window_ids, np.ndarray) else window_ids.astype(np.int64)
+        lens = self.doclens[ids]
+        offsets = np.concatenate([[0], np.cumsum(lens)])
+        total = int(offsets[-1])
+        rows = np.repeat(self._window_row[ids] - offsets[:-1], lens) + np.arange(total)
+        parts = np.unique(self._window_part[ids])
+        if len(parts) == 1:
+            arrays = self._parts[parts[0]][0]
+            return np.take(arrays["codes"], rows, axis=0), np.take(arrays["scales"], rows), offsets
+        part_of_row = np.repeat(self._window_part[ids], lens)
+        first = self._parts[parts[0]][0]
+        codes = np.empty((total, first["codes"].shape[1]), first["codes"].dtype)
+        scales = np.empty(total, first["scales"].dtype)
+        for part in parts:
+            sel = part_of_row == part
+            codes[sel] = np.take(self._parts[part][0]["codes"], rows[sel], axis=0)
+            scales[sel] = np.take(self._parts[part][0]["scales"], rows[sel])
+        return codes, scales, offsets
+
     def bytes_on_disk(self) -> int:
         return sum(f.stat().st_size for f in self.path.rglob("*") if f.is_file())
 

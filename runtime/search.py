@@ -3,20 +3,26 @@
 Exact search scores every window with MaxSim. For a large library, a two-stage search first
 ranks windows by the cosine of pooled vectors (the query's mean token against each window's
 mean patch) and scores only the best candidates exactly; its recall against exact search is
-measured in bench/bench_search.py. Hits are clips (a clip's best window), with the frames of
-the source file that window covers.
+measured in bench/bench_search.py. MaxSim runs on the index's int8 / int4 codes as stored
+(runtime.code_scores) unless a small library's patches are already decoded in memory. Hits are
+clips (a clip's best window), with the frames of the source file that window covers.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
 
 from .bundle import Bundle, Query
 from .index import LibraryIndex
+from .code_scores import CODECS as INTEGER_CODECS
+from .code_scores import CodeScorer
 from .maxsim import maxsim_packed
 from .motion import Motion
+
+log = logging.getLogger(__name__)
 
 EXACT_UP_TO = 4000  # windows: below this, exact search is fast enough and always used
 DENSE_CACHE_PATCHES = 400_000  # decoded patches kept in memory for exact search (float32: ~400 MB)
@@ -54,9 +60,11 @@ class Searcher:
         index: the library index (built with the same bundle).
         bundle: the model bundle.
         candidates: windows scored exactly in the two-stage search (0: automatic).
+        integer_kernel: score int8/int4 indexes on their codes (False: decode to float first; for
+            measuring what the kernel's query rounding costs).
     """
 
-    def __init__(self, index: LibraryIndex, bundle: Bundle, candidates: int = 0):
+    def __init__(self, index: LibraryIndex, bundle: Bundle, candidates: int = 0, integer_kernel: bool = True):
         if index.meta["model_id"] != bundle.model_id:
             from .errors import LibraryIndexError
 
@@ -66,6 +74,20 @@ class Searcher:
         self.candidates = candidates
         self._clip_of_window = index.windows[:, 0] if index.num_windows else np.zeros(0, np.int64)
         self._dense: tuple[np.ndarray, np.ndarray] | None = None
+        self._scorer: CodeScorer | None = None
+        if integer_kernel and index.codec in INTEGER_CODECS:
+            try:
+                self._scorer = CodeScorer(index.codec)
+            except Exception as e:  # a broken onnxruntime install: decode to float instead
+                log.warning("integer MaxSim kernel unavailable (%s); decoding patches to float", e)
+
+    def score_windows(self, query: Query, window_ids: np.ndarray) -> np.ndarray:
+        """Exact MaxSim of `query` against the given windows."""
+        if self._scorer is not None:
+            codes, scales, offsets = self.index.window_codes(window_ids)
+            return self._scorer.maxsim(query.tokens, codes, scales, offsets)
+        patches, offsets = self.index.window_patches(window_ids)
+        return maxsim_packed(query.tokens, patches, offsets)
 
     def _all_patches(self) -> tuple[np.ndarray, np.ndarray]:
         if self._dense is None:  # decoded once; small libraries only (see EXACT_UP_TO)
@@ -80,18 +102,16 @@ class Searcher:
         if exact is None:
             exact = n <= EXACT_UP_TO
         if exact:
-            if int(self.index.doclens.sum()) <= DENSE_CACHE_PATCHES:
+            if self._scorer is None and int(self.index.doclens.sum()) <= DENSE_CACHE_PATCHES:
                 patches, offsets = self._all_patches()
                 return np.arange(n), maxsim_packed(query.tokens, patches, offsets)
             scores = np.empty(n, np.float32)
             for s in range(0, n, STREAM_WINDOWS):
                 block = np.arange(s, min(n, s + STREAM_WINDOWS))
-                patches, offsets = self.index.window_patches(block)
-                scores[block] = maxsim_packed(query.tokens, patches, offsets)
+                scores[block] = self.score_windows(query, block)
             return np.arange(n), scores
         cand = self.candidate_windows(query, self.candidates or default_candidates(n, k))
-        patches, offsets = self.index.window_patches(cand)
-        return cand, maxsim_packed(query.tokens, patches, offsets)
+        return cand, self.score_windows(query, cand)
 
     def candidate_windows(self, query: Query, count: int) -> np.ndarray:
         """The first stage: windows whose pooled vector is closest to the query's pooled token."""

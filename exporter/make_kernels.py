@@ -1,0 +1,86 @@
+"""Write the runtime's integer MaxSim kernels: two tiny ONNX graphs that score a query against an
+index's int8 / int4 patch codes without decoding them to float first.
+
+    ./dev py exporter/make_kernels.py        # writes runtime/kernels/patch_scores_{int8,int4}.onnx
+
+They are committed (the runtime has no `onnx` package to build them with; they are a few hundred
+bytes) and a test rebuilds them and compares bytes. Each graph computes, for N patches and a query
+of L tokens quantised to int8 with one scale per token:
+
+    scores[n, t] = (codes[n] . q[t]) * patch_scale[n] * token_scale[t]      (float32, N x L)
+
+int8 codes are used as they are stored (MatMulInteger, s8 x s8). int4 codes hold two dimensions per
+byte (dimension 2j in the low nibble, 2j+1 in the high one, both offset by 8): the graph splits the
+nibbles with BitwiseAnd / BitShift and lets MatMulInteger's zero point (8) remove the offset, so the
+even and odd dimensions of the query meet their nibbles and the two products are summed.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+OUT = Path(__file__).resolve().parent.parent / "runtime" / "kernels"
+OPSET = 18  # BitwiseAnd
+
+
+def _scale_nodes(product: str) -> list:
+    return [helper.make_node("Cast", [product], ["product_f"], to=TensorProto.FLOAT),
+            helper.make_node("Mul", ["product_f", "patch_scale"], ["by_patch"]),
+            helper.make_node("Mul", ["by_patch", "token_scale"], ["scores"])]
+
+
+def _io(codes_type, codes_width: int, q_names: list[str]) -> tuple[list, list]:
+    inputs = [helper.make_tensor_value_info("codes", codes_type, ["N", codes_width])]
+    inputs += [helper.make_tensor_value_info(n, TensorProto.INT8, [codes_width, "L"]) for n in q_names]
+    inputs += [helper.make_tensor_value_info("patch_scale", TensorProto.FLOAT, ["N", 1]),
+               helper.make_tensor_value_info("token_scale", TensorProto.FLOAT, [1, "L"])]
+    return inputs, [helper.make_tensor_value_info("scores", TensorProto.FLOAT, ["N", "L"])]
+
+
+def int8_kernel(dim: int = 256) -> onnx.ModelProto:
+    inputs, outputs = _io(TensorProto.INT8, dim, ["q"])
+    nodes = [helper.make_node("MatMulInteger", ["codes", "q"], ["product"])] + _scale_nodes("product")
+    return _model(helper.make_graph(nodes, "patch_scores_int8", inputs, outputs))
+
+
+def int4_kernel(dim: int = 256) -> onnx.ModelProto:
+    inputs, outputs = _io(TensorProto.UINT8, dim // 2, ["q_even", "q_odd"])
+    consts = [numpy_helper.from_array(np.array(15, np.uint8), "low_mask"),
+              numpy_helper.from_array(np.array(4, np.uint8), "four"),
+              numpy_helper.from_array(np.array(8, np.uint8), "offset")]
+    nodes = [helper.make_node("BitwiseAnd", ["codes", "low_mask"], ["low"]),
+             helper.make_node("BitShift", ["codes", "four"], ["high"], direction="RIGHT"),
+             helper.make_node("MatMulInteger", ["low", "q_even", "offset"], ["even"]),
+             helper.make_node("MatMulInteger", ["high", "q_odd", "offset"], ["odd"]),
+             helper.make_node("Add", ["even", "odd"], ["product"])] + _scale_nodes("product")
+    return _model(helper.make_graph(nodes, "patch_scores_int4", inputs, outputs, initializer=consts))
+
+
+def _model(graph) -> onnx.ModelProto:
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
+                              producer_name="motion-search exporter/make_kernels.py")
+    model.ir_version = 8
+    onnx.checker.check_model(model, full_check=True)
+    return model
+
+
+def kernels() -> dict[str, bytes]:
+    return {f"patch_scores_{name}.onnx": make().SerializeToString()
+            for name, make in (("int8", int8_kernel), ("int4", int4_kernel))}
+
+
+def main() -> int:
+    OUT.mkdir(parents=True, exist_ok=True)
+    for name, data in kernels().items():
+        (OUT / name).write_bytes(data)
+        print(f"wrote {OUT / name} ({len(data)} bytes)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

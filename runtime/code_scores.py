@@ -1,0 +1,65 @@
+"""MaxSim straight on the index's int8 / int4 codes, with onnxruntime's integer matrix product.
+
+Decoding the candidates' codes to float32 before a float matrix product reads and writes four
+times the bytes the codes hold; on a 2-core CPU that copy, not the arithmetic, is most of a
+query's time. Here the query tokens are quantised to int8 (one scale per token) and multiplied
+with the stored codes as they are; the two scales are applied to the int32 products. The kernels
+are the two ONNX graphs in runtime/kernels/ (exporter/make_kernels.py writes them).
+
+Quantising the query adds an error of at most about 1/254 of a token's largest component per
+dimension; bench/bench_search.py measures the effect as recall@10 against float MaxSim.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from .maxsim import segment_max
+
+KERNELS = Path(__file__).resolve().parent / "kernels"
+CODECS = ("int8", "int4")
+
+
+class CodeScorer:
+    """Scores packed documents given by their codes and per-patch scales (see runtime.codec)."""
+
+    def __init__(self, codec: str, threads: int = 0):
+        if codec not in CODECS:
+            raise ValueError(f"no integer kernel for codec '{codec}' (have: {', '.join(CODECS)})")
+        self.codec = codec
+        opts = ort.SessionOptions()
+        if threads:
+            opts.intra_op_num_threads = threads
+        # always the CPU: the products are memory-bound and the codes live in host memory
+        self.session = ort.InferenceSession(str(KERNELS / f"patch_scores_{codec}.onnx"), opts,
+                                            providers=["CPUExecutionProvider"])
+
+    @staticmethod
+    def quantize_query(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(L, D) float -> (L, D) int8 and (L,) float32 scales."""
+        q = np.asarray(q, np.float32)
+        scale = np.maximum(np.abs(q).max(axis=1), 1e-12) / 127.0
+        return np.clip(np.rint(q / scale[:, None]), -127, 127).astype(np.int8), scale.astype(np.float32)
+
+    def patch_scores(self, q: np.ndarray, codes: np.ndarray, scales: np.ndarray) -> np.ndarray:
+        """(N, L) cosines of every patch with every query token."""
+        qi, qs = self.quantize_query(q)
+        feed = {"codes": np.ascontiguousarray(codes),
+                "patch_scale": np.asarray(scales, np.float32).reshape(-1, 1),
+                "token_scale": qs.reshape(1, -1)}
+        if self.codec == "int8":
+            feed["q"] = np.ascontiguousarray(qi.T)
+        else:
+            feed["q_even"] = np.ascontiguousarray(qi[:, 0::2].T)
+            feed["q_odd"] = np.ascontiguousarray(qi[:, 1::2].T)
+        return self.session.run(None, feed)[0]
+
+    def maxsim(self, q: np.ndarray, codes: np.ndarray, scales: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+        """MaxSim of one query (L, D) against packed documents (offsets as in runtime.maxsim)."""
+        if len(offsets) < 2:
+            return np.zeros(0, np.float32)
+        sims = self.patch_scores(q, codes, scales)  # (sum N, L)
+        return segment_max(sims.T, offsets).mean(axis=0)

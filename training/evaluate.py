@@ -189,7 +189,7 @@ def main(argv: list[str] | None = None) -> None:
             details.setdefault(s.name, {"clips": len(s.clips), "captions": len(set(s.captions))})
         if cfg.model.score == "maxsim":
             interp[name] = side_hits(model, tokenizer, sets[0], "cpu")
-        details.setdefault("runs", {})[name] = {"run": str(run), "config": cfg.to_json()}
+        details.setdefault("runs", {})[name] = {"run": str(run), "config": cfg.to_json(), "record": run_record(run)}
         print(f"{name}: " + ", ".join(f"{s}: t2m R@1 {results[s][name]['t2m_R@1']:.2f}" for s in results))
     main_name = "maxsim_mlm" if "maxsim_mlm" in interp else next(iter(interp), None)
     results["interpretability"] = {"left_right_hit_rate": interp[main_name]["left_right_hit_rate"],
@@ -202,10 +202,40 @@ def main(argv: list[str] | None = None) -> None:
     print(f"wrote {out / 'RESULTS.md'} and {out / 'results.json'}")
 
 
+def run_record(run_dir: str | Path) -> dict:
+    """Budget and checkpoint choice of a finished run, from its log.jsonl."""
+    steps, vals, speeds = 0, [], []
+    for line in (Path(run_dir) / "log.jsonl").read_text().splitlines():
+        rec = json.loads(line)
+        steps = max(steps, rec.get("step", 0))
+        if "select" in rec:
+            vals.append((rec["select"], rec["step"]))
+        if "samples_per_s" in rec:
+            speeds.append(rec["samples_per_s"])
+    best = max(vals) if vals else (float("nan"), 0)
+    return {"steps": steps, "best_select": best[0], "best_step": best[1],
+            "samples_per_s": float(np.median(speeds)) if speeds else float("nan")}
+
+
 def render_report(results: dict, details: dict, interp: dict, runs: list[str]) -> str:
     lines = ["# Results", "",
              "Produced by `./dev py training/evaluate.py " + " ".join(runs) + "` (numbers in percent; MedR is a rank).",
-             ""]
+             "Every model is evaluated from its best checkpoint, chosen on the validation split (never on test).", ""]
+    recs = details.get("runs", {})
+    if recs:
+        lines += ["## Runs", "",
+                  "| model | config | score | MLM weight | steps x batch | best validation (step) | samples/s |",
+                  "|---|---|---|---:|---|---|---:|"]
+        for m, info in recs.items():
+            c, r = info["config"], info.get("record", {})
+            lines.append(f"| {m} | `{info['run']}` | {c['model']['score']} | {c['model']['mlm_weight']} | "
+                         f"{r.get('steps', '?')} x {c['train']['batch_size']} | "
+                         f"{r.get('best_select', float('nan')):.2f} ({r.get('best_step', '?')}) | "
+                         f"{r.get('samples_per_s', float('nan')):.1f} |")
+        missing = [m for m in MODEL_NAMES if m not in recs]
+        if missing:
+            lines += ["", "Not in this report (no finished run was given): " + ", ".join(missing) + "."]
+        lines.append("")
     for set_name in ("bandai_test", "cmu_eval"):
         if set_name not in results:
             continue

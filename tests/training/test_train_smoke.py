@@ -65,3 +65,4 @@ def test_evaluation_report(run, tmp_path):
     assert 0 <= results["interpretability"]["left_right_hit_rate"] <= 100
     report = (tmp_path / "RESULTS.md").read_text()
     assert "bandai_test" in report and "left/right hit rate" in report
+    assert "## Runs" in report and "Not in this report (no finished run was given): maxsim, global." in report

@@ -224,14 +224,20 @@ def render_report(results: dict, details: dict, interp: dict, runs: list[str]) -
     recs = details.get("runs", {})
     if recs:
         lines += ["## Runs", "",
-                  "| model | config | score | MLM weight | steps x batch | best validation (step) | samples/s |",
+                  "| model | run | score | MLM weight | steps (planned) x batch | best validation (step) | samples/s |",
                   "|---|---|---|---:|---|---|---:|"]
         for m, info in recs.items():
             c, r = info["config"], info.get("record", {})
             lines.append(f"| {m} | `{info['run']}` | {c['model']['score']} | {c['model']['mlm_weight']} | "
-                         f"{r.get('steps', '?')} x {c['train']['batch_size']} | "
+                         f"{r.get('steps', '?')} ({c['train']['max_steps']}) x {c['train']['batch_size']} | "
                          f"{r.get('best_select', float('nan')):.2f} ({r.get('best_step', '?')}) | "
                          f"{r.get('samples_per_s', float('nan')):.1f} |")
+        for m, info in recs.items():
+            planned, done = info["config"]["train"]["max_steps"], info.get("record", {}).get("steps", 0)
+            if done < planned:
+                lines += ["", f"**{m} stopped at step {done} of {planned}** (its learning-rate schedule did not "
+                          f"finish): its figures come from a smaller budget than a finished run's and are not "
+                          f"a same-budget comparison."]
         missing = [m for m in MODEL_NAMES if m not in recs]
         if missing:
             lines += ["", "Not in this report (no finished run was given): " + ", ".join(missing) + "."]

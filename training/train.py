@@ -152,6 +152,18 @@ def main(argv: list[str] | None = None) -> Path:
         return "; ".join(f"{v.name} t2m R@1 {res[v.name]['all']['t2m_R@1']:.1f} R@10 {res[v.name]['all']['t2m_R@10']:.1f}"
                          for v in val_sets)
 
+    def validate_and_keep_best(best: float) -> float:
+        """Validate at `step`, log it, save model_best when the selection score improves."""
+        res = validate()
+        improved = res["select"] > best
+        if improved:
+            save("model_best", with_optimizer=False)
+        log(f"step {step}: validation {summary(res)}" + (" (best so far)" if improved else ""))
+        log_file.write(json.dumps({"step": step, "val": {v.name: res[v.name]["all"] for v in val_sets},
+                                   "select": res["select"]}) + "\n")
+        log_file.flush()
+        return max(best, res["select"])
+
     # -------------------------------------------------------------------------------------- loop
     rng = random.Random(tc.seed + step)
     gen = torch.Generator().manual_seed(tc.seed + step)
@@ -168,15 +180,7 @@ def main(argv: list[str] | None = None) -> Path:
 
         # periodic validation, keeping the best checkpoint
         if step % tc.eval_every == 0 and step > 0:
-            res = validate()
-            improved = res["select"] > best
-            if improved:
-                best = res["select"]
-                save("model_best", with_optimizer=False)
-            log(f"step {step}: validation {summary(res)}" + (" (best so far)" if improved else ""))
-            log_file.write(json.dumps({"step": step, "val": {v.name: res[v.name]["all"] for v in val_sets},
-                                       "select": res["select"]}) + "\n")
-            log_file.flush()
+            best = validate_and_keep_best(best)
         if step % tc.checkpoint_every == 0 and step > 0:
             save("last", with_optimizer=True)
 
@@ -234,14 +238,7 @@ def main(argv: list[str] | None = None) -> Path:
                     f"{rate:.1f} samples/s, eta {eta / 60:.0f} min")
 
     # ------------------------------------------------------------------------------------ finish
-    res = validate()
-    improved = res["select"] > best
-    if improved:
-        best = res["select"]
-        save("model_best", with_optimizer=False)
-    log(f"step {step}: validation {summary(res)}" + (" (best so far)" if improved else ""))
-    log_file.write(json.dumps({"step": step, "val": {v.name: res[v.name]["all"] for v in val_sets},
-                               "select": res["select"]}) + "\n")
+    best = validate_and_keep_best(best)
     save("last", with_optimizer=True)
     log_file.close()
     bar.close()

@@ -29,6 +29,18 @@ if __package__ in (None, ""):  # run as a script: python training/train.py
 import training  # noqa: F401,E402  (makes timm/transformers importable beside the CPU torch)
 
 
+def _log_from(path: Path, step: int):
+    """The run's log, open for appending after `step`: what a resumed run does again (validation at
+    `step`, and steps after it written before an interruption) is dropped, so each step shows once."""
+    kept = []
+    if step and path.exists():
+        records = [(line, json.loads(line)) for line in path.read_text().splitlines() if line]
+        kept = [line for line, r in records if r["step"] < step or (r["step"] == step and "val" not in r)]
+    f = open(path, "w")
+    f.writelines(line + "\n" for line in kept)
+    return f
+
+
 def main(argv: list[str] | None = None) -> Path:
     import numpy as np
     import torch
@@ -65,7 +77,6 @@ def main(argv: list[str] | None = None) -> Path:
         torch.set_num_threads(tc.threads)
     device = torch.device(tc.device)
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=tc.bf16)
-    log_file = open(run_dir / "log.jsonl", "a" if resume else "w")
 
     from tqdm import tqdm
 
@@ -115,6 +126,7 @@ def main(argv: list[str] | None = None) -> Path:
         optimizer.load_state_dict(_optimizer_state(optimizer, optim_tensors, state["optim"]))
         step, best = state["step"], state["best"]
         log(f"resumed at step {step} (best validation score {best:.2f})")
+    log_file = _log_from(run_dir / "log.jsonl", step)
 
     def get_lr(it: int) -> float:
         """Linear warm-up, then cosine decay to min_lr_ratio: a factor on each group's base lr."""

@@ -47,10 +47,15 @@ def test_resume_continues_from_the_last_checkpoint(run, tmp_path):
     cfg["train"]["run_dir"] = str(copy)
     cfg["train"]["max_steps"] = 50
     (copy / "config.json").write_text(json.dumps(cfg))
+    with open(copy / "log.jsonl", "a") as f:  # a step logged after the last checkpoint, then a crash
+        f.write(json.dumps({"step": 45, "loss": 99.0}) + "\n")
     train_main([str(copy / "config.json"), "--resume"])
     assert json.loads((copy / "last.json").read_text())["step"] == 50
     steps = [r["step"] for r in _losses(copy)]
-    assert steps[-2:] == [45, 50] and steps.count(40) == 1  # appended, not restarted
+    assert steps[-2:] == [45, 50] and steps.count(40) == 1 and steps.count(45) == 1  # appended, not restarted
+    assert 99.0 not in [r["loss"] for r in _losses(copy)]  # the step run again replaces the lost one
+    records = [json.loads(line) for line in (copy / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records if "val" in r].count(40) == 1  # validated again at 40, logged once
 
 
 def test_evaluation_report(run, tmp_path):

@@ -123,10 +123,18 @@ def searcher():
 
 def index_for_update(path: str, bundle):
     """A separate instance of the index for a background update: searches meanwhile keep using
-    the cached instance, which holds the last saved state."""
+    the cached instance, which holds the last saved state. An index built by another model (an
+    add-on update with a new model) is replaced by an empty one, so the update encodes the library
+    again; `index.replaced` says so.
+
+    Raises runtime.errors.LibraryIndexError for a damaged index (never replaced on its own).
+    """
     from runtime.index import LibraryIndex
 
-    return LibraryIndex.open_or_create(path, bundle)
+    index = LibraryIndex.open_or_create(path, bundle, replace_stale=True)
+    if index.replaced:
+        index_changed()
+    return index
 
 
 def index_changed() -> None:

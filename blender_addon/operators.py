@@ -376,14 +376,22 @@ class MOTIONSEARCH_OT_index_update(Operator):
         try:
             from runtime.index import MotionItem
 
-            loaded = _load_engine(self, context)
+            loaded = _load_engine(self, context, need_index=False)
         except ImportError as e:
             self.report({'ERROR'}, f"The search runtime is missing from this installation ({e})")
             return {'CANCELLED'}
         if loaded is None:
             return {'CANCELLED'}
-        bundle, _ = loaded  # the cached index opened fine: not corrupt, same model
-        index = engine.index_for_update(preferences.index_path(p), bundle)
+        bundle, _ = loaded
+        from runtime.errors import LibraryIndexError
+
+        try:
+            index = engine.index_for_update(preferences.index_path(p), bundle)
+        except LibraryIndexError as e:
+            self.report({'ERROR'}, f"Library index: {e}")
+            return {'CANCELLED'}
+        if index.replaced:
+            self.report({'INFO'}, f"The index was built by another model ({index.replaced}): encoding the library again")
         motions = [MotionItem(id=c.id, motion=c.motion, content_hash=c.content_hash, label=c.label) for c in clips]
 
         def work(progress, should_stop):  # in the worker thread: no bpy here

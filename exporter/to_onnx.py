@@ -269,7 +269,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("run", help="training run directory (config.json, stats.json, model_best.safetensors)")
     parser.add_argument("--out", default="models/default", help="bundle folder to write")
     parser.add_argument("--text", default="int8", choices=("fp32", "fp16", "int8"), help="text encoder variant")
-    parser.add_argument("--motion", default="fp32", choices=("fp32", "fp16", "int8"), help="motion encoder variant")
+    parser.add_argument("--motion", default="int8", choices=("fp32", "fp16", "int8"), help="motion encoder variant")
     parser.add_argument("--tolerance", type=float, default=1e-4, help="largest allowed |onnx - torch| (fp32)")
     parser.add_argument("--no-eval", action="store_true", help="skip the test-set evaluation of the bundle")
     args = parser.parse_args(argv)

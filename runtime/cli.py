@@ -39,7 +39,10 @@ def _update(index_path: Path, sources: list[str], bundle, fps_of=None, jobs: int
     from .index import LibraryIndex
     from .progress import Progress
 
-    index = LibraryIndex.open_or_create(index_path, bundle, codec)
+    index = LibraryIndex.open_or_create(index_path, bundle, codec, replace_stale=True)
+    if index.replaced:
+        print(f"index {index_path} was built by another model or format ({index.replaced}): "
+              "encoding the library again", file=sys.stderr)
     bar: Progress | None = None
 
     def progress(done: int, total: int, note: str) -> None:

@@ -39,5 +39,10 @@ class LibraryIndexError(MotionSearchError):
     """An index directory that is missing, corrupt, or built for another model or format."""
 
 
+class StaleIndexError(LibraryIndexError):
+    """An intact index built by another model or in an older format: its clips must be encoded
+    again (an index update does that, see LibraryIndex.open_or_create)."""
+
+
 class BundleError(MotionSearchError):
     """A model bundle that is missing files, fails its hash check, or has an unknown format."""

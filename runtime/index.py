@@ -9,7 +9,9 @@ An index is a directory (ColBERT's layout, minus pickle):
         windows.npy      (W, 3) int64: clip (in this chunk), first frame (20 fps), frames
         doclens.npy      (W,) int32 patches per window
         codes.npy        (P, D) patch codes (runtime.codec), scales.npy for int codecs
-        pooled.npy       (W, D) float16 unit mean of each window's patches (the first search stage)
+        pooled.npy       (W, D) float16 unit mean of each window's patches
+        parts.npy        (W, parts, 32) float16 per-body-part means, projected (runtime.first_stage)
+        basis.npy        (32, D) float32 the chunk's projection for parts.npy
     report.json          the last update: what was added, changed, removed, and what failed
 
 Updates are incremental: a file is re-encoded only when its content hash (checked when its
@@ -33,12 +35,13 @@ from typing import Callable, Iterable
 import numpy as np
 
 from . import codec as codecs
-from .errors import LibraryIndexError, MotionSearchError
-from .features import Windows
+from . import first_stage
+from .errors import LibraryIndexError, MotionSearchError, StaleIndexError
+from .features import NUM_PARTS, Windows
 from .motion import Motion, iter_motion_files, load_motion
 
 INDEX_FORMAT = "motion-search-index"
-INDEX_VERSION = 1
+INDEX_VERSION = 2  # 2: per-body-part first stage (parts.npy, basis.npy)
 DEFAULT_CODEC = "int8"
 ENCODE_BATCH = 32  # clips whose windows go through the motion encoder together
 
@@ -117,6 +120,7 @@ class LibraryIndex:
         self.meta = meta
         self.codec = meta["codec"]
         self.embed_dim = int(meta["embed_dim"])
+        self.replaced = ""  # what open_or_create(replace_stale=True) replaced, if it did
         self._load_chunks()
 
     # ----------------------------------------------------------------------------- open / create
@@ -152,23 +156,48 @@ class LibraryIndex:
             raise LibraryIndexError(f"{meta_path}: unreadable index metadata ({e}); rebuild the index") from None
         if not isinstance(meta, dict) or meta.get("format") != INDEX_FORMAT:
             raise LibraryIndexError(f"{path}: not a motion search index")
-        if meta.get("format_version") != INDEX_VERSION:
-            raise LibraryIndexError(f"{path}: index format v{meta.get('format_version')} is not v{INDEX_VERSION}: "
-                                    "rebuild the index")
+        version = meta.get("format_version")
+        if not isinstance(version, int) or version > INDEX_VERSION:
+            raise LibraryIndexError(f"{path}: index format v{version} is newer than this version of motion search "
+                                    f"reads (v{INDEX_VERSION}): update motion search, or index into another folder")
         if bundle is not None and meta.get("model_id") != bundle.model_id:
-            raise LibraryIndexError(f"{path}: built with model {meta.get('model_id')}, but the model in use is "
-                                    f"{bundle.model_id}: rebuild the index")
+            raise StaleIndexError(f"{path}: built with model {meta.get('model_id')}, but the model in use is "
+                                  f"{bundle.model_id}: update the index to encode the library again")
+        if version == 1:
+            meta = _upgrade_from_v1(path, meta)
+        if meta["format_version"] != INDEX_VERSION:
+            raise StaleIndexError(f"{path}: index format v{version} is not v{INDEX_VERSION}: "
+                                  "update the index to encode the library again")
         return cls(path, meta)
 
     @classmethod
-    def open_or_create(cls, path: str | os.PathLike, bundle, codec: str = DEFAULT_CODEC) -> "LibraryIndex":
-        if (Path(path) / "metadata.json").exists():
+    def open_or_create(cls, path: str | os.PathLike, bundle, codec: str = DEFAULT_CODEC,
+                       replace_stale: bool = False) -> "LibraryIndex":
+        """Open the index at `path`, or create an empty one there.
+
+        With `replace_stale`, an index built by another model or in an older format is replaced by
+        an empty one with the same codec (the next update encodes every clip again): an index is
+        derived from the motion files, which stay the truth. A damaged index is never replaced.
+        """
+        path = Path(path)
+        if not (path / "metadata.json").exists():
+            return cls.create(path, bundle, codec)
+        try:
             return cls.open(path, bundle)
-        return cls.create(path, bundle, codec)
+        except StaleIndexError:
+            if not replace_stale:
+                raise
+        meta = json.loads((path / "metadata.json").read_text(encoding="utf-8"))  # open() read it just now
+        old = path.with_name(f".{path.name}.stale-{uuid.uuid4().hex[:6]}")
+        os.replace(path, old)  # out of the way first: a crash leaves either index, never a mix
+        index = cls.create(path, bundle, meta.get("codec", codec) if meta.get("codec") in codecs.CODECS else codec)
+        index.replaced = f"{meta.get('model_id')}, format v{meta.get('format_version')}"
+        shutil.rmtree(old, ignore_errors=True)
+        return index
 
     def _load_chunks(self) -> None:
         self.clips: list[ClipEntry] = []
-        windows, doclens, pooled, parts = [], [], [], []
+        windows, doclens, pooled, parts, summaries = [], [], [], [], []
         for name in self.meta["chunks"]:
             d = self.path / name
             try:
@@ -179,10 +208,11 @@ class LibraryIndex:
                 if self.codec != "fp16":
                     arrays["scales"] = _load_npy(d / "scales.npy")
                 pw = _load_npy(d / "pooled.npy")
+                fs_parts, fs_basis = _load_npy(d / "parts.npy"), _load_npy(d / "basis.npy")
                 entries = [ClipEntry(**item) for item in raw]
             except (OSError, ValueError, TypeError, json.JSONDecodeError) as e:
                 raise LibraryIndexError(f"{d}: damaged index chunk ({e}); rebuild the index") from None
-            if not (len(w) == len(dl) == len(pw)) or int(dl.sum()) != len(arrays["codes"]) or \
+            if not (len(w) == len(dl) == len(pw) == len(fs_parts)) or int(dl.sum()) != len(arrays["codes"]) or \
                     (w.size and int(w[:, 0].max()) >= len(raw)):
                 raise LibraryIndexError(f"{d}: index chunk arrays disagree in size (truncated?); rebuild the index")
             dropped = set(self.meta["dropped"].get(name, []))
@@ -199,10 +229,12 @@ class LibraryIndex:
                 windows.append(np.stack([glob_clip, w[live, 1], w[live, 2]], axis=1))
                 doclens.append(dl[live])
                 pooled.append(pw[live].astype(np.float32))
+                summaries.append((fs_basis, fs_parts[live]))
                 parts.append((arrays, offsets[:-1][live]))
         self.windows = np.concatenate(windows) if windows else np.zeros((0, 3), np.int64)
         self.doclens = np.concatenate(doclens).astype(np.int64) if doclens else np.zeros(0, np.int64)
         self.pooled = np.concatenate(pooled) if pooled else np.zeros((0, self.embed_dim), np.float32)
+        self.first_stage = first_stage.FirstStage(summaries)  # per-body-part window summaries
         self._parts = parts  # per chunk: (arrays, first patch row of each live window)
         self._window_part = np.concatenate([np.full(len(p[1]), i) for i, p in enumerate(parts)]) if parts else \
             np.zeros(0, np.int64)
@@ -224,43 +256,53 @@ class LibraryIndex:
     def ok_clips(self) -> list[ClipEntry]:
         return [c for c in self.clips if c.status == "ok"]
 
-    def window_patches(self, window_ids: Iterable[int]) -> tuple[np.ndarray, np.ndarray]:
-        """float32 patches of the given windows, back to back, and their offsets."""
+    def _by_chunk(self, window_ids: Iterable[int]):
+        """Where the patches of `window_ids` live: their offsets (windows back to back) and, per
+        chunk touched, (chunk, positions in the result, rows in the chunk). One pass over the rows
+        whatever the number of chunks (a large library has hundreds)."""
         ids = np.fromiter(window_ids, np.int64) if not isinstance(window_ids, np.ndarray) else window_ids.astype(np.int64)
         lens = self.doclens[ids]
         offsets = np.concatenate([[0], np.cumsum(lens)])
         total = int(offsets[-1])
         rows = np.repeat(self._window_row[ids] - offsets[:-1], lens) + np.arange(total)  # row in its chunk
-        parts = np.unique(self._window_part[ids])
-        if len(parts) == 1:  # all in one chunk: decode straight into the result
-            return codecs.decode(self._parts[parts[0]][0], self.codec, rows), offsets
-        part_of_row = np.repeat(self._window_part[ids], lens)
-        out = np.empty((total, self.embed_dim), np.float32)
-        for part in parts:
-            sel = part_of_row == part
-            out[sel] = codecs.decode(self._parts[part][0], self.codec, rows[sel])
+        chunk_of_row = np.repeat(self._window_part[ids], lens)
+        if total and (np.diff(chunk_of_row) < 0).any():  # ids not in index order: group them by chunk
+            order = np.argsort(chunk_of_row, kind="stable")
+        else:
+            order = None
+        grouped = chunk_of_row if order is None else chunk_of_row[order]
+        starts = np.concatenate([[0], np.flatnonzero(np.diff(grouped)) + 1, [total]]) if total else np.zeros(1, np.int64)
+        segments = []
+        for a, b in zip(starts[:-1], starts[1:]):
+            where = slice(int(a), int(b)) if order is None else order[a:b]
+            segments.append((int(grouped[a]), where, rows[where]))
+        return offsets, segments
+
+    def window_patches(self, window_ids: Iterable[int]) -> tuple[np.ndarray, np.ndarray]:
+        """float32 patches of the given windows, back to back, and their offsets."""
+        offsets, segments = self._by_chunk(window_ids)
+        if len(segments) == 1:  # all in one chunk: decode straight into the result
+            chunk, _, rows = segments[0]
+            return codecs.decode(self._parts[chunk][0], self.codec, rows), offsets
+        out = np.empty((int(offsets[-1]), self.embed_dim), np.float32)
+        for chunk, where, rows in segments:
+            out[where] = codecs.decode(self._parts[chunk][0], self.codec, rows)
         return out, offsets
 
     def window_codes(self, window_ids: Iterable[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The stored codes and per-patch scales of the given windows, back to back, and their
         offsets (for runtime.code_scores; int8 / int4 indexes only)."""
-        ids = np.fromiter(window_ids, np.int64) if not isinstance(window_ids, np.ndarray) else window_ids.astype(np.int64)
-        lens = self.doclens[ids]
-        offsets = np.concatenate([[0], np.cumsum(lens)])
-        total = int(offsets[-1])
-        rows = np.repeat(self._window_row[ids] - offsets[:-1], lens) + np.arange(total)
-        parts = np.unique(self._window_part[ids])
-        if len(parts) == 1:
-            arrays = self._parts[parts[0]][0]
+        offsets, segments = self._by_chunk(window_ids)
+        if len(segments) == 1:
+            chunk, _, rows = segments[0]
+            arrays = self._parts[chunk][0]
             return np.take(arrays["codes"], rows, axis=0), np.take(arrays["scales"], rows), offsets
-        part_of_row = np.repeat(self._window_part[ids], lens)
-        first = self._parts[parts[0]][0]
-        codes = np.empty((total, first["codes"].shape[1]), first["codes"].dtype)
-        scales = np.empty(total, first["scales"].dtype)
-        for part in parts:
-            sel = part_of_row == part
-            codes[sel] = np.take(self._parts[part][0]["codes"], rows[sel], axis=0)
-            scales[sel] = np.take(self._parts[part][0]["scales"], rows[sel])
+        first = self._parts[segments[0][0] if segments else 0][0]
+        codes = np.empty((int(offsets[-1]), first["codes"].shape[1]), first["codes"].dtype)
+        scales = np.empty(int(offsets[-1]), first["scales"].dtype)
+        for chunk, where, rows in segments:
+            codes[where] = np.take(self._parts[chunk][0]["codes"], rows, axis=0)
+            scales[where] = np.take(self._parts[chunk][0]["scales"], rows)
         return codes, scales, offsets
 
     def bytes_on_disk(self) -> int:
@@ -414,16 +456,7 @@ class LibraryIndex:
         name = f"chunk-{len(self.meta['chunks']) + 1:06d}-{uuid.uuid4().hex[:6]}"
         tmp = self.path / f".tmp-{name}"
         tmp.mkdir()
-        flat = np.concatenate(patches) if patches else np.zeros((0, self.embed_dim), np.float32)
-        arrays = codecs.encode(flat, self.codec)
-        pooled = np.stack([p.mean(0) / max(np.linalg.norm(p.mean(0)), 1e-9) for p in patches]) if patches else \
-            np.zeros((0, self.embed_dim), np.float32)
-        np.save(tmp / "windows.npy", np.array(wins, np.int64).reshape(-1, 3))
-        np.save(tmp / "doclens.npy", np.array([len(p) for p in patches], np.int32))
-        np.save(tmp / "codes.npy", arrays["codes"])
-        if "scales" in arrays:
-            np.save(tmp / "scales.npy", arrays["scales"])
-        np.save(tmp / "pooled.npy", pooled.astype(np.float16))
+        save_chunk_arrays(tmp, wins, patches, self.codec, self.embed_dim)
         (tmp / "clips.json").write_text(json.dumps([_entry_json(e) for e in entries]), encoding="utf-8")
         for f in tmp.iterdir():  # on disk before the rename makes the chunk visible
             with open(f, "rb") as fh:
@@ -479,6 +512,25 @@ class LibraryIndex:
                 shutil.rmtree(d, ignore_errors=True)
 
 
+def save_chunk_arrays(d: Path, wins: list[tuple[int, int, int]], patches: list[np.ndarray], codec: str,
+                      embed_dim: int) -> None:
+    """Write one chunk's arrays (all but clips.json) into directory `d`, from each window's float patches."""
+    flat = np.concatenate(patches) if patches else np.zeros((0, embed_dim), np.float32)
+    doclens = np.array([len(p) for p in patches], np.int32)
+    arrays = codecs.encode(flat, codec)
+    pooled = np.stack([p.mean(0) / max(np.linalg.norm(p.mean(0)), 1e-9) for p in patches]) if patches else \
+        np.zeros((0, embed_dim), np.float32)
+    summary = first_stage.summarise(flat, doclens, NUM_PARTS)
+    np.save(d / "windows.npy", np.array(wins, np.int64).reshape(-1, 3))
+    np.save(d / "doclens.npy", doclens)
+    np.save(d / "codes.npy", arrays["codes"])
+    if "scales" in arrays:
+        np.save(d / "scales.npy", arrays["scales"])
+    np.save(d / "pooled.npy", pooled.astype(np.float16))
+    np.save(d / "parts.npy", summary["parts"])
+    np.save(d / "basis.npy", summary["basis"])
+
+
 def _entry_json(e: ClipEntry) -> dict:
     d = asdict(e)
     d.pop("window_start")
@@ -518,6 +570,29 @@ def _load_all(batch, fps_of, workers: int, overrides=None, rig_map: str = ""):
     else:
         for a in args:
             yield _load_one(a)
+
+
+def _upgrade_from_v1(path: Path, meta: dict) -> dict:
+    """Add the first-stage summaries (v2) to a v1 index from its stored codes: no re-encoding.
+    Each file is renamed into place when complete, then the metadata says v2; an upgrade that is
+    killed midway is simply done again at the next open."""
+    for name in meta.get("chunks", []):
+        d = path / name
+        try:
+            arrays = {"codes": _load_npy(d / "codes.npy", mmap=True)}
+            if meta["codec"] != "fp16":
+                arrays["scales"] = _load_npy(d / "scales.npy")
+            doclens = _load_npy(d / "doclens.npy")
+            summary = first_stage.summarise(codecs.decode(arrays, meta["codec"]), doclens, NUM_PARTS)
+        except (OSError, ValueError, KeyError) as e:
+            raise LibraryIndexError(f"{d}: damaged index chunk ({e}); rebuild the index") from None
+        for key, value in summary.items():
+            tmp = d / f".{key}.{uuid.uuid4().hex[:6]}.npy"
+            np.save(tmp, value)
+            os.replace(tmp, d / f"{key}.npy")
+    meta = dict(meta, format_version=INDEX_VERSION)
+    _write_json(path / "metadata.json", meta)
+    return meta
 
 
 def _write_json(path: Path, data: dict) -> None:

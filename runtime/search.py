@@ -1,11 +1,13 @@
 """Text -> motion search over an index (and motion -> text over a list of captions).
 
 Exact search scores every window with MaxSim. For a large library, a two-stage search first
-ranks windows by the cosine of pooled vectors (the query's mean token against each window's
-mean patch) and scores only the best candidates exactly; its recall against exact search is
-measured in bench/bench_search.py. MaxSim runs on the index's int8 / int4 codes as stored
-(runtime.code_scores) unless a small library's patches are already decoded in memory. Hits are
-clips (a clip's best window), with the frames of the source file that window covers.
+ranks windows by a cheap score on small per-body-part summaries (runtime.first_stage) and
+scores only the best candidates exactly; its recall against exact search is measured in
+bench/bench_search.py, also for the older first stage on pooled vectors (the query's mean token
+against each window's mean patch), kept as an option for that comparison. MaxSim runs on the
+index's int8 / int4 codes as stored (runtime.code_scores) unless a small library's patches are
+already decoded in memory. Hits are clips (a clip's best window), with the frames of the source
+file that window covers.
 """
 
 from __future__ import annotations
@@ -62,9 +64,13 @@ class Searcher:
         candidates: windows scored exactly in the two-stage search (0: automatic).
         integer_kernel: score int8/int4 indexes on their codes (False: decode to float first; for
             measuring what the kernel's query rounding costs).
+        first_stage: "parts" (per-body-part summaries) or "pooled" (one mean vector per window).
     """
 
-    def __init__(self, index: LibraryIndex, bundle: Bundle, candidates: int = 0, integer_kernel: bool = True):
+    def __init__(self, index: LibraryIndex, bundle: Bundle, candidates: int = 0, integer_kernel: bool = True,
+                 first_stage: str = "parts"):
+        if first_stage not in ("parts", "pooled"):
+            raise ValueError(f"first_stage must be 'parts' or 'pooled', not {first_stage!r}")
         if index.meta["model_id"] != bundle.model_id:
             from .errors import LibraryIndexError
 
@@ -72,6 +78,7 @@ class Searcher:
         self.index = index
         self.bundle = bundle
         self.candidates = candidates
+        self.first_stage = first_stage
         self._clip_of_window = index.windows[:, 0] if index.num_windows else np.zeros(0, np.int64)
         self._dense: tuple[np.ndarray, np.ndarray] | None = None
         self._scorer: CodeScorer | None = None
@@ -114,10 +121,13 @@ class Searcher:
         return cand, self.score_windows(query, cand)
 
     def candidate_windows(self, query: Query, count: int) -> np.ndarray:
-        """The first stage: windows whose pooled vector is closest to the query's pooled token."""
-        qv = query.tokens.mean(0)
-        qv /= max(np.linalg.norm(qv), 1e-9)
-        sims = self.index.pooled @ qv
+        """The first stage: the `count` windows with the best first-stage scores."""
+        if self.first_stage == "parts":
+            sims = self.index.first_stage.scores(query.tokens)
+        else:
+            qv = query.tokens.mean(0)
+            qv /= max(np.linalg.norm(qv), 1e-9)
+            sims = self.index.pooled @ qv
         count = min(count, len(sims))
         return np.sort(np.argpartition(-sims, count - 1)[:count])
 
@@ -153,8 +163,8 @@ class Searcher:
 
 def default_candidates(num_windows: int, k: int) -> int:
     """Windows scored exactly in two-stage search: enough for recall@10 >= 0.99 against exact
-    search in bench/bench_search.py on this library's embeddings."""
-    return int(max(64 * k, min(2000, 0.1 * num_windows)))
+    search at 10k and 100k clips in bench/bench_search.py (docs/BENCHMARKS.md)."""
+    return int(max(64 * k, min(4000, 0.1 * num_windows)))
 
 
 def rank_captions(bundle: Bundle, motion: Motion, captions: list[str]) -> list[tuple[str, float]]:

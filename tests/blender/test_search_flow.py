@@ -4,7 +4,9 @@ MOTION_SEARCH_BUNDLE names."""
 
 from __future__ import annotations
 
+import json
 import os
+from pathlib import Path
 
 import bpy
 import pytest
@@ -106,6 +108,23 @@ def test_actions_of_the_file_are_searchable_and_apply(configured, bandai1):
     target = import_bvh(bandai1 / BOW)  # another armature: the action is retargeted onto it
     assert bpy.ops.motionsearch.apply() == {'FINISHED'}
     assert target.animation_data.action.name == f"{action} (motion search)"
+
+
+def test_an_index_of_another_model_is_encoded_again(configured):
+    """After an add-on update ships a new model, Update Index re-encodes the library."""
+    bpy.context.scene.motion_search.use_blend_actions = False
+    _index()
+    meta_path = Path(submodule("preferences").prefs().index_path) / "metadata.json"
+    meta_path.write_text(json.dumps(dict(json.loads(meta_path.read_text()), model_id="0123456789abcdef")))
+    submodule("engine").forget()
+    st = bpy.context.window_manager.motion_search
+    with submodule("props").quiet():
+        st.query = "a person runs"
+    with pytest.raises(RuntimeError, match="built with model 0123456789abcdef.*encode the library again"):
+        bpy.ops.motionsearch.search()
+    st = _index()
+    assert st.index_status.startswith(f"Index updated: {len(LIBRARY)} added, 0 updated, 0 removed, 0 unchanged")
+    assert bpy.ops.motionsearch.search() == {'FINISHED'} and len(st.results) == len(LIBRARY)
 
 
 def test_missing_bundle_is_reported(configured, tmp_path):

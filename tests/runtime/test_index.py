@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from runtime.bundle import Bundle
-from runtime.errors import LibraryIndexError
+from runtime.errors import LibraryIndexError, StaleIndexError
 from runtime.index import LibraryIndex, MotionItem, motion_hash
 from runtime.motion import load_motion
 
@@ -147,6 +147,8 @@ def test_damaged_or_foreign_indexes_are_refused_clearly(library, bundle, tiny_bu
     codes.write_bytes(data[: len(data) // 3])
     with pytest.raises(LibraryIndexError, match="damaged index chunk|truncated"):
         LibraryIndex.open(idx, bundle)
+    with pytest.raises(LibraryIndexError, match="damaged index chunk|truncated"):  # never replaced on its own
+        LibraryIndex.open_or_create(idx, bundle, replace_stale=True)
     (idx / "metadata.json").write_text("{ not json")
     with pytest.raises(LibraryIndexError, match="unreadable"):
         LibraryIndex.open(idx, bundle)
@@ -157,12 +159,29 @@ def test_damaged_or_foreign_indexes_are_refused_clearly(library, bundle, tiny_bu
     meta = json.loads((other / "metadata.json").read_text())
     meta["model_id"] = "0123456789abcdef"
     (other / "metadata.json").write_text(json.dumps(meta))
-    with pytest.raises(LibraryIndexError, match="rebuild"):
+    with pytest.raises(StaleIndexError, match="built with model 0123456789abcdef.*encode the library again"):
         LibraryIndex.open(other, bundle)
     meta["model_id"], meta["format_version"] = bundle.model_id, 7
     (other / "metadata.json").write_text(json.dumps(meta))
-    with pytest.raises(LibraryIndexError, match="format v7"):
+    with pytest.raises(LibraryIndexError, match="format v7 is newer"):
         LibraryIndex.open(other, bundle)
+    with pytest.raises(LibraryIndexError, match="format v7 is newer"):  # a newer index is never thrown away
+        LibraryIndex.open_or_create(other, bundle, replace_stale=True)
+
+
+def test_an_index_of_another_model_is_replaced_when_updating(library, bundle, tmp_path):
+    idx = tmp_path / "idx"
+    LibraryIndex.create(idx, bundle, codec="int4").update([library], bundle)
+    meta = json.loads((idx / "metadata.json").read_text())
+    (idx / "metadata.json").write_text(json.dumps(dict(meta, model_id="0123456789abcdef")))
+    with pytest.raises(StaleIndexError):
+        LibraryIndex.open_or_create(idx, bundle)
+    index = LibraryIndex.open_or_create(idx, bundle, replace_stale=True)
+    assert index.replaced.startswith("0123456789abcdef") and index.codec == "int4" and not index.clips
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["idx", "library"]  # the old one is gone
+    assert [p.name for p in idx.iterdir()] == ["metadata.json"]
+    report = index.update([library], bundle)
+    assert report.added == len(LibraryIndex.open(idx, bundle).ok_clips) == 21 and report.unchanged == 0
 
 
 def test_a_users_bone_map_lets_an_unknown_rig_in(bundle, bandai2, tmp_path):

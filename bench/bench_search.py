@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from runtime.bundle import Bundle  # noqa: E402
 from runtime.index import LibraryIndex, _write_json, save_chunk_arrays  # noqa: E402
-from runtime.search import Searcher  # noqa: E402
+from runtime.search import Searcher, default_candidates  # noqa: E402
 
 QUERIES = [
     "a person waves the right hand", "someone raises the left hand", "a character walks and turns left",
@@ -81,6 +81,11 @@ def synthetic_index(source: LibraryIndex, target: Path, clips: int, seed: int = 
     return LibraryIndex.open(target)
 
 
+def overlap(a: list[list[str]], b: list[list[str]]) -> float:
+    """Mean share of each top-k list in `a` found in the matching list of `b` (recall@k against `a`)."""
+    return float(np.mean([len(set(x) & set(y)) / len(x) for x, y in zip(a, b)]))
+
+
 def time_queries(searcher: Searcher, exact: bool, k: int = 10) -> tuple[list[float], list[list[str]]]:
     for q in QUERIES[:3]:
         searcher.search(q, k, exact=exact)  # burn-in
@@ -115,17 +120,15 @@ def main() -> None:
         searcher = Searcher(index, bundle)
         ex_t, ex_r = time_queries(searcher, exact=True)
         st_t, st_r = time_queries(searcher, exact=False)
-        recall = np.mean([len(set(a) & set(b)) / len(a) for a, b in zip(ex_r, st_r)])
+        recall = overlap(ex_r, st_r)
         _, po_r = time_queries(Searcher(index, bundle, first_stage="pooled"), exact=False)
-        pooled_recall = np.mean([len(set(a) & set(b)) / len(a) for a, b in zip(ex_r, po_r)])
+        pooled_recall = overlap(ex_r, po_r)
         int_vs_float = float_p50 = "-"  # float exact search decodes every patch per query: up to 10k clips
         if size <= 10000:
             decoding = Searcher(index, bundle, integer_kernel=False)
             _, fl_r = time_queries(decoding, exact=True)
-            int_vs_float = f"{np.mean([len(set(a) & set(b)) / len(a) for a, b in zip(fl_r, ex_r)]):.3f}"
+            int_vs_float = f"{overlap(fl_r, ex_r):.3f}"
             float_p50 = f"{statistics.median(time_queries(decoding, exact=False)[0]):.1f}"
-        from runtime.search import default_candidates
-
         kb = index.bytes_on_disk() / size / 1024
         print(f"| {size} | {index.num_windows} | {kb:.1f} | {statistics.median(ex_t):.1f} | "
               f"{np.percentile(ex_t, 95):.1f} | {statistics.median(st_t):.1f} | {np.percentile(st_t, 95):.1f} | "

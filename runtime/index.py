@@ -22,6 +22,7 @@ the index as it was after the last completed chunk. A file that fails to load be
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -161,8 +162,7 @@ class LibraryIndex:
             raise LibraryIndexError(f"{path}: index format v{version} is newer than this version of motion search "
                                     f"reads (v{INDEX_VERSION}): update motion search, or index into another folder")
         if bundle is not None and meta.get("model_id") != bundle.model_id:
-            raise StaleIndexError(f"{path}: built with model {meta.get('model_id')}, but the model in use is "
-                                  f"{bundle.model_id}: update the index to encode the library again")
+            raise other_model_error(path, meta.get("model_id"), bundle.model_id)
         if version == 1:
             meta = _upgrade_from_v1(path, meta)
         if meta["format_version"] != INDEX_VERSION:
@@ -228,12 +228,12 @@ class LibraryIndex:
                 glob_clip = np.array([first_local[int(c)] for c in w[live, 0]], np.int64)
                 windows.append(np.stack([glob_clip, w[live, 1], w[live, 2]], axis=1))
                 doclens.append(dl[live])
-                pooled.append(pw[live].astype(np.float32))
+                pooled.append(pw[live])
                 summaries.append((fs_basis, fs_parts[live]))
                 parts.append((arrays, offsets[:-1][live]))
         self.windows = np.concatenate(windows) if windows else np.zeros((0, 3), np.int64)
         self.doclens = np.concatenate(doclens).astype(np.int64) if doclens else np.zeros(0, np.int64)
-        self.pooled = np.concatenate(pooled) if pooled else np.zeros((0, self.embed_dim), np.float32)
+        self._pooled = pooled  # per chunk, float16; concatenated only if the pooled first stage is used
         self.first_stage = first_stage.FirstStage(summaries)  # per-body-part window summaries
         self._parts = parts  # per chunk: (arrays, first patch row of each live window)
         self._window_part = np.concatenate([np.full(len(p[1]), i) for i, p in enumerate(parts)]) if parts else \
@@ -247,6 +247,13 @@ class LibraryIndex:
             entry.window_start, entry.window_count = int(start), int(count)
 
     # ----------------------------------------------------------------------------------- reading
+
+    @functools.cached_property
+    def pooled(self) -> np.ndarray:
+        """(W, D) float32 unit mean patch of every window (the pooled first stage, for comparison)."""
+        if not self._pooled:
+            return np.zeros((0, self.embed_dim), np.float32)
+        return np.concatenate(self._pooled).astype(np.float32)
 
     @property
     def num_windows(self) -> int:
@@ -297,7 +304,7 @@ class LibraryIndex:
             chunk, _, rows = segments[0]
             arrays = self._parts[chunk][0]
             return np.take(arrays["codes"], rows, axis=0), np.take(arrays["scales"], rows), offsets
-        first = self._parts[segments[0][0] if segments else 0][0]
+        first = self._parts[segments[0][0]][0] if segments else self._parts[0][0]
         codes = np.empty((int(offsets[-1]), first["codes"].shape[1]), first["codes"].dtype)
         scales = np.empty(int(offsets[-1]), first["scales"].dtype)
         for chunk, where, rows in segments:
@@ -331,8 +338,7 @@ class LibraryIndex:
         """
         t0 = time.time()
         if bundle.model_id != self.meta["model_id"]:
-            raise LibraryIndexError(f"{self.path}: built with model {self.meta['model_id']}, not "
-                                    f"{bundle.model_id}: rebuild the index")
+            raise other_model_error(self.path, self.meta["model_id"], bundle.model_id)
         self._collect_garbage()
         report = UpdateReport()
         rig_map = hashlib.sha1(json.dumps(rig_overrides, sort_keys=True).encode()).hexdigest()[:12] \
@@ -570,6 +576,11 @@ def _load_all(batch, fps_of, workers: int, overrides=None, rig_map: str = ""):
     else:
         for a in args:
             yield _load_one(a)
+
+
+def other_model_error(path: Path, built_with, in_use: str) -> StaleIndexError:
+    return StaleIndexError(f"{path}: built with model {built_with}, but the model in use is {in_use}: "
+                           "update the index to encode the library again")
 
 
 def _upgrade_from_v1(path: Path, meta: dict) -> dict:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .bundle import Bundle, Query
-from .index import LibraryIndex
+from .index import LibraryIndex, other_model_error
 from .code_scores import CODECS as INTEGER_CODECS
 from .code_scores import CodeScorer
 from .maxsim import maxsim_packed
@@ -72,9 +72,7 @@ class Searcher:
         if first_stage not in ("parts", "pooled"):
             raise ValueError(f"first_stage must be 'parts' or 'pooled', not {first_stage!r}")
         if index.meta["model_id"] != bundle.model_id:
-            from .errors import LibraryIndexError
-
-            raise LibraryIndexError(f"{index.path}: built with another model ({index.meta['model_id']}); rebuild it")
+            raise other_model_error(index.path, index.meta["model_id"], bundle.model_id)
         self.index = index
         self.bundle = bundle
         self.candidates = candidates

@@ -212,7 +212,7 @@ def run_record(run_dir: str | Path) -> dict:
             vals.append((rec["select"], rec["step"]))
         if "samples_per_s" in rec:
             speeds.append(rec["samples_per_s"])
-    best = max(vals) if vals else (float("nan"), 0)
+    best = max(vals, key=lambda v: v[0]) if vals else (float("nan"), 0)  # the first best, as train.py keeps
     return {"steps": steps, "best_select": best[0], "best_step": best[1],
             "samples_per_s": float(np.median(speeds)) if speeds else float("nan")}
 

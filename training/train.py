@@ -34,8 +34,13 @@ def _log_from(path: Path, step: int):
     `step`, and steps after it written before an interruption) is dropped, so each step shows once."""
     kept = []
     if step and path.exists():
-        records = [(line, json.loads(line)) for line in path.read_text().splitlines() if line]
-        kept = [line for line, r in records if r["step"] < step or (r["step"] == step and "val" not in r)]
+        for line in path.read_text().splitlines():
+            try:
+                r = json.loads(line)
+            except json.JSONDecodeError:  # a line torn by the interruption
+                continue
+            if r["step"] < step or (r["step"] == step and "val" not in r):
+                kept.append(line)
     f = open(path, "w")
     f.writelines(line + "\n" for line in kept)
     return f

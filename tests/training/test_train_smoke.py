@@ -49,6 +49,7 @@ def test_resume_continues_from_the_last_checkpoint(run, tmp_path):
     (copy / "config.json").write_text(json.dumps(cfg))
     with open(copy / "log.jsonl", "a") as f:  # a step logged after the last checkpoint, then a crash
         f.write(json.dumps({"step": 45, "loss": 99.0}) + "\n")
+        f.write('{"step": 46, "lo')  # and the line being written when it stopped
     train_main([str(copy / "config.json"), "--resume"])
     assert json.loads((copy / "last.json").read_text())["step"] == 50
     steps = [r["step"] for r in _losses(copy)]

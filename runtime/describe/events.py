@@ -47,7 +47,8 @@ KICK_LIFT = 0.35             # foot above the floor, leg lengths
 KICK_REACH = 0.30            # foot ahead of (or beside) the pelvis, leg lengths
 KICK_SPEED = 2.0             # m/s of the ankle
 LEAN_DEG, BEND_DEG = 15.0, 30.0      # trunk from vertical: a lean; a bend at the waist
-BOW_MAX_S = 5.0              # a bow bends and comes back up within this
+BOW_DEG = 20.0               # a bow bends the trunk forward at least this far, standing,
+BOW_MAX_S = 5.0              # ... and comes back up within this
 LOW_PELVIS = 0.75            # pelvis below this share of its standing height: crouching
 FLOOR_SIT = 0.35             # ... below this: sitting on the floor
 KNEEL_KNEE = 0.12            # knee within this many leg lengths of the floor: kneeling
@@ -83,10 +84,13 @@ class Event:
 
     def mirrored(self) -> "Event":
         swap = {"left": "right", "right": "left"}
-        detail = {k: (swap.get(v, v) if isinstance(v, str) else v) for k, v in self.detail.items()}
-        if "degrees" in detail and self.kind == "turn":
-            detail["degrees"] = -detail["degrees"]
+        detail = {k: (_mirror_words(v) if isinstance(v, str) else v) for k, v in self.detail.items()}
+        for signed in ("degrees", "turned_deg"):
+            if signed in detail and (self.kind == "turn" or signed == "turned_deg"):
+                detail[signed] = -detail[signed]
         parts = tuple(_mirror_part(p) for p in self.parts)
+        if set(parts) == set(self.parts):  # a symmetric event keeps its order
+            parts = self.parts
         return replace(self, side=swap.get(self.side, self.side), parts=parts, detail=detail)
 
     def to_json(self, fps: float = 20.0) -> dict:
@@ -94,6 +98,11 @@ class Event:
                 "start_s": round(self.start / fps, 2), "end_s": round(self.end / fps, 2),
                 "parts": list(self.parts),
                 "detail": {k: (round(v, 3) if isinstance(v, float) else v) for k, v in self.detail.items()}}
+
+
+def _mirror_words(text: str) -> str:
+    """'forward-left' -> 'forward-right' and so on."""
+    return "-".join({"left": "right", "right": "left"}.get(w, w) for w in text.split("-"))
 
 
 def _mirror_part(p: str) -> str:
@@ -130,7 +139,7 @@ def locomotion(b: Body) -> list[Event]:
     shortest = min(b.frames(MIN_TRAVEL_S) - 1, len(b))  # a short clip may travel all through
     for s, e in spans(moving, shortest, b.frames(0.5)):
         # split where the direction of travel changes for at least a second
-        cat = np.array([_direction(a) for a in angle[s:e]])
+        cat = [_direction(float(a)) for a in angle[s:e]]
         pieces = _stable_runs(cat, shortest)
         for ps, pe, direction in pieces:
             ps, pe = s + ps, s + pe
@@ -410,7 +419,7 @@ def torso(b: Body, travel: list[Event]) -> list[Event]:
     for s, e in spans(fwd_tilt > LEAN_DEG, b.frames(0.3), b.frames(0.3)):
         peak = float(fwd_tilt[s:e].max())
         back_up = e < len(b) and (e - s) / b.fps <= BOW_MAX_S
-        if peak >= BEND_DEG and back_up and not moving[s:e].mean() > 0.5:
+        if peak >= BOW_DEG and back_up and not moving[s:e].mean() > 0.5:
             out.append(Event("bow", None, s, e, ("lumbar", "neck", "pelvis_rotation"), {"degrees": peak}))
         elif (e - s) >= b.frames(0.5):
             out.append(Event("lean", None, s, e, ("lumbar", "pelvis_rotation"),

@@ -124,9 +124,12 @@ class Body:
 
     @cached_property
     def standing_pelvis(self) -> float:
-        """Pelvis height of this body standing upright: leg length plus ankle height."""
+        """Pelvis height of this body standing upright: leg length plus ankle height plus how far
+        the rig's pelvis joint sits above its hip joints."""
         ankle = min(np.percentile(self.joint("left_ankle")[:, 1], 5), np.percentile(self.joint("right_ankle")[:, 1], 5))
-        return self.leg + max(float(ankle), 0.0)
+        hips = (self.joint("left_hip")[:, 1] + self.joint("right_hip")[:, 1]) / 2
+        above_hips = float(np.median(self.pelvis_height - hips))
+        return self.leg + max(float(ankle), 0.0) + above_hips
 
     # -- feet ------------------------------------------------------------------------------------
     def foot_lift(self, side: str) -> np.ndarray:
@@ -176,9 +179,9 @@ class Body:
 
     @cached_property
     def activity(self) -> np.ndarray:
-        """(F,) how much the body moves: the mean over joints of speed relative to the pelvis plus
-        the pelvis's own horizontal speed, m/s, smoothed over 0.5 s."""
+        """(F,) how much the body moves: the fastest joint's speed relative to the pelvis plus the
+        pelvis's own speed, m/s, smoothed over 0.5 s (one moving arm is enough to not be still)."""
         rel = self.pos - self.pos[:, J["pelvis"]][:, None]
-        v = np.linalg.norm(derivative(rel, self.fps), axis=-1).mean(axis=-1)
+        v = smooth(np.linalg.norm(derivative(rel, self.fps), axis=-1), self.frames(0.5)).max(axis=-1)
         root = np.linalg.norm(derivative(self.joint("pelvis"), self.fps), axis=-1)
-        return smooth(v + root, self.frames(0.5))
+        return v + smooth(root, self.frames(0.5))

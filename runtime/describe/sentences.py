@@ -67,15 +67,20 @@ def phrase(ev: Event, rng) -> str:
     k = ev.kind
     if k == "raise_arm":
         arm = _side(ev, pick(["arm", "hand"]), pick(["arms", "hands"]), rng)
-        level = {"head": pick(["above the head", "over the head", "up high", "high above the head"]),
-                 "shoulder": pick(["to shoulder height", "up", "up to the shoulder"])}[d.get("level", "shoulder")]
         verb = pick(["raises", "lifts", "puts up", "brings up"])
-        out = f"{verb} {arm} {level}"
-        if d.get("lowered"):
+        levels = {"head": ["above the head", "over the head", "up high", "high above the head"],
+                  "shoulder": ["to shoulder height", "up", "up to the shoulder"]}[d.get("level", "shoulder")]
+        if verb.endswith(" up"):  # "puts up the hand up high" says "up" twice
+            levels = [lv for lv in levels if "up" not in lv.split()] or ["to shoulder height"]
+        out = f"{verb} {arm} {pick(levels)}" + _count(d.get("count", 1), rng)
+        if d.get("lowered") and d.get("count", 1) == 1:
             it = "them" if ev.side == "both" else "it"
             out += pick([f" and lowers {it} again", f" and then lowers {it}", f" and brings {it} back down"])
         return out
     if k == "wave":
+        if d.get("count", 1) > 1:
+            who = "both hands" if ev.side == "both" else f"the {ev.side} hand"
+            return pick([f"waves {who}", f"waves with {who}"]) + pick([" again and again", " several times", _count(d["count"], rng)])
         if ev.side == "both":
             return pick(["waves both hands", "waves with both hands", "waves both arms", "waves with both arms above the head"])
         hand = pick(["hand", "arm"])
@@ -102,6 +107,9 @@ def phrase(ev: Event, rng) -> str:
             return pick([f"turns slightly to the {side}", f"turns a little to the {side}"])
         return pick([f"turns {side}", f"turns to the {side}", f"makes a {side} turn", f"turns about {int(round(deg / 45.0) * 45)} degrees to the {side}"])
     if k == "bow":
+        n = d.get("count", 1)
+        if n > 1:
+            return pick(["bows", "bows forward"]) + _count(n, rng)
         return pick(["bows", "bows forward", "bends at the waist to bow", "takes a bow", "bows, bending the upper body forward"])
     if k == "lean":
         direction = d.get("direction")
@@ -304,18 +312,26 @@ def redundant(events: list[Event]) -> set[int]:
     return out
 
 
+_REPEATABLE = ("raise_arm", "bow", "crouch", "turn", "jump", "hop", "kick", "punch", "wave", "locomotion")
+_SAME_WORDS = ("level", "direction", "pose", "gait", "amount", "tempo", "path")
+
+
 def merged_repeats(events: list[Event]) -> list[Event]:
-    """Runs of the same action (kind, side, main words) merged into one event with a count."""
+    """Repeats of one action (same kind, side and words, with no other action of that kind in
+    between) merged into one event with a count; locomotion merges without a count."""
     from dataclasses import replace
 
     out: list[Event] = []
     for ev in events:
-        prev = next((p for p in reversed(out) if p.kind == ev.kind and p.side == ev.side), None)
-        same_words = prev is not None and all(prev.detail.get(k) == ev.detail.get(k) for k in ("level", "direction", "pose", "gait", "amount"))
-        if prev is not None and same_words and ev.kind in ("raise_arm", "bow", "crouch", "turn", "jump", "hop", "kick", "punch", "wave"):
+        prev = next((p for p in reversed(out) if p.kind == ev.kind), None)
+        same = prev is not None and prev.side == ev.side and \
+            all(prev.detail.get(k) == ev.detail.get(k) for k in _SAME_WORDS)
+        if same and ev.kind in _REPEATABLE:
             i = out.index(prev)
-            count = prev.detail.get("count", 1) + ev.detail.get("count", 1)
-            out[i] = replace(prev, end=max(prev.end, ev.end), detail=dict(prev.detail, count=count))
+            detail = dict(prev.detail)
+            if ev.kind != "locomotion":
+                detail["count"] = prev.detail.get("count", 1) + ev.detail.get("count", 1)
+            out[i] = replace(prev, end=max(prev.end, ev.end), detail=detail)
         else:
             out.append(ev)
     return out

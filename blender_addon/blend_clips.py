@@ -119,20 +119,31 @@ def collect(blend_actions, objects, fallback, scene_fps: float, unit_scale: floa
 
 def clip_motion(action_name: str, blend_actions, objects, fallback, scene_fps: float, unit_scale: float = 1.0):
     """The Motion of one action of the file (as indexed), or a sentence saying why there is none."""
-    from runtime.motion import motion_from_positions
-
     action = blend_actions.get(action_name)
     if action is None:
         return f"The action '{action_name}' is no longer in this file: update the index"
     owners = users_of(action, objects) or ([fallback] if fallback is not None else [])
     if not owners:
         return f"No armature plays the action '{action_name}'"
+    return action_motion(action, owners[0], scene_fps, unit_scale)
+
+
+def action_motion(action, obj, scene_fps: float, unit_scale: float = 1.0):
+    """The Motion of `action` played on the armature `obj`, or a sentence saying why there is none."""
+    from runtime.errors import MotionSearchError
+    from runtime.motion import motion_from_positions
+
     try:
-        rigmap = apply.resolve_map(owners[0])
+        rigmap = apply.resolve_map(obj)
     except apply.ApplyError as e:
         return str(e)
-    got = sample(action, owners[0], rigmap, scene_fps, unit_scale)
-    if got is None or len(got[0]) < 2:
-        return f"The action '{action_name}' has no pose keys for '{owners[0].name}'"
+    got = sample(action, obj, rigmap, scene_fps, unit_scale)
+    if got is None:
+        return f"The action '{action.name}' has no pose keys for '{obj.name}'"
     world, fps = got
-    return motion_from_positions(retarget.from_blender(world), fps, f"{ID_PREFIX}{action.name}")
+    if len(world) < 2:
+        return f"The action '{action.name}' is too short: fewer than two frames"
+    try:
+        return motion_from_positions(retarget.from_blender(world), fps, f"{ID_PREFIX}{action.name}")
+    except MotionSearchError as e:
+        return f"The action '{action.name}' cannot be read: {getattr(e, 'reason', e)}"

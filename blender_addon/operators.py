@@ -325,6 +325,49 @@ class MOTIONSEARCH_OT_bone_map_clear(Operator):
         return {'FINISHED'}
 
 
+class MOTIONSEARCH_OT_describe_action(Operator):
+    """Say in words what the active armature's current action does (shown in the sidebar)"""
+
+    bl_idname = "motionsearch.describe_action"
+    bl_label = "Describe Action"
+
+    def execute(self, context):
+        from . import blend_clips, frames, results
+
+        st = _state(context)
+        st.action_summary = st.action_described = ""
+        obj = _armature(context)
+        if obj is None:
+            self.report({'ERROR'}, "Select an armature (or a mesh it deforms) to describe its action")
+            return {'CANCELLED'}
+        action = obj.animation_data.action if obj.animation_data is not None else None
+        if action is None:
+            self.report({'ERROR'}, f"'{obj.name}' has no action to describe")
+            return {'CANCELLED'}
+        scene = context.scene
+        try:
+            from runtime.describe import describe
+
+            motion = blend_clips.action_motion(action, obj, frames.scene_fps(scene.render.fps, scene.render.fps_base),
+                                               scene.unit_settings.scale_length or 1.0)
+            if isinstance(motion, str):
+                self.report({'ERROR'}, motion)
+                return {'CANCELLED'}
+            description = describe(motion)
+        except ImportError as e:
+            self.report({'ERROR'}, f"The describer is missing from this installation ({e})")
+            return {'CANCELLED'}
+        except MotionSearchError as e:  # too short to describe, broken positions
+            self.report({'WARNING'}, f"Cannot describe '{action.name}': {getattr(e, 'reason', e)}")
+            return {'CANCELLED'}
+        st.action_summary, st.action_described = description.summary, action.name
+        print(f"Motion Search: '{action.name}' on {obj.name}: {description.summary}")
+        for event in description.events:
+            print(f"  {results.event_line(event, description.fps)}")
+        self.report({'INFO'}, f"{action.name}: {description.summary}")
+        return {'FINISHED'}
+
+
 def _finish_index_job(job) -> None:
     """Main thread, from the timer: put the job's outcome into the sidebar."""
     from . import engine
@@ -428,6 +471,7 @@ classes = (
     MOTIONSEARCH_OT_apply,
     MOTIONSEARCH_OT_highlight,
     MOTIONSEARCH_OT_reset_colors,
+    MOTIONSEARCH_OT_describe_action,
     MOTIONSEARCH_OT_bone_map_detect,
     MOTIONSEARCH_OT_bone_map_clear,
     MOTIONSEARCH_OT_index_update,

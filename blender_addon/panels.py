@@ -90,6 +90,8 @@ class MOTIONSEARCH_PT_sidebar(Panel):
             col.label(text=os.path.basename(selected.path) or selected.clip_id, icon='FILE')
             col.label(text=f"frames {selected.start_frame}-{selected.end_frame}, {duration_text(selected.duration)}",
                       icon='TIME')
+            if selected.description:
+                _wrapped(col, selected.description, context, icon='TEXT')
 
         obj = _armature(context)
         col = layout.column(align=True)
@@ -104,6 +106,12 @@ class MOTIONSEARCH_PT_sidebar(Panel):
         row.enabled = obj is not None
         row.operator("motionsearch.highlight", text="Highlight", icon='COLOR').word_index = -1
         row.operator("motionsearch.reset_colors", text="Reset Colours", icon='LOOP_BACK')
+        row = col.row(align=True)
+        row.enabled = obj is not None and obj.animation_data is not None and obj.animation_data.action is not None
+        row.operator("motionsearch.describe_action", icon='TEXT')
+        if st.action_summary:
+            col.label(text=f"{st.action_described}:", icon='ACTION')
+            _wrapped(col, st.action_summary, context)
 
         if selected is not None:
             box = layout.box()
@@ -220,12 +228,18 @@ class MOTIONSEARCH_PT_index(Panel):
                      icon='MEMORY')
 
 
+def _wrapped(layout, text: str, context, icon: str = 'NONE') -> None:
+    """`text` as labels that fit the sidebar; the icon on the first line, the others indented to match."""
+    for k, line in enumerate(_wrap(text, context)):
+        layout.label(text=line, icon=icon if k == 0 or icon == 'NONE' else 'BLANK1')
+
+
 def _wrap(text: str, context) -> list[str]:
     """Lines that fit the sidebar's width (about 7 pixels per character at UI scale 1)."""
     import textwrap
 
     region = getattr(context, "region", None)
-    scale = context.preferences.system.ui_scale
+    scale = context.preferences.system.ui_scale or 1.0  # 0 in a background Blender
     width = max(20, int((region.width if region is not None else 300) / (7.0 * scale)) - 4)
     return textwrap.wrap(text, width) or [""]
 

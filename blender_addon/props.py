@@ -2,7 +2,8 @@
 
     Scene.motion_search          MOTIONSEARCH_PG_settings   per-file options (results count, markers...)
     Armature.motion_search       MOTIONSEARCH_PG_bone_map   the user's bone map edits for that rig
-    WindowManager.motion_search  MOTIONSEARCH_PG_state      query, results, explanation, index progress
+    WindowManager.motion_search  MOTIONSEARCH_PG_state      query, results, explanation, action description,
+                                                            index progress
 """
 
 from __future__ import annotations
@@ -69,6 +70,7 @@ class MOTIONSEARCH_PG_result(PropertyGroup):
     end_frame: IntProperty(name="End", description="Last matching frame of the file")
     fps: FloatProperty(name="FPS", description="Frame rate of the file")
     duration: FloatProperty(name="Duration", description="Seconds", subtype='TIME_ABSOLUTE')
+    description: StringProperty(name="Description", description="What the clip shows, in words (from the index)")
 
 
 class MOTIONSEARCH_PG_word(PropertyGroup):
@@ -124,6 +126,9 @@ class MOTIONSEARCH_PG_state(PropertyGroup):
     words_index: IntProperty(name="Word", default=-1)
     joint_strengths: CollectionProperty(type=MOTIONSEARCH_PG_strength)
     explain_error: StringProperty()
+    action_summary: StringProperty(name="Action Description",
+                                   description="What the armature's action does, in words (Describe Action)")
+    action_described: StringProperty(name="Described Action", description="The action the description is of")
     provider_note: StringProperty(name="Device in Use")
     index_progress: FloatProperty(min=0.0, max=1.0, subtype='FACTOR')
     index_status: StringProperty()

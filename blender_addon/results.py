@@ -43,6 +43,7 @@ def hit_row(hit) -> dict:
         "end_frame": int(hit.end_frame),
         "fps": float(hit.fps),
         "duration": float(hit.duration_s),
+        "description": str(getattr(hit, "description", "") or ""),  # what the clip shows, from the index
     }
 
 
@@ -77,6 +78,13 @@ def markers(words: Iterable) -> list[tuple[str, int]]:
         if not get("stop"):
             out.append((f"{MARKER_PREFIX}{get('word')}", int(get("start_frame"))))
     return out
+
+
+def event_line(event, fps: float = 20.0) -> str:
+    """One line for the console per runtime.describe Event: `wave (right) 1.20-3.45 s: shoulder_r, elbow_r`."""
+    side = f" ({event.side})" if event.side else ""
+    parts = f": {', '.join(event.parts)}" if event.parts else ""
+    return f"{event.kind}{side} {event.start / fps:.2f}-{event.end / fps:.2f} s{parts}"
 
 
 def fill(collection, rows: Iterable[dict]) -> None:

@@ -3,10 +3,16 @@
     python -m runtime index DIR [DIR ...] [--index PATH]     build or update a library index
     python -m runtime search "TEXT" [--index PATH] [--top K] [--json] [--queries FILE]
     python -m runtime explain "TEXT" CLIP --png OUT           why CLIP matches TEXT, as a picture
+    python -m runtime describe CLIP [--start F --end F] [--json] [--captions N] [--seed S]
+                                    [--rank SENTENCES.txt]   what CLIP does, in words
     python -m runtime demo                                   all of it on the default library
 
 The model bundle is models/default unless --bundle (or MOTION_SEARCH_BUNDLE) says otherwise;
 the index lives in <cache>/index unless --index (or MOTION_SEARCH_INDEX) says otherwise.
+Search hits carry each clip's stored one-sentence description (on a second line, or "description"
+in JSON). `describe` needs no model (runtime.describe): its frames, --start/--end (inclusive) and
+the events' frames it prints, are frames of CLIP itself, as a DCC or a search hit shows them;
+--rank scores your sentences (one per line) and the describer's with the model, best first.
 """
 
 from __future__ import annotations
@@ -92,7 +98,7 @@ def cmd_search(args) -> int:
 
 def _hit_json(hit) -> dict:
     j = hit.to_json()
-    return {k: j[k] for k in ("path", "start_frame", "end_frame", "fps", "score")}
+    return {k: j[k] for k in ("path", "start_frame", "end_frame", "fps", "score", "description")}
 
 
 def _print_hits(text: str, hits) -> None:
@@ -100,6 +106,8 @@ def _print_hits(text: str, hits) -> None:
     for rank, h in enumerate(hits, 1):
         print(f"  {rank:2d}. {h.score:.3f}  {h.label:<48s} frames {h.start_frame}-{h.end_frame} "
               f"@ {h.fps:g} fps ({h.duration_s:.1f} s)  {h.path}")
+        if h.description:
+            print(f"      {h.description}")
 
 
 def cmd_explain(args) -> int:
@@ -122,6 +130,112 @@ def cmd_explain(args) -> int:
     if args.png:
         draw_explanation(e, motion, args.png)
         print(f"wrote {args.png}", file=sys.stderr)
+    return 0
+
+
+def _describe_range(motion, start: int | None, end: int | None) -> tuple[int | None, int | None]:
+    """--start/--end (frames of the file, both included, as search hits give them) -> [start, end)
+    in the Motion's 20 fps frames (None, None: the whole clip).
+
+    Raises:
+        MotionFormatError: naming the file, for an empty, reversed, outside or too short range.
+    """
+    from .describe import MIN_FRAMES
+    from .errors import MotionFormatError
+
+    if start is None and end is None:
+        return None, None
+    first, last = motion.first_source_frame, motion.source_frames - 1
+    s = first if start is None else start
+    e = last if end is None else end
+    if s >= e:
+        raise MotionFormatError(motion.source, f"--start {s} must come before "
+                                + (f"--end {e}" if end is not None else f"the file's last frame ({e})"))
+    if s < 0 or e > last:
+        raise MotionFormatError(motion.source, f"frames {s}-{e} are outside the file's frames 0-{last}")
+    s = max(s, first)  # an added rest pose (frame 0) is not part of the motion
+    k = motion.fps / motion.source_fps
+    a, b = round((s - first) * k), min(round((e - first) * k) + 1, motion.num_frames)
+    if b - a < MIN_FRAMES:
+        raise MotionFormatError(motion.source, f"frames {s}-{e} ({(e - s) / motion.source_fps:.2f} s) are too short "
+                                f"to describe: at least {MIN_FRAMES / motion.fps:.2f} s is needed")
+    return a, b
+
+
+def _source_frames(motion, start: int, end: int) -> tuple[int, int]:
+    """[start, end) at 20 fps -> the file's first and last frame (both included)."""
+    return int(round(float(motion.source_frame(start)))), \
+        min(int(round(float(motion.source_frame(max(end - 1, start))))), motion.source_frames - 1)
+
+
+def _rank_sentences(args, motion, d, own: list[str]) -> list[dict]:
+    """The user's sentences (--rank FILE) and the describer's `own`, scored for the described
+    range by the model, best first; each says whose it is ("yours", "describer" or "both")."""
+    from dataclasses import replace
+
+    from .search import rank_captions
+
+    path = Path(args.rank)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: sentences file not found")
+    yours = [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
+    if not yours:
+        raise ValueError(f"{path}: no sentences in it (one per line)")
+    texts = list(dict.fromkeys(yours + own))
+    clip = replace(motion, positions=motion.positions[d.start: d.end])  # the described range only
+    whose = {t: ("both" if t in own else "yours") if t in yours else "describer" for t in texts}
+    return [{"text": t, "score": round(score, 4), "from": whose[t]}
+            for t, score in rank_captions(_bundle(args), clip, texts)]
+
+
+def _detail_text(detail: dict) -> str:
+    return ", ".join(f"{k}={v:.2f}" if isinstance(v, float) else f"{k}={v}" for k, v in detail.items())
+
+
+def cmd_describe(args) -> int:
+    from .describe import describe
+    from .motion import load_motion
+    from .rigs import load_mapping_file
+
+    if args.captions < 0:
+        raise ValueError(f"--captions must be 0 or more, not {args.captions}")
+    overrides = load_mapping_file(args.rig_map) if args.rig_map else None
+    motion = load_motion(args.file, fps=args.fps, rig_overrides=overrides, asf=args.asf)
+    d = describe(motion, *_describe_range(motion, args.start, args.end))
+    caps = d.captions(args.captions, args.seed) if args.captions else []
+    ranked = _rank_sentences(args, motion, d, list(dict.fromkeys([d.summary] + [c.text for c in caps]))) \
+        if args.rank else None
+    first, last = _source_frames(motion, d.start, d.end)
+    if args.json:
+        out = {"file": motion.source, "source_fps": motion.source_fps, "start_frame": first, "end_frame": last,
+               **d.to_json(captions=args.captions, seed=args.seed)}
+        for key, events in (("events", d.events), ("actions", d.actions)):
+            for ev, j in zip(events, out[key]):
+                j["start_frame"], j["end_frame"] = _source_frames(motion, ev.start, ev.end)
+        for cap in out.get("captions", []):
+            for link in cap["links"]:
+                link["source_frames"] = list(_source_frames(motion, *link["frames"]))
+        if ranked is not None:
+            out["ranked"] = ranked
+        print(json.dumps(out, indent=1))
+        return 0
+    print(d.summary)
+    if caps:
+        print("\ncaptions:")
+        for c in caps:
+            print(f"  {c.text}")
+    print(f"\nevents (frames {first}-{last} of {motion.source} at {motion.source_fps:g} fps; "
+          f"seconds from frame {motion.first_source_frame}):")
+    for ev in d.events:
+        a, b = _source_frames(motion, ev.start, ev.end)
+        print(f"  {ev.kind:<11s} {ev.side or '-':<5s}  frames {a}-{b}  {ev.start / d.fps:.2f}-{ev.end / d.fps:.2f} s"
+              f"  {_detail_text(ev.detail)}".rstrip())
+    if not d.events:
+        print("  (none)")
+    if ranked is not None:
+        print(f"\nsentences ranked by the model for frames {first}-{last} (yours: from {args.rank}):")
+        for r in ranked:
+            print(f"  {r['score']:6.3f}  {r['from']:<9s}  {r['text']}")
     return 0
 
 
@@ -198,6 +312,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--fps", type=float, default=None, help="the clip's real frame rate, if the file's is wrong")
     p.add_argument("--rig-map", default=None, help="JSON bone mapping for a rig no convention knows")
     p.set_defaults(func=cmd_explain)
+
+    p = sub.add_parser("describe", parents=[common], help="what a clip does, in words (no model needed)")
+    p.add_argument("file", help="a motion file (.bvh, .amc)")
+    p.add_argument("--start", type=int, default=None, help="first frame of the file to describe (default: all)")
+    p.add_argument("--end", type=int, default=None, help="last frame of the file to describe (included)")
+    p.add_argument("--json", action="store_true", help="print the description as JSON")
+    p.add_argument("--captions", type=int, default=5, help="how many varied sentences besides the summary")
+    p.add_argument("--seed", type=int, default=0, help="which varied sentences (the same seed, the same ones)")
+    p.add_argument("--fps", type=float, default=None, help="the clip's real frame rate, if the file's is wrong")
+    p.add_argument("--rig-map", default=None, help="JSON bone mapping for a rig no convention knows")
+    p.add_argument("--asf", default=None, help="ASF skeleton of an AMC file, when it is not beside it")
+    p.add_argument("--rank", default=None, metavar="SENTENCES",
+                   help="a file with one sentence per line: rank them and the describer's with the model")
+    p.set_defaults(func=cmd_describe)
 
     p = sub.add_parser("demo", parents=[common], help="index the default library, search, explain")
     p.add_argument("--index", default=str(default_index_path() / "demo"), help="index folder")

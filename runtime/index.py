@@ -5,7 +5,8 @@ An index is a directory (ColBERT's layout, minus pickle):
     metadata.json        format version, the bundle's model id, sizes, codec, the chunk list,
                          dropped entries; replaced atomically after every chunk
     chunk-000001/        one batch of clips, written to a temporary name and renamed when complete
-        clips.json       per clip: id, path, content hash, size/mtime, frame rates, rig, status, error
+        clips.json       per clip: id, path, content hash, size/mtime, frame rates, rig, status, error,
+                         description (one sentence from runtime.describe)
         windows.npy      (W, 3) int64: clip (in this chunk), first frame (20 fps), frames
         doclens.npy      (W,) int32 patches per window
         codes.npy        (P, D) patch codes (runtime.codec), scales.npy for int codecs
@@ -18,6 +19,16 @@ Updates are incremental: a file is re-encoded only when its content hash (checke
 size or modification time changed) or its frame-rate override differs. A killed update leaves
 the index as it was after the last completed chunk. A file that fails to load becomes a
 `failed` entry with its error, listed in the report, and never stops the rest.
+
+Each clip's description (`Description.summary` of runtime.describe, e.g. "A person waves the right
+hand.") is computed from the Motion already loaded for encoding; a clip the describer cannot
+describe (too short, say) gets "" and is indexed all the same. Format history: v1 patches only;
+v2 adds the per-body-part first stage, computed from the stored codes when a v1 index is opened;
+v3 adds descriptions. Opening a v2 index only rewrites its metadata (v3): its clips have no
+description yet (None; search shows ""), and the next `update` reads those unchanged files again
+to describe them, without encoding them again (clips.json of each chunk is replaced atomically).
+Describing on open instead would make the first search after an upgrade read the whole library,
+and could not reach in-memory motions (Blender actions), which only an update is handed.
 """
 
 from __future__ import annotations
@@ -25,6 +36,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import logging
 import os
 import shutil
 import time
@@ -42,9 +54,11 @@ from .features import NUM_PARTS, Windows
 from .motion import Motion, iter_motion_files, load_motion
 
 INDEX_FORMAT = "motion-search-index"
-INDEX_VERSION = 2  # 2: per-body-part first stage (parts.npy, basis.npy)
+INDEX_VERSION = 3  # 2: per-body-part first stage (parts.npy, basis.npy); 3: clip descriptions
 DEFAULT_CODEC = "int8"
 ENCODE_BATCH = 32  # clips whose windows go through the motion encoder together
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -66,6 +80,7 @@ class ClipEntry:
     rig: str = ""
     status: str = "ok"  # "ok" or "failed"
     error: str = ""
+    description: str | None = None  # one sentence (runtime.describe); "" if none; None: not described yet (v2)
     window_start: int = field(default=0, compare=False)  # global window index, set on load
     window_count: int = field(default=0, compare=False)
 
@@ -90,6 +105,7 @@ class UpdateReport:
     updated: int = 0
     removed: int = 0
     unchanged: int = 0
+    described: int = 0  # unchanged clips of an upgraded index described without encoding them again
     failed: list[tuple[str, str]] = field(default_factory=list)
     cancelled: bool = False
     seconds: float = 0.0
@@ -97,6 +113,8 @@ class UpdateReport:
     def summary(self) -> str:
         s = (f"{self.added} added, {self.updated} updated, {self.removed} removed, {self.unchanged} unchanged, "
              f"{len(self.failed)} failed")
+        if self.described:
+            s += f", {self.described} described"
         return s + (" (cancelled: the rest stays for the next update)" if self.cancelled else "") + \
             f" in {self.seconds:.1f} s"
 
@@ -165,6 +183,8 @@ class LibraryIndex:
             raise other_model_error(path, meta.get("model_id"), bundle.model_id)
         if version == 1:
             meta = _upgrade_from_v1(path, meta)
+        if meta["format_version"] == 2:
+            meta = _upgrade_from_v2(path, meta)
         if meta["format_version"] != INDEX_VERSION:
             raise StaleIndexError(f"{path}: index format v{version} is not v{INDEX_VERSION}: "
                                   "update the index to encode the library again")
@@ -335,6 +355,9 @@ class LibraryIndex:
             workers: processes reading files (0: in this process; use 0 inside Blender).
             rig_overrides: a user's bone mapping for rigs no convention knows
                 (runtime.rigs.load_mapping_file); changing it re-reads every file.
+
+        Unchanged clips with no description yet (an index upgraded from v2) are read again and
+        described after the new clips are encoded, without encoding them again (report.described).
         """
         t0 = time.time()
         if bundle.model_id != self.meta["model_id"]:
@@ -351,6 +374,7 @@ class LibraryIndex:
                 if k not in dropped:
                     existing[item["id"]] = (name, k, ClipEntry(**item))
         todo: list[tuple[str, object]] = []  # (id, path or MotionItem)
+        undescribed: list[tuple[str, object]] = []  # unchanged clips to describe: (id, path or MotionItem)
         seen: set[str] = set()
         files = []
         for src in sources:
@@ -367,11 +391,11 @@ class LibraryIndex:
             fps = fps_of(path) if fps_of else None
             old = existing.get(path)
             same_reading = old is not None and old[2].fps_override == fps and old[2].rig_map == rig_map
-            if same_reading and old[2].size == st.st_size and old[2].mtime_ns == st.st_mtime_ns:
+            if same_reading and (old[2].size == st.st_size and old[2].mtime_ns == st.st_mtime_ns
+                                 or old[2].content_hash == content_hash(path)):  # else touched, not changed
                 report.unchanged += 1
-                continue
-            if same_reading and old[2].content_hash == content_hash(path):
-                report.unchanged += 1  # touched, not changed
+                if old[2].description is None and old[2].status == "ok":
+                    undescribed.append((path, path))
                 continue
             todo.append((path, path))
         for item in motions:
@@ -381,6 +405,8 @@ class LibraryIndex:
             old = existing.get(item.id)
             if old and old[2].content_hash == item.content_hash:
                 report.unchanged += 1
+                if old[2].description is None and old[2].status == "ok":
+                    undescribed.append((item.id, item))
                 continue
             todo.append((item.id, item))
         gone = [i for i in existing if i not in seen]
@@ -390,7 +416,7 @@ class LibraryIndex:
         report.added = len(todo) - len(replaced)
         if gone or replaced:
             self._drop([existing[i][:2] for i in gone + replaced])
-        done = 0
+        done, total = 0, len(todo) + len(undescribed)
         for s in range(0, len(todo), chunk_clips):
             batch = todo[s: s + chunk_clips]
             entries, wins, patches = [], [], []
@@ -404,7 +430,7 @@ class LibraryIndex:
                     pending.append((entry, motion))
                 done += 1
                 if progress:
-                    progress(done, len(todo), entry.label)
+                    progress(done, total, entry.label)
                 if len(pending) >= ENCODE_BATCH:
                     self._encode(bundle, pending, entries, wins, patches, report)
                     pending = []
@@ -419,6 +445,9 @@ class LibraryIndex:
                 not_done = len(todo) - done
                 report.added = max(0, report.added - not_done)
                 break
+        if undescribed and not report.cancelled:
+            report.described, report.cancelled = self._describe_unchanged(
+                undescribed, existing, fps_of, workers, rig_overrides, rig_map, progress, should_stop, done, total)
         # a file that failed is reported as failed, not as added or updated
         for ident, _ in report.failed:
             if ident in existing:
@@ -431,6 +460,35 @@ class LibraryIndex:
         _write_json(self.path / "report.json", asdict(report))
         self._load_chunks()
         return report
+
+    def _describe_unchanged(self, items: list[tuple[str, object]], existing: dict, fps_of, workers: int,
+                            rig_overrides, rig_map: str, progress, should_stop, done: int,
+                            total: int) -> tuple[int, bool]:
+        """Describe unchanged clips that have no description (read again, not encoded again) and
+        replace their chunks' clips.json, chunk by chunk. Returns (clips described, stopped)."""
+        by_chunk: dict[str, list[tuple[str, object]]] = {}
+        for ident, item in items:
+            by_chunk.setdefault(existing[ident][0], []).append((ident, item))
+        described, stopped = 0, False
+        for name, batch in by_chunk.items():
+            found: dict[int, str] = {}
+            for ident, (entry, _) in _load_all(batch, fps_of, workers, rig_overrides, rig_map):
+                found[existing[ident][1]] = entry.description or ""  # unreadable now: "", never fatal
+                done += 1
+                if progress:
+                    progress(done, total, entry.label)
+                if should_stop and should_stop():
+                    stopped = True
+                    break
+            clips_json = self.path / name / "clips.json"
+            raw = json.loads(clips_json.read_text(encoding="utf-8"))
+            for k, text in found.items():
+                raw[k]["description"] = text
+            _write_json(clips_json, raw, indent=None)
+            described += len(found)
+            if stopped:
+                break
+        return described, stopped
 
     @staticmethod
     def _encode(bundle, pending: list[tuple[ClipEntry, Motion]], entries: list[ClipEntry],
@@ -446,6 +504,7 @@ class LibraryIndex:
         except Exception as e:  # the encoder failing is reported per clip, never fatal to the library
             for entry, _ in pending:
                 entry.status, entry.error = "failed", f"{entry.id}: cannot encode ({str(e).splitlines()[0]})"
+                entry.description = ""
                 report.failed.append((entry.id, entry.error))
                 entries.append(entry)
             return
@@ -544,13 +603,28 @@ def _entry_json(e: ClipEntry) -> dict:
     return d
 
 
+def describe_summary(motion: Motion) -> str:
+    """The sentence an index stores for a clip; "" when the describer cannot describe it (a clip
+    too short, or a describer error: logged, never fatal to indexing)."""
+    from .describe import describe
+
+    try:
+        return describe(motion).summary
+    except MotionSearchError:
+        return ""
+    except Exception as e:  # noqa: BLE001 - a describer bug must not cost the clip its place in the index
+        log.warning("%s: cannot describe (%s: %s)", motion.source, type(e).__name__, e)
+        return ""
+
+
 def _load_one(args: tuple) -> tuple[str, tuple[ClipEntry, Motion | None]]:
     ident, item, fps, overrides, rig_map = args
     if isinstance(item, MotionItem):
         m = item.motion
         return ident, (ClipEntry(id=ident, path="", label=item.label or ident, content_hash=item.content_hash,
                                  source_fps=m.source_fps, source_frames=m.source_frames,
-                                 first_source_frame=m.first_source_frame, frames=m.num_frames, rig=m.rig), m)
+                                 first_source_frame=m.first_source_frame, frames=m.num_frames, rig=m.rig,
+                                 description=describe_summary(m)), m)
     path = str(item)
     st = os.stat(path)
     entry = ClipEntry(id=ident, path=path, label=Path(path).stem, content_hash=content_hash(path), size=st.st_size,
@@ -558,10 +632,11 @@ def _load_one(args: tuple) -> tuple[str, tuple[ClipEntry, Motion | None]]:
     try:
         m = load_motion(path, fps=fps, rig_overrides=overrides)
     except (MotionSearchError, OSError) as e:
-        entry.status, entry.error = "failed", str(e)
+        entry.status, entry.error, entry.description = "failed", str(e), ""
         return ident, (entry, None)
     entry.source_fps, entry.source_frames = m.source_fps, m.source_frames
     entry.first_source_frame, entry.frames, entry.rig = m.first_source_frame, m.num_frames, m.rig
+    entry.description = describe_summary(m)
     return ident, (entry, m)
 
 
@@ -601,15 +676,23 @@ def _upgrade_from_v1(path: Path, meta: dict) -> dict:
             tmp = d / f".{key}.{uuid.uuid4().hex[:6]}.npy"
             np.save(tmp, value)
             os.replace(tmp, d / f"{key}.npy")
-    meta = dict(meta, format_version=INDEX_VERSION)
+    meta = dict(meta, format_version=2)
     _write_json(path / "metadata.json", meta)
     return meta
 
 
-def _write_json(path: Path, data: dict) -> None:
+def _upgrade_from_v2(path: Path, meta: dict) -> dict:
+    """v2 -> v3 (clip descriptions): the metadata only. A clip entry without a description reads as
+    None (not described yet); the next update describes those clips (see the module docstring)."""
+    meta = dict(meta, format_version=3)
+    _write_json(path / "metadata.json", meta)
+    return meta
+
+
+def _write_json(path: Path, data, indent: int | None = 1) -> None:
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:6]}.tmp")
     with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=1)
+        json.dump(data, f, indent=indent)
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)

@@ -7,7 +7,8 @@ bench/bench_search.py, also for the older first stage on pooled vectors (the que
 against each window's mean patch), kept as an option for that comparison. MaxSim runs on the
 index's int8 / int4 codes as stored (runtime.code_scores) unless a small library's patches are
 already decoded in memory. Hits are clips (a clip's best window), with the frames of the source
-file that window covers.
+file that window covers and the clip's one-sentence description from the index ("" for a clip
+not described yet: an index upgraded from v2 before its next update, see runtime.index).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ class Hit:
     start_frame: int  # first frame of the window in the source file
     end_frame: int  # last frame of the window in the source file (inclusive)
     fps: float  # the source file's frame rate
+    description: str = ""  # what the whole clip does, in one sentence (runtime.describe), from the index
 
     @property
     def duration_s(self) -> float:
@@ -52,7 +54,8 @@ class Hit:
 
     def to_json(self) -> dict:
         return {"path": self.path or self.clip_id, "start_frame": self.start_frame, "end_frame": self.end_frame,
-                "fps": self.fps, "score": round(float(self.score), 6), "label": self.label, "id": self.clip_id}
+                "fps": self.fps, "score": round(float(self.score), 6), "label": self.label, "id": self.clip_id,
+                "description": self.description}
 
 
 class Searcher:
@@ -156,7 +159,7 @@ class Searcher:
         first = int(round(e.source_frame(start)))
         last = int(round(e.source_frame(start + length - 1)))
         return Hit(e.id, e.path, e.label, score, window, start, length, first, min(last, max(e.source_frames - 1, 0)),
-                   e.source_fps)
+                   e.source_fps, e.description or "")
 
 
 def default_candidates(num_windows: int, k: int) -> int:

@@ -51,7 +51,8 @@ class Description:
 
     def to_json(self, captions: int = 0, seed: int = 0) -> dict:
         out = {"start": self.start, "end": self.end, "fps": self.fps, "summary": self.summary,
-               "events": [e.to_json(self.fps) for e in self.events]}
+               "events": [e.to_json(self.fps) for e in self.events],
+               "actions": [e.to_json(self.fps) for e in self.actions]}  # what caption links index
         if captions:
             out["captions"] = [c.to_json() for c in self.captions(captions, seed)]
         return out

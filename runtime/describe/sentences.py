@@ -29,7 +29,7 @@ class Link:
     start: int
     end: int
     word: str
-    event: int  # index into Description.events
+    event: int  # index into the events the caption was written from (Description.actions)
     parts: tuple[str, ...]
     first_frame: int
     last_frame: int  # exclusive

@@ -24,6 +24,7 @@ def test_validate_only_build(tmp_path):
     assert not (folder / "build_extension.py").exists() and (folder / "__init__.py").is_file()
     names = zipfile.ZipFile(wheel).namelist()
     assert "runtime/motion.py" in names and "runtime/io/bvh.py" in names
+    assert "runtime/describe/__init__.py" in names  # Describe Action and the result descriptions
     assert all(n.startswith(("runtime/", "motion_search_runtime-0.1.0.dist-info/")) for n in names)
     assert not any("__pycache__" in n for n in names)
     # a pure wheel imports straight from the zip (ahead of the repo's editable install)

@@ -176,6 +176,13 @@ def test_result_rows():
                                 end_frame=80, fps=120.0, duration_s=0.57)
     row = results.hit_row(hit)
     assert row["label"] == "walk_01" and row["duration"] == pytest.approx(0.57)
+    assert row["description"] == ""  # a Hit from before the index stored descriptions
+    hit.description = "A person walks forward."
+    assert results.hit_row(hit)["description"] == "A person walks forward."
+    event = types.SimpleNamespace(kind="wave", side="right", start=24, end=90, parts=("elbow_r", "shoulder_r"))
+    assert results.event_line(event, 20.0) == "wave (right) 1.20-4.50 s: elbow_r, shoulder_r"
+    assert results.event_line(types.SimpleNamespace(kind="jump", side=None, start=0, end=10, parts=())) == \
+        "jump 0.00-0.50 s"
     match = types.SimpleNamespace(word="waves", part="elbow_r", joints=("right_elbow", "right_wrist"),
                                   start_frame=30, end_frame=50, score=0.8)
     words = results.word_rows(types.SimpleNamespace(words=[match]))

@@ -10,7 +10,8 @@ import bpy
 from .conftest import MODULE, submodule
 
 CLASS_NAMES = ("MOTIONSEARCH_OT_search", "MOTIONSEARCH_OT_apply", "MOTIONSEARCH_OT_highlight",
-               "MOTIONSEARCH_OT_reset_colors", "MOTIONSEARCH_OT_index_update", "MOTIONSEARCH_OT_index_cancel",
+               "MOTIONSEARCH_OT_reset_colors", "MOTIONSEARCH_OT_describe_action", "MOTIONSEARCH_OT_index_update",
+               "MOTIONSEARCH_OT_index_cancel",
                "MOTIONSEARCH_PT_sidebar", "MOTIONSEARCH_PT_bone_map", "MOTIONSEARCH_PT_index",
                "MOTIONSEARCH_UL_results", "MOTIONSEARCH_UL_words")
 
@@ -116,17 +117,23 @@ def test_lists_and_selected_result_draw(empty_scene, bandai2):
     st = bpy.context.window_manager.motion_search
     hit = types.SimpleNamespace(clip_id="blend:walk", path="", label="walk", score=0.5, start_frame=0, end_frame=40,
                                 fps=24.0, duration_s=1.7)
-    results.fill(st.results, results.hit_rows([hit]))
+    described = types.SimpleNamespace(**vars(hit), description="A person walks in a circle.")
+    results.fill(st.results, results.hit_rows([hit, described]))
+    assert st.results[0].description == ""  # a hit without a description (an index from before the describer)
     results.fill(st.words, [{"word": "the", "part": "lumbar", "part_label": "spine", "joints": "spine1",
                              "start_frame": 0, "end_frame": 8, "score": 0.1, "stop": True}])
     item = st.index_failed.add()
     item.path, item.message = "/lib/bad.bvh", "bad.bvh:3: unexpected end of file"
     with submodule("props").quiet():
-        st.results_index, st.words_index = 0, 0
+        st.results_index, st.words_index = 1, 0
+    st.action_summary, st.action_described = "A person waves the right hand.", "wave"
     try:
         log = _draw(panels.MOTIONSEARCH_PT_sidebar, bpy.context)
         labels = [kw.get("text") for name, _, kw in log if name.endswith(".label")]
         assert "blend:walk" in labels and "frames 0-40, 1.7 s" in labels
+        assert "A person walks in a circle." in labels  # the selected result's description
+        assert "wave:" in labels and "A person waves the right hand." in labels  # Describe Action's summary
+        assert any(args == ("motionsearch.describe_action",) for name, args, _ in log if name.endswith(".operator"))
         assert "Target: " + bpy.context.active_object.name in labels
         assert any(kw.get("text") == "Highlight 'the'" for name, _, kw in log if name.endswith(".operator"))
         assert _draw(panels.MOTIONSEARCH_PT_index, bpy.context)
@@ -139,3 +146,4 @@ def test_lists_and_selected_result_draw(empty_scene, bandai2):
         st.results.clear()
         st.words.clear()
         st.index_failed.clear()
+        st.action_summary = st.action_described = ""

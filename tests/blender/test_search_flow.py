@@ -69,6 +69,7 @@ def test_index_search_explain_apply_highlight(configured, bandai1):
     assert st.last_query == st.query and len(st.results) == len(LIBRARY)
     assert st.results_index == 0 and st.results[0].score >= st.results[-1].score
     assert {os.path.basename(r.path) for r in st.results} == set(LIBRARY)
+    _check_descriptions(st.results, submodule("engine").STATE.hits)
     assert len(st.words) >= 5 and len(st.joint_strengths) == 22  # the first hit is explained at once
     assert all(w.part_label and w.joints for w in st.words)
 
@@ -89,6 +90,20 @@ def test_index_search_explain_apply_highlight(configured, bandai1):
     st = _index()  # nothing changed on disk: nothing is encoded again
     entries = len(LIBRARY) + 1  # the failed file stays an entry, unchanged until it changes
     assert st.index_status.startswith(f"Index updated: 0 added, 0 updated, 0 removed, {entries} unchanged")
+
+
+def _check_descriptions(rows, hits) -> None:
+    """Each result carries its hit's description (what the index stores for the clip); once the index
+    stores them, every one of these real clips has one."""
+    assert [r.clip_id for r in rows] == [str(h.clip_id) for h in hits]
+    for row, hit in zip(rows, hits):
+        want = str(getattr(hit, "description", "") or "")
+        assert row.description == want
+        if hasattr(hit, "description"):
+            assert row.description, row.label
+    by_file = {os.path.basename(r.path): r.description for r in rows}
+    if by_file[WAVE]:
+        assert "right" in by_file[WAVE]
 
 
 def test_actions_of_the_file_are_searchable_and_apply(configured, bandai1):

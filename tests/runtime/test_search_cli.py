@@ -95,8 +95,10 @@ def test_command_line(library, tiny_bundle, tmp_path):
     r = _cli("search", "a person walks energetically", "--index", idx, "--bundle", tiny_bundle, "--top", 3, "--json")
     assert r.returncode == 0, r.stderr
     hits = json.loads(r.stdout)
-    assert len(hits) == 3 and all(set(h) == {"path", "start_frame", "end_frame", "fps", "score"} for h in hits)
+    assert len(hits) == 3 and all(set(h) == {"path", "start_frame", "end_frame", "fps", "score", "description"}
+                              for h in hits)
     assert hits[0]["score"] >= hits[1]["score"] and hits[0]["path"].endswith(".bvh")
+    assert all(isinstance(h["description"], str) for h in hits) and any(h["description"] for h in hits)
     queries = tmp_path / "q.txt"
     queries.write_text("a person runs\n\nsomeone raises both hands\n")
     r = _cli("search", "--queries", queries, "--index", idx, "--bundle", tiny_bundle, "--top", 2)

@@ -4,6 +4,7 @@ and check it against the figures its manifest records.
     ./dev py exporter/evaluate_bundle.py models/default            # print the figures
     ./dev py exporter/evaluate_bundle.py models/default --check    # compare with manifest.json (exit 1 if off)
     ./dev py exporter/evaluate_bundle.py models/default --check --subset   # the quick check on 64 clips per set
+    ./dev py exporter/evaluate_bundle.py models/default --freeform val     # the hand-written free-form queries
 
 The test sets and captions are the training code's (training/splits.json, fixed captions per
 clip); the scoring is the runtime's: torch encodes nothing here.
@@ -81,6 +82,24 @@ def set_figures(bundle: Bundle, subset: int | None = None, protocols=PROTOCOLS) 
     return figures
 
 
+def freeform_figures(bundle: Bundle, split: str) -> dict:
+    """R@k and median rank of the hand-written free-form queries of `split` (training/freeform.py),
+    each searched among all clips of that split (Bandai-Namco and CMU together)."""
+    from dataclasses import replace
+
+    from training.data import load_features, make_eval_set
+    from training.freeform import freeform_metrics, load_queries, relevance, split_pool
+
+    queries = load_queries(split)
+    clips = split_pool(split)
+    features = load_features(clips, "all")
+    clips = [c for c in clips if c.key in features]
+    raw = ChannelStats(np.zeros(29, np.float32), np.ones(29, np.float32))
+    es = make_eval_set(f"freeform_{split}", clips, features, raw, bundle.window, bundle.hop)
+    sim = bundle_similarity(bundle, replace(es, captions=[q.sentence for q in queries]))
+    return freeform_metrics(sim, relevance(queries, es.clips)) | {"clips": len(es.clips)}
+
+
 def evaluate_bundle(path: str | Path, protocols=PROTOCOLS, subset: bool = True) -> dict:
     """Figures of a bundle on the full test sets (and, with `subset`, on the quick-check subset)."""
     bundle = Bundle.load(path, device="cpu")
@@ -116,7 +135,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("bundle", nargs="?", default="models/default")
     parser.add_argument("--check", action="store_true", help="compare with the figures in manifest.json")
     parser.add_argument("--subset", action="store_true", help=f"only the first {SUBSET} clips of each test set")
+    parser.add_argument("--freeform", choices=("val", "test"), default=None,
+                        help="only the hand-written free-form queries of this split")
     args = parser.parse_args(argv)
+    if args.freeform:
+        f = freeform_figures(Bundle.load(args.bundle, device="cpu"), args.freeform)
+        print(f"free-form {args.freeform} ({f['queries']} queries, {f['clips']} clips): R@1 {f['R@1']:.2f} "
+              f"R@5 {f['R@5']:.2f} R@10 {f['R@10']:.2f} MedR {f['MedR']:.1f}")
+        return 0
     manifest = json.loads((Path(args.bundle) / "manifest.json").read_text())
     actual = set_figures(Bundle.load(args.bundle, device="cpu"), SUBSET if args.subset else None)
     expected = manifest.get("evaluation", {})

@@ -133,24 +133,6 @@ def caption_true_of(caption_group: str, clip_group: str) -> bool:
     return a[0] in SUBSUMES.get(b[0], ())
 
 
-_ARMS = {"left": ("shoulder_l", "elbow_l"), "right": ("shoulder_r", "elbow_r")}
-
-
-def grounding_targets(group: str) -> dict[str, tuple[str, ...]]:
-    """For a labelled clip whose content names the moving arm, the body parts its caption's arm
-    words refer to: {"left": (shoulder_l, elbow_l), "hand": (...)}; {} for anything else."""
-    content = group.split("|")[0]
-    if not content.startswith(("wave-", "raise-up-")):
-        return {}
-    for side in ("left", "right"):
-        if f"-{side}-" in content:
-            return {w: _ARMS[side] for w in (side, "hand", "arm")}
-    if "-both-" in content:
-        both = _ARMS["left"] + _ARMS["right"]
-        return {w: both for w in ("both", "hands", "arms")}
-    return {}
-
-
 def bandai_labels(stem: str) -> tuple[str, str]:
     """(content, style) from a Bandai file name `dataset-N_<content>_<style>_<take>`."""
     parts = stem.split("_")

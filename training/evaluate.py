@@ -84,6 +84,28 @@ def similarity(model, tokenizer, eval_set, device) -> np.ndarray:
     return clip_scores(window_scores(model, q, qm, d, dm), eval_set.window_clip, len(eval_set.clips))
 
 
+def freeform_set(split: str, features: dict, stats, window: int, hop: int, whole: bool = True):
+    """(EvalSet whose captions are the hand-written free-form queries of `split`, relevance (Q, C))
+    over the split's pool of clips (training.freeform). `whole=False` (a smoke run on part of the
+    data) keeps only the queries that have a relevant clip among the clips with features."""
+    from dataclasses import replace
+
+    from training.data import make_eval_set
+    from training.freeform import answerable, load_queries, relevance, split_pool
+
+    pool = [c for c in split_pool(split) if c.key in features]
+    queries = load_queries(split) if whole else answerable(load_queries(split), pool)
+    es = make_eval_set(f"freeform_{split}", pool, features, stats, window, hop)
+    return replace(es, captions=[q.sentence for q in queries]), relevance(queries, es.clips, strict=whole)
+
+
+def freeform_scores(model, tokenizer, free, device) -> dict:
+    from training.freeform import freeform_metrics
+
+    es, rel = free
+    return freeform_metrics(similarity(model, tokenizer, es, device), rel)
+
+
 def evaluate_sets(model, tokenizer, sets, device) -> dict:
     out = {}
     for s in sets:

@@ -65,14 +65,20 @@ def split_pool(split: str):
         one_per_group([c for c in clips if c.source == "cmu"])
 
 
-def relevance(queries: list[FreeQuery], clips) -> np.ndarray:
-    """(Q, C) bool; raises ValueError for a query naming no clip of the pool (a typo or a wrong split)."""
+def relevance(queries: list[FreeQuery], clips, strict: bool = True) -> np.ndarray:
+    """(Q, C) bool; raises ValueError (when strict) for a query naming no clip of the pool (a typo or
+    a wrong split)."""
     rel = np.array([[any(matches(s, c) for s in q.relevant) for c in clips] for q in queries], bool)
-    for q, row in zip(queries, rel):
+    for q in queries if strict else ():
         for s in q.relevant:
             if not any(matches(s, c) for c in clips):
                 raise ValueError(f"{QUERIES_FILE.name}:{q.line}: '{s}' names no {q.split} clip")
     return rel
+
+
+def answerable(queries: list[FreeQuery], clips) -> list[FreeQuery]:
+    """The queries with at least one relevant clip in `clips` (a pool cut down for a smoke run)."""
+    return [q for q in queries if any(matches(s, c) for s in q.relevant for c in clips)]
 
 
 def freeform_metrics(sim: np.ndarray, rel: np.ndarray) -> dict:

@@ -70,3 +70,24 @@ def grounding_loss(q: torch.Tensor, d: torch.Tensor, d_mask: torch.Tensor, targe
         logp = torch.log_softmax(per_part, dim=0)
         losses.append(-torch.logsumexp(logp[parts], dim=0))
     return torch.stack(losses).mean()
+
+
+def link_grounding_loss(q: torch.Tensor, d: torch.Tensor, d_mask: torch.Tensor,
+                        targets: list[tuple[int, int, list[int]]], logit_scale: torch.Tensor) -> torch.Tensor:
+    """Weak supervision from the describer's word links: for (pair, token, target patches), the
+    token's similarity over all of its clip's patches, as a softmax, should put its mass on the
+    patches of the event the word names (its body parts over its frames).
+
+    Returns the mean of -log(sum of softmax over the target patches).
+    """
+    losses = []
+    valid = d_mask.cpu()
+    for b, t, patches in targets:
+        patches = [p for p in patches if p < valid.shape[1] and valid[b, p]]  # padding is no evidence
+        if not patches:
+            continue
+        # scale first, then mask: -inf times the scale would make the scale's gradient NaN
+        sims = ((d[b] @ q[b, t]) * logit_scale.exp()).masked_fill(~d_mask[b], float("-inf"))
+        logp = torch.log_softmax(sims, dim=0)
+        losses.append(-torch.logsumexp(logp[patches], dim=0))
+    return torch.stack(losses).mean() if losses else q.new_zeros(())

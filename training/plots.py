@@ -23,13 +23,16 @@ def plot_curves(log_path: str | Path, png: str | Path) -> None:
         a.plot(steps, [r["nce"] for r in train], label="InfoNCE", lw=1)
         if any(r["mlm"] for r in train):
             a.plot(steps, [r["mlm"] for r in train], label="MLM", lw=1)
+        if any(r.get("grounding") for r in train):
+            a.plot(steps, [r.get("grounding", 0.0) for r in train], label="grounding", lw=1)
     a.set_xlabel("step")
     a.set_title("training loss")
     a.legend()
     a.grid(alpha=0.3)
     for name in sorted({k for r in val for k in r["val"]}):
         pts = [(r["step"], r["val"][name]) for r in val if name in r["val"]]
-        for key, style in (("t2m_R@1", "-"), ("t2m_R@10", "--")):
+        keys = ("R@1", "R@10") if name.startswith("freeform") else ("t2m_R@1", "t2m_R@10")
+        for key, style in zip(keys, ("-", "--")):
             b.plot([s for s, _ in pts], [m[key] for _, m in pts], style, marker="o", ms=3, label=f"{name} {key}")
     b.set_xlabel("step")
     b.set_ylabel("%")

@@ -54,11 +54,10 @@ def main(argv: list[str] | None = None) -> Path:
     from runtime.features import ChannelStats, motion_windows
     from training.captions import caption_true_of
     from training.config import load_config
-    from training.data import (TrainSet, bandai_clips, cmu_clips, load_features, make_eval_set, one_per_group,
-                               split_clips)
-    from training.evaluate import evaluate_sets
-    from runtime.features import NUM_PARTS
-    from training.losses import grounding_loss, info_nce
+    from training.data import (TrainSet, bandai_clips, cmu_clips, load_events, load_features, make_eval_set,
+                               one_per_group, split_clips)
+    from training.evaluate import evaluate_sets, freeform_set, freeform_scores
+    from training.losses import info_nce, link_grounding_loss
     from training.models.retrieval import RetrievalModel
     from training.models.text_encoder import load_tokenizer, mask_tokens
     from training.plots import plot_curves
@@ -104,13 +103,20 @@ def main(argv: list[str] | None = None) -> Path:
         stats = ChannelStats.fit([motion_windows(features[c.key], dc.window, dc.hop) for c in train_clips
                                   if c.key in features])
         stats.save(stats_path)
-    train_set = TrainSet(train_clips, features, stats, dc.window, dc.mirror_prob)
+    events = load_events(train_clips, "all", workers=dc.workers, log=log) if dc.describer_share > 0 else {}
+    train_set = TrainSet(train_clips, features, stats, dc.window, dc.mirror_prob, events, dc.describer_share)
     val_sets = [make_eval_set(f"{src}_val", one_per_group([c for c in split_clips(clips, "val") if c.source == src]),
                               features, stats, dc.window, dc.hop) for src in dc.sources]
     val_sets = [v for v in val_sets if v.clips]
     if dc.max_clips:
         val_sets = val_sets[:1]
-    log(f"train: {len(train_set.clips)} clips; " + ", ".join(f"{v.name}: {len(v.clips)} clips" for v in val_sets))
+    if dc.select_on not in ("freeform", "captions"):
+        raise ValueError(f"data.select_on must be 'freeform' or 'captions', not '{dc.select_on}'")
+    whole = not dc.max_clips and {"bandai", "cmu"} <= set(dc.sources)
+    free_val = freeform_set("val", features, stats, dc.window, dc.hop, whole) if dc.select_on == "freeform" else None
+    log(f"train: {len(train_set.clips)} clips ({len(events)} described, share {dc.describer_share}); "
+        + ", ".join(f"{v.name}: {len(v.clips)} clips" for v in val_sets)
+        + (f"; free-form val: {len(free_val[1])} queries" if free_val else ""))
 
     # ------------------------------------------------------------------------------------- model
     model = RetrievalModel(mc, dc).to(device)
@@ -159,15 +165,25 @@ def main(argv: list[str] | None = None) -> Path:
         model.eval()
         with torch.no_grad(), autocast:
             results = evaluate_sets(model, tokenizer, val_sets, device)
+            if free_val:
+                results["freeform_val"] = freeform_scores(model, tokenizer, free_val, device)
         model.train()
+        if free_val:  # selection: the hand-written free-form val queries, mean of R@1/5/10
+            f = results["freeform_val"]
+            results["select"] = float((f["R@1"] + f["R@5"] + f["R@10"]) / 3)
+            return results
         scores = [results[v.name]["all"] for v in val_sets]
         # selection score: mean text->motion R@1/R@5/R@10 over the validation sets
         results["select"] = float(np.mean([(r["t2m_R@1"] + r["t2m_R@5"] + r["t2m_R@10"]) / 3 for r in scores]))
         return results
 
     def summary(res: dict) -> str:
-        return "; ".join(f"{v.name} t2m R@1 {res[v.name]['all']['t2m_R@1']:.1f} R@10 {res[v.name]['all']['t2m_R@10']:.1f}"
-                         for v in val_sets)
+        out = "; ".join(f"{v.name} t2m R@1 {res[v.name]['all']['t2m_R@1']:.1f} R@10 {res[v.name]['all']['t2m_R@10']:.1f}"
+                        for v in val_sets)
+        if "freeform_val" in res:
+            f = res["freeform_val"]
+            out += f"; free-form val R@1 {f['R@1']:.1f} R@5 {f['R@5']:.1f} R@10 {f['R@10']:.1f}"
+        return out
 
     def validate_and_keep_best(best: float) -> float:
         """Validate at `step`, log it, save model_best when the selection score improves."""
@@ -176,7 +192,8 @@ def main(argv: list[str] | None = None) -> Path:
         if improved:
             save("model_best", with_optimizer=False)
         log(f"step {step}: validation {summary(res)}" + (" (best so far)" if improved else ""))
-        log_file.write(json.dumps({"step": step, "val": {v.name: res[v.name]["all"] for v in val_sets},
+        log_file.write(json.dumps({"step": step, "val": {v.name: res[v.name]["all"] for v in val_sets}
+                                   | ({"freeform_val": res["freeform_val"]} if "freeform_val" in res else {}),
                                    "select": res["select"]}) + "\n")
         log_file.flush()
         return max(best, res["select"])
@@ -208,7 +225,7 @@ def main(argv: list[str] | None = None) -> Path:
             batches = train_set.batches(tc.batch_size, rng)
             batch = next(batches)
         tok = tokenizer(batch.captions, padding=True, truncation=True, max_length=mc.max_text_tokens,
-                        return_tensors="pt")
+                        return_tensors="pt", return_offsets_mapping=True)
         ids, am = tok["input_ids"].to(device), tok["attention_mask"].to(device)
         not_negative = torch.tensor([[caption_true_of(a, b) for b in batch.groups] for a in batch.groups])
         angles = torch.from_numpy(batch.angles).to(device)
@@ -225,8 +242,8 @@ def main(argv: list[str] | None = None) -> Path:
                 loss_mlm = model.text.mlm_loss(masked.to(device), am, labels.to(device))
             loss_ground = torch.zeros((), device=device)
             if mc.grounding_weight > 0:
-                targets = grounding_token_targets(batch.groups, ids.cpu(), tokenizer)
-                loss_ground = grounding_loss(q.float(), d.float(), d_mask, targets, NUM_PARTS, model.logit_scale)
+                targets = grounding_token_targets(batch, tok["offset_mapping"].tolist())
+                loss_ground = link_grounding_loss(q.float(), d.float(), d_mask, targets, model.logit_scale)
             loss = loss_nce + mc.mlm_weight * loss_mlm + mc.grounding_weight * loss_ground
         loss.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
@@ -264,20 +281,19 @@ def main(argv: list[str] | None = None) -> Path:
     return run_dir
 
 
-def grounding_token_targets(groups: list[str], ids, tokenizer) -> list[tuple[int, int, list[int]]]:
-    """(pair, token position, target part indices) for the arm words of labelled captions."""
-    from runtime.features import PART_NAMES
-    from training.captions import grounding_targets
+def grounding_token_targets(batch, offsets: list[list[tuple[int, int]]]) -> list[tuple[int, int, list[int]]]:
+    """(pair, token position, target patches) for the words the describer linked to an event."""
+    import numpy as np
+
+    from training.data import PATCH
+    from training.described import link_targets
 
     out = []
-    for b, group in enumerate(groups):
-        words = grounding_targets(group)
-        if not words:
+    for b, described in enumerate(batch.described):
+        if described is None:
             continue
-        wanted = {tokenizer.convert_tokens_to_ids(w): [PART_NAMES.index(p) for p in parts] for w, parts in words.items()}
-        for t, tid in enumerate(ids[b].tolist()):
-            if tid in wanted:
-                out.append((b, t, wanted[tid]))
+        columns = int(np.ceil(batch.frame_mask[b].sum() / PATCH))
+        out += [(b, t, patches) for t, patches in link_targets(described, offsets[b], columns, PATCH)]
     return out
 
 

@@ -93,6 +93,11 @@ class Event:
             parts = self.parts
         return replace(self, side=swap.get(self.side, self.side), parts=parts, detail=detail)
 
+    @classmethod
+    def from_json(cls, d: dict) -> "Event":
+        """The event `to_json` wrote (measured amounts rounded to 3 decimals)."""
+        return cls(d["kind"], d["side"], int(d["start"]), int(d["end"]), tuple(d["parts"]), dict(d["detail"]))
+
     def to_json(self, fps: float = 20.0) -> dict:
         return {"kind": self.kind, "side": self.side, "start": self.start, "end": self.end,
                 "start_s": round(self.start / fps, 2), "end_s": round(self.end / fps, 2),

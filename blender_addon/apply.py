@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import actions, bonemap, frames, results, retarget
+from . import actions, bonemap, frames, nla, results, retarget
 
 ACTION_SUFFIX = " (motion search)"
 
@@ -27,6 +27,8 @@ class Applied:
     markers: list[tuple[str, int]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     placement: str = ""
+    strip: str = ""  # applied as an NLA strip: its name and its track's
+    track: str = ""
 
 
 class ApplyError(Exception):
@@ -52,14 +54,20 @@ def resolve_map(obj):
 
 
 def load_clip(path: str, source_fps: float = 0.0, target_fps: float = 20.0):
-    """The canonical Motion of a file at `target_fps` (the scene's rate keeps fast motion crisp);
-    raises ApplyError with the reader's message."""
+    """The canonical Motion of a file at `target_fps` (the scene's rate keeps fast motion crisp),
+    or of one clip `<file>#<clip name>` of an FBX, glTF or .blend file; raises ApplyError with the
+    reader's message."""
     from runtime.errors import MotionSearchError
+    from runtime.io.blender_files import split_clip_id
     from runtime.motion import load_motion
 
     if not path:
         raise ApplyError("No clip to apply: pick a search result first")
     try:
+        if split_clip_id(path):
+            from . import scene_files
+
+            return scene_files.load(path, source_fps, target_fps)
         return load_motion(path, fps=source_fps or None, target_fps=target_fps)
     except MotionSearchError as e:
         raise ApplyError(f"Cannot load the clip: {e}") from None
@@ -94,6 +102,9 @@ def apply_clip(
     label: str = "",
     markers: list[tuple[str, int]] | None = None,
     motion=None,
+    as_strip: bool = False,
+    blend_in: int = 0,
+    blend_out: int = 0,
 ) -> Applied:
     """Retarget a file's frames [start_frame, end_frame] (source frames; -1 = file start/end)
     onto armature `obj` as a new action keyed from `scene.frame_start`.
@@ -101,6 +112,8 @@ def apply_clip(
     Sets the scene's end frame to the clip's last key and replaces the add-on's timeline markers
     with `markers` [(name, source frame)]. The previous action is kept; when it is the user's own
     (not one this add-on applied) it gets a fake user, so saving the file does not drop it.
+    `as_strip`: key from the current frame and add the action as an NLA strip (see `nla`) with
+    `blend_in`/`blend_out` frames; the active action stays, and the end frame only grows.
     Raises ApplyError before changing anything.
     """
     from runtime.motion import leg_length
@@ -111,6 +124,8 @@ def apply_clip(
         raise ApplyError(f"'{obj.name}' is linked from {obj.library.filepath}: make a library override to animate it")
     if obj.mode == 'EDIT':
         raise ApplyError(f"Leave Edit Mode on '{obj.name}' to apply a clip")
+    if obj.animation_data is not None and obj.animation_data.use_tweak_mode:
+        raise ApplyError(f"'{obj.name}' is in NLA tweak mode: leave it (Tab in the NLA editor) to apply a clip")
     rigmap = resolve_map(obj)
     fps = frames.scene_fps(scene.render.fps, scene.render.fps_base)
     motion = motion if motion is not None else load_clip(path, source_fps, fps)
@@ -160,19 +175,33 @@ def apply_clip(
             channels.append((bone, "location", [actions.IDENTITY["location"]]))
         channels.append((bone, "scale", [actions.IDENTITY["scale"]]))
 
+    start = int(scene.frame_current if as_strip else scene.frame_start)
+    keys = start + np.arange(len(samples))
+    if as_strip:
+        try:
+            nla.check(obj, start, int(keys[-1]) if len(keys) > 1 else start + 1, blend_in, blend_out)
+        except nla.StripError as e:
+            raise ApplyError(str(e)) from None
+        active = obj.animation_data.action if obj.animation_data is not None else None
+        if active is not None:
+            warnings.append(f"'{active.name}' stays the active action and plays over the NLA strips: "
+                            "unlink it to see them")
+
     # -- from here on the file changes
     ad = obj.animation_data
     previous = ad.action if ad is not None else None
-    if previous is not None and actions.SOURCE_KEY not in previous.keys():
+    previous_slot = getattr(ad, "action_slot", None) if ad is not None else None
+    if previous is not None and actions.SOURCE_KEY not in previous.keys() and not as_strip:
         previous.use_fake_user = True  # the user's own animation must not vanish on save (0 users)
     name = results.clip_name(label, path or motion.source) + ACTION_SUFFIX
-    start = int(scene.frame_start)
-    keys = start + np.arange(len(samples))
     action = actions.new_pose_action(obj, name, keys, channels)
     action[actions.SOURCE_KEY] = str(path or motion.source)
     action["motion_search_frames"] = [int(start_frame), int(end_frame)]
     end = int(keys[-1]) if len(keys) > 1 else start + 1
-    scene.frame_end = end
+    placed_strip = None
+    if as_strip:
+        placed_strip = nla.add_strip(obj, action, start, blend_in, blend_out, previous, previous_slot)
+    scene.frame_end = max(end, scene.frame_end) if as_strip else end
     scene.frame_set(start)
 
     placed = []
@@ -181,4 +210,5 @@ def apply_clip(
         placed.append((marker_name, min(max(f, start), end)))
     replace_markers(scene, placed)
     return Applied(action.name, previous.name if previous else None, start, end, len(tracks.bones),
-                   placed, warnings, where.source)
+                   placed, warnings, where.source, placed_strip.strip if placed_strip else "",
+                   placed_strip.track if placed_strip else "")

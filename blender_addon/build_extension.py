@@ -1,22 +1,33 @@
-"""Build the Motion Search Blender extension: one zip per platform in dist/.
+"""Build the Motion Search Blender extension: one zip per platform and Blender Python in dist/.
 
     ./dev py blender_addon/build_extension.py                  everything (downloads wheels once)
+    ./dev py blender_addon/build_extension.py --platforms linux-x64 --pythons 3.11   one zip
     ./dev py blender_addon/build_extension.py --validate-only  assemble with the runtime wheel only and
                                                                validate the manifest (no network; for CI)
+
+Each Blender release bundles one Python (blender.org builds: 4.2 LTS to 5.0 Python 3.11, 5.1 and
+later 3.13; Linux distributions' Blenders use the system Python), and a manifest cannot pick wheels
+by Python version (Blender's `--split-platforms` splits by platform only), so one zip carrying both
+Pythons' onnxruntime would be a third dead weight in any Blender. The build therefore makes one zip
+per platform and Python, `motion_search-<version>-<platform>-cp311.zip`. Blender reads the Python
+version from the wheels' tags, and refuses to enable a zip made for another Python ("This Python
+version (3.11) isn't compatible with (3.13)"); the Blender version range stays the same for both,
+so that a distribution's Blender 4.x on Python 3.13 takes the cp313 zip.
 
 Steps, each idempotent:
   1. the `runtime` package (only it: not training/ or exporter/) as a pure-Python wheel, written
      byte-for-byte reproducibly;
   2. onnxruntime and tokenizers wheels (the versions of constraints.txt) for linux-x64, windows-x64
-     and macos-arm64, CPython 3.11 (Blender 4.2 to 5.0) and 3.13 (later Blenders), downloaded once into
-     .cache/wheels/ with `pip download --only-binary=:all: --no-deps`; numpy comes with Blender;
-  3. the extension folder (.cache/extension/motion_search): the add-on's code, wheels/, the model
-     bundle from models/default/ as model/ (when there is one), and the manifest with its `wheels` and
-     `platforms` lists written in;
+     and macos-arm64, CPython 3.11 (Blender 4.2 to 5.0) and 3.13 (Blender 5.1 and later), downloaded
+     once into .cache/wheels/ with `pip download --only-binary=:all: --no-deps` (later builds work
+     offline); numpy comes with Blender;
+  3. per Python, the extension folder (.cache/extension/cp311/motion_search): the add-on's code,
+     wheels/, the model bundle from models/default/ as model/ (when there is one), and the manifest
+     with its `wheels` and `platforms` lists written in;
   4. a check that the Linux wheels alone (plus numpy, as in Blender) import runtime, onnxruntime and
      tokenizers and run an ONNX session, so no needed dependency is missing;
-  5. Blender's own extension tool (blender_ext.py, shipped in the bpy wheel) validates the folder and
-     builds dist/motion_search-<version>-<platform>.zip (`build --split-platforms`).
+  5. Blender's own extension tool (blender_ext.py, shipped in the bpy wheel) validates each folder and
+     builds one zip per platform (`build --split-platforms`), named in dist/ with the Python tag.
 """
 
 from __future__ import annotations
@@ -49,7 +60,10 @@ PLATFORMS: dict[str, list[str]] = {
     "macos-arm64": [f"macosx_{v}_0_arm64" for v in (15, 14, 13, 12, 11)]
     + [f"macosx_{v}_0_universal2" for v in (15, 14, 13, 12, 11)] + ["macosx_10_9_universal2"],
 }
-PYTHONS = ("3.11", "3.13")
+# Python -> the blender.org releases that bundle it (bpy, Blender as a module, is built for its
+# Blender's Python: bpy 4.2 to 5.0 require Python 3.11; Blender 5.1 moved to 3.13).
+BLENDER_PYTHONS = {"3.11": "Blender 4.2 to 5.0", "3.13": "Blender 5.1 and later"}
+PYTHONS = tuple(BLENDER_PYTHONS)
 # Compiled packages Blender lacks. onnxruntime also declares flatbuffers, packaging and protobuf, but
 # neither importing it nor running a session uses them (step 4 checks this on every build).
 PACKAGES = ("onnxruntime", "tokenizers")
@@ -128,22 +142,27 @@ def _pip_download(dest: Path, python: str, tags: list[str], offline: bool) -> bo
     return done.returncode == 0
 
 
-def download_wheels() -> list[Path]:
-    """The wheels of PACKAGES for every platform and Python, from the cache when already there."""
-    wheels: dict[str, Path] = {}
-    for platform, tags in PLATFORMS.items():
-        for python in PYTHONS:
-            dest = WHEEL_CACHE / platform / f"cp{python.replace('.', '')}"
-            dest.mkdir(parents=True, exist_ok=True)
-            if not _pip_download(dest, python, tags, offline=True):
-                log(f"downloading {', '.join(PACKAGES)} for {platform}, Python {python}")
-                if not _pip_download(dest, python, tags, offline=False):
-                    raise SystemExit(f"pip could not download wheels for {platform}, Python {python}")
-            want = {p.replace("-", "_") for p in PACKAGES}
-            for whl in sorted(dest.glob("*.whl")):
-                if whl.name.split("-")[0].lower() in want:
-                    wheels.setdefault(whl.name, whl)  # the abi3 tokenizers wheel serves 3.11 and 3.13
-    return [wheels[k] for k in sorted(wheels)]
+def python_tag(python: str) -> str:
+    """'3.11' -> 'cp311'."""
+    return "cp" + python.replace(".", "")
+
+
+def download_wheels(python: str, platforms: list[str]) -> list[Path]:
+    """The pinned wheels of PACKAGES for `platforms` and one Python, from the cache when already there."""
+    pins = {p.replace("-", "_"): pinned(p).split("==")[1] for p in PACKAGES}
+    wheels: list[Path] = []
+    for platform in platforms:
+        dest = WHEEL_CACHE / platform / python_tag(python)
+        dest.mkdir(parents=True, exist_ok=True)
+        if not _pip_download(dest, python, PLATFORMS[platform], offline=True):
+            log(f"downloading {', '.join(PACKAGES)} for {platform}, Python {python}")
+            if not _pip_download(dest, python, PLATFORMS[platform], offline=False):
+                raise SystemExit(f"pip could not download wheels for {platform}, Python {python}")
+        for whl in sorted(dest.glob("*.whl")):
+            name, version = whl.name.split("-")[:2]
+            if pins.get(name.lower()) == version:  # not a wheel of an older pin left in the cache
+                wheels.append(whl)
+    return sorted(wheels, key=lambda w: w.name)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -159,7 +178,8 @@ def write_manifest(source: Path, target: Path, wheels: list[str], platforms: lis
     target.write_text("\n".join(lines[:first_table] + generated + lines[first_table:]) + "\n", encoding="utf-8")
 
 
-def assemble(wheels: list[Path], folder: Path = BUILD, with_model: bool = True) -> Path:
+def assemble(wheels: list[Path], folder: Path = BUILD, with_model: bool = True,
+             platforms: list[str] | None = None) -> Path:
     """A fresh extension folder: add-on code, wheels/, model/ and the manifest."""
     if folder.exists():
         shutil.rmtree(folder)
@@ -172,7 +192,7 @@ def assemble(wheels: list[Path], folder: Path = BUILD, with_model: bool = True) 
     if with_model and MODEL.is_dir() and any(MODEL.iterdir()):
         shutil.copytree(MODEL, folder / "model", ignore=shutil.ignore_patterns("__pycache__", ".*"))
     write_manifest(ADDON / "blender_manifest.toml", folder / "blender_manifest.toml",
-                   [w.name for w in wheels], list(PLATFORMS))
+                   [w.name for w in wheels], platforms or list(PLATFORMS))
     return folder
 
 
@@ -195,15 +215,19 @@ _RELU_ONNX = bytes.fromhex(  # onnx.helper: Relu, x float[1, 2] -> y, opset 13, 
     "120e0a0c080112080a0208010a02080242040a00100d")
 
 
-def check_imports(wheels: list[Path]) -> None:
-    """Import the bundled packages from the Linux cp311 wheels alone (numpy aside), as Blender would."""
-    if not (sys.platform.startswith("linux") and os.uname().machine == "x86_64" and sys.version_info[:2] == (3, 11)):
-        log("skipping the import check (it runs on Linux x86_64 with Python 3.11)")
+def check_imports(wheels: list[Path], python: str) -> None:
+    """Import the bundled packages from the Linux wheels (for `python`) alone (numpy aside), as Blender would."""
+    tags = (python_tag(python), "abi3")
+    chosen = [w for w in wheels if "py3-none-any" in w.name or ("x86_64" in w.name and "manylinux" in w.name
+                                                                 and any(t in w.name for t in tags))]
+    running = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    if not (sys.platform.startswith("linux") and os.uname().machine == "x86_64" and running == python
+            and any("onnxruntime" in w.name for w in chosen)):
+        log(f"skipping the import check of the Python {python} wheels (it runs on Linux x86_64 with Python {python},"
+            " with the linux-x64 wheels)")
         return
     import numpy
 
-    chosen = [w for w in wheels if "py3-none-any" in w.name or ("x86_64" in w.name and "manylinux" in w.name
-                                                                 and ("cp311" in w.name or "abi3" in w.name))]
     with tempfile.TemporaryDirectory(prefix="ms_ext_check_") as tmp:
         site, npdir = Path(tmp, "site"), Path(tmp, "np")
         site.mkdir()
@@ -256,8 +280,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--validate-only", action="store_true",
                         help="assemble with the runtime wheel only (no downloads, no model) and validate")
-    parser.add_argument("--work-dir", type=Path, default=None,
-                        help="where to assemble (default .cache/extension); the zips always go to dist/")
+    parser.add_argument("--work-dir", type=Path, default=None, help="where to assemble (default .cache/extension)")
+    parser.add_argument("--out-dir", type=Path, default=DIST, help="where the zips go (default dist/)")
+    parser.add_argument("--platforms", nargs="+", choices=list(PLATFORMS), default=list(PLATFORMS),
+                        help="Blender platforms to build for (default: all)")
+    parser.add_argument("--pythons", nargs="+", choices=PYTHONS, default=list(PYTHONS),
+                        help="Blender Pythons to build for (default: all; 3.11: Blender 4.2 to 5.0, 3.13: 5.1 on)")
     args = parser.parse_args(argv)
 
     work = args.work_dir or BUILD.parent
@@ -269,20 +297,32 @@ def main(argv: list[str] | None = None) -> int:
         log(f"validated {folder}")
         return 0
 
-    wheels = [runtime_wheel] + download_wheels()
-    for w in wheels[1:]:
-        log(f"wheel: {w.name} ({w.stat().st_size / 1e6:.1f} MB)")
-    check_imports(wheels)
-    folder = assemble(wheels, work / "motion_search")
+    platforms = [p for p in PLATFORMS if p in args.platforms]
+    folders = {}
+    for python in args.pythons:
+        wheels = [runtime_wheel] + download_wheels(python, platforms)
+        for w in wheels[1:]:
+            log(f"wheel: {w.name} ({w.stat().st_size / 1e6:.1f} MB)")
+        check_imports(wheels, python)
+        folder = assemble(wheels, work / python_tag(python) / "motion_search", platforms=platforms)
+        log(blender_ext("validate", str(folder)).splitlines()[-1])
+        folders[python] = folder
     if not (folder / "model").is_dir():
         log(f"note: no model bundle in {MODEL.relative_to(ROOT)}; the extension will ask for one in its preferences")
-    log(blender_ext("validate", str(folder)).splitlines()[-1])
-    DIST.mkdir(exist_ok=True)
-    for old in DIST.glob("motion_search-*.zip"):
+    out = args.out_dir
+    out.mkdir(parents=True, exist_ok=True)
+    for old in out.glob("motion_search-*.zip"):
         old.unlink()
-    blender_ext("build", "--source-dir", str(folder), "--output-dir", str(DIST), "--split-platforms")
-    for z in sorted(DIST.glob("motion_search-*.zip")):
-        log(f"built {z.relative_to(ROOT)} ({z.stat().st_size / 1e6:.1f} MB)")
+    for python, folder in folders.items():
+        split = folder.parent / "zips"  # Blender's tool names a zip by platform only: add the Python tag
+        shutil.rmtree(split, ignore_errors=True)
+        split.mkdir()
+        blender_ext("build", "--source-dir", str(folder), "--output-dir", str(split), "--split-platforms")
+        for z in sorted(split.glob("motion_search-*.zip")):
+            target = out / f"{z.stem}-{python_tag(python)}.zip"
+            os.replace(z, target)
+            log(f"built {target} ({target.stat().st_size / 1e6:.1f} MB): Python {python}, "
+                f"{BLENDER_PYTHONS[python]} from blender.org")
     return 0
 
 

@@ -75,6 +75,7 @@ class State:
     index_key: tuple | None = None
     searcher: object = None
     hits: list = field(default_factory=list)  # the last search's Hit objects (rows of the results list)
+    like: str = ""  # the hits are Find Similar's, alike this motion ("": a text search's)
     job: Job | None = None
     on_finish: list = field(default_factory=list)  # callables(job) run on the main thread when the job ends
 
@@ -113,11 +114,12 @@ def open_index(path: str, bundle):
 
 
 def searcher():
-    """A Searcher over the open index and bundle (rebuilt after the index changes)."""
-    from runtime.search import Searcher
+    """A Searcher over the open index and bundle (rebuilt after the index changes); a SimilarSearcher,
+    which searches by text too, so that Find Similar shares it."""
+    from runtime.similar import SimilarSearcher
 
     if STATE.searcher is None:
-        STATE.searcher = Searcher(STATE.index, STATE.bundle)
+        STATE.searcher = SimilarSearcher(STATE.index, STATE.bundle)
     return STATE.searcher
 
 
@@ -141,13 +143,13 @@ def index_changed() -> None:
     """After an update: reopen the index at the next search. The last hits' window numbers may no
     longer hold, so they cannot be explained any more (applying them still works: file and frames)."""
     STATE.index = STATE.index_key = STATE.searcher = None
-    STATE.hits = []
+    STATE.hits, STATE.like = [], ""
 
 
 def forget() -> None:
     """Drop everything loaded (preferences changed, or the add-on is being disabled)."""
     STATE.bundle = STATE.bundle_key = STATE.index = STATE.index_key = STATE.searcher = None
-    STATE.hits = []
+    STATE.hits, STATE.like = [], ""
 
 
 def start_job(work: Callable, label: str = "Indexing", on_finish: Callable | None = None) -> Job:

@@ -88,7 +88,7 @@ class MOTIONSEARCH_OT_search(Operator):
         except (ValueError, MotionSearchError) as e:  # an empty query; an index built by another model
             self.report({'ERROR'}, str(e))
             return {'CANCELLED'}
-        engine.STATE.hits = list(hits)
+        engine.STATE.hits, engine.STATE.like = list(hits), ""
         st.explain_error = ""
         with quiet():
             st.last_query = query
@@ -115,6 +115,8 @@ def _explain_selected(op, context, level: str = 'ERROR') -> bool:
         return False
     hits = engine.STATE.hits
     k = st.results_index
+    if engine.STATE.like:  # Find Similar's results: alike in motion, no words to explain
+        return True
     if k >= len(hits) or str(hits[k].clip_id) != row.clip_id:
         op.report({level}, "The results are out of date: search again")
         return False
@@ -151,7 +153,7 @@ class MOTIONSEARCH_OT_explain(Operator):
 
 
 class MOTIONSEARCH_OT_apply(Operator):
-    """Put the clip on the active armature as a new action (the current action is kept)"""
+    """Put the clip on the active armature: as a new action (the current one is kept) or an NLA strip"""
 
     bl_idname = "motionsearch.apply"
     bl_label = "Apply to Armature"
@@ -188,6 +190,8 @@ class MOTIONSEARCH_OT_apply(Operator):
                 return {'CANCELLED'}
             path, start, end, fps, label = row.path, row.start_frame, row.end_frame, row.fps, row.label
             marks = results.markers(_state(context).words)
+            if "#" in row.clip_id and row.clip_id.startswith(row.path):  # a take of an FBX, glTF or .blend file
+                path = row.clip_id
             if row.clip_id.startswith(blend_clips.ID_PREFIX):  # an action of this file, retargeted like a file
                 scene = context.scene
                 motion = blend_clips.clip_motion(row.clip_id[len(blend_clips.ID_PREFIX):], bpy.data.actions,
@@ -203,7 +207,9 @@ class MOTIONSEARCH_OT_apply(Operator):
         frame_end = context.scene.frame_end
         try:
             done = apply.apply_clip(obj, context.scene, bpy.path.abspath(path) if path else "", start_frame=start,
-                                    end_frame=end, source_fps=fps, label=label, markers=marks, motion=motion)
+                                    end_frame=end, source_fps=fps, label=label, markers=marks, motion=motion,
+                                    as_strip=settings.apply_as == 'NLA', blend_in=settings.blend_in,
+                                    blend_out=settings.blend_out)
         except apply.ApplyError as e:
             self.report({'ERROR'}, str(e))
             return {'CANCELLED'}
@@ -211,6 +217,10 @@ class MOTIONSEARCH_OT_apply(Operator):
             context.scene.frame_end = frame_end
         for w in done.warnings:
             self.report({'WARNING'}, w)
+        if done.strip:
+            self.report({'INFO'}, f"Added the strip '{done.strip}' to {obj.name}'s NLA track '{done.track}': "
+                                  f"frames {done.frame_start}-{done.frame_end}, {done.bones} bones")
+            return {'FINISHED'}
         kept = f"; '{done.previous_action}' kept" if done.previous_action else ""
         self.report({'INFO'}, f"Applied '{done.action}' to {obj.name}: frames {done.frame_start}-{done.frame_end}, "
                               f"{done.bones} bones{kept}")
@@ -368,6 +378,9 @@ class MOTIONSEARCH_OT_describe_action(Operator):
         return {'FINISHED'}
 
 
+NOT_READ_LISTED = 50  # files not read, listed one by one in the sidebar (all of them are in report.json)
+
+
 def _finish_index_job(job) -> None:
     """Main thread, from the timer: put the job's outcome into the sidebar."""
     from . import engine
@@ -380,9 +393,14 @@ def _finish_index_job(job) -> None:
         st.index_status = f"Indexing failed: {job.error}"
         return
     report = job.result
-    for path, message in list(report.failed) + list(job.notes):
+    not_read = list(getattr(report, "not_read", []))  # files in the folders the index does not read
+    for path, message in list(report.failed) + list(job.notes) + not_read[:NOT_READ_LISTED]:
         item = st.index_failed.add()
         item.path, item.message = str(path), str(message)
+    if len(not_read) > NOT_READ_LISTED:
+        item = st.index_failed.add()
+        item.path = f"{len(not_read) - NOT_READ_LISTED} more files"
+        item.message = "not read: all are listed in report.json in the index folder"
     if hasattr(report, "summary"):  # runtime.index.UpdateReport
         st.index_status = f"Index updated: {report.summary()}"
     else:
@@ -436,9 +454,13 @@ class MOTIONSEARCH_OT_index_update(Operator):
         if index.replaced:
             self.report({'INFO'}, f"The index was built by another model ({index.replaced}): encoding the library again")
         motions = [MotionItem(id=c.id, motion=c.motion, content_hash=c.content_hash, label=c.label) for c in clips]
+        from . import scene_files
+
+        converter = scene_files.converter()  # FBX, glTF, .blend: read by a background Blender
 
         def work(progress, should_stop):  # in the worker thread: no bpy here
-            return index.update(sources, bundle, motions=motions, progress=progress, should_stop=should_stop)
+            return index.update(sources, bundle, motions=motions, progress=progress, should_stop=should_stop,
+                                converter=converter)
 
         job = engine.start_job(work, "Indexing", on_finish=_finish_index_job)
         job.notes = list(skipped)

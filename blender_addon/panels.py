@@ -92,6 +92,7 @@ class MOTIONSEARCH_PT_sidebar(Panel):
                       icon='TIME')
             if selected.description:
                 _wrapped(col, selected.description, context, icon='TEXT')
+            col.operator("motionsearch.find_similar", icon='VIEWZOOM').source = 'RESULT'
 
         obj = _armature(context)
         col = layout.column(align=True)
@@ -102,6 +103,12 @@ class MOTIONSEARCH_PT_sidebar(Panel):
         row = col.row(align=True)
         row.enabled = obj is not None and selected is not None
         row.operator("motionsearch.apply", icon='ACTION_TWEAK')
+        settings = context.scene.motion_search
+        col.row(align=True).prop(settings, "apply_as", expand=True)
+        if settings.apply_as == 'NLA':
+            row = col.row(align=True)
+            row.prop(settings, "blend_in")
+            row.prop(settings, "blend_out")
         row = col.row(align=True)
         row.enabled = obj is not None
         row.operator("motionsearch.highlight", text="Highlight", icon='COLOR').word_index = -1
@@ -109,6 +116,7 @@ class MOTIONSEARCH_PT_sidebar(Panel):
         row = col.row(align=True)
         row.enabled = obj is not None and obj.animation_data is not None and obj.animation_data.action is not None
         row.operator("motionsearch.describe_action", icon='TEXT')
+        row.operator("motionsearch.find_similar", text="Find Similar", icon='VIEWZOOM').source = 'ACTION'
         if st.action_summary:
             col.label(text=f"{st.action_described}:", icon='ACTION')
             _wrapped(col, st.action_summary, context)
@@ -116,7 +124,9 @@ class MOTIONSEARCH_PT_sidebar(Panel):
         if selected is not None:
             box = layout.box()
             box.label(text="What matched")
-            if st.explain_error:
+            if engine.STATE.like:
+                box.label(text=f"Ranked by how alike the motion is to '{engine.STATE.like}'", icon='INFO')
+            elif st.explain_error:
                 box.label(text=st.explain_error, icon='ERROR')
             elif st.words:
                 box.template_list("MOTIONSEARCH_UL_words", "", st, "words", st, "words_index", rows=3)

@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 import bpy
-from bpy.props import (BoolProperty, CollectionProperty, FloatProperty, IntProperty, PointerProperty,
+from bpy.props import (BoolProperty, CollectionProperty, EnumProperty, FloatProperty, IntProperty, PointerProperty,
                        StringProperty)
 from bpy.types import PropertyGroup
 
@@ -103,6 +103,14 @@ class MOTIONSEARCH_PG_settings(PropertyGroup):
                                   description="Set the scene's end frame to the end of the applied clip")
     use_blend_actions: BoolProperty(name="Index Actions in This File", default=True,
                                     description="Also search the armature actions of this .blend file")
+    apply_as: EnumProperty(name="Apply As", default='ACTION', items=[
+        ('ACTION', "Action", "Make the clip the armature's active action, keyed from the scene's start frame"),
+        ('NLA', "NLA Strip", "Add the clip to the armature's NLA as a strip at the current frame, to chain clips "
+                "(the active action stays)")])
+    blend_in: IntProperty(name="Blend In", default=0, min=0, soft_max=60,
+                          description="Frames over which a new NLA strip fades in")
+    blend_out: IntProperty(name="Blend Out", default=0, min=0, soft_max=60,
+                           description="Frames over which a new NLA strip fades out")
 
 
 class MOTIONSEARCH_PG_bone_map(PropertyGroup):

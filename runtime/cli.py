@@ -2,6 +2,8 @@
 
     python -m runtime index DIR [DIR ...] [--index PATH]     build or update a library index
     python -m runtime search "TEXT" [--index PATH] [--top K] [--json] [--queries FILE]
+    python -m runtime search --like FILE [--start F --end F] [--top K] [--json]
+                                                             clips whose motion is alike FILE's
     python -m runtime explain "TEXT" CLIP --png OUT           why CLIP matches TEXT, as a picture
     python -m runtime describe CLIP [--start F --end F] [--json] [--captions N] [--seed S]
                                     [--rank SENTENCES.txt]   what CLIP does, in words
@@ -41,7 +43,7 @@ def _bundle(args):
 
 
 def _update(index_path: Path, sources: list[str], bundle, fps_of=None, jobs: int = 1, codec: str = "int8",
-            rig_overrides=None):
+            rig_overrides=None, converter=None):
     from .index import LibraryIndex
     from .progress import Progress
 
@@ -53,26 +55,47 @@ def _update(index_path: Path, sources: list[str], bundle, fps_of=None, jobs: int
 
     def progress(done: int, total: int, note: str) -> None:
         nonlocal bar
-        if bar is None:
-            bar = Progress(total, "indexing")
+        label = "converting" if note.startswith("converting ") else "indexing"
+        if bar is None or bar.label != label:  # Blender's conversions first, then the encoding
+            if bar is not None:
+                bar.close()
+            bar = Progress(total, label)
         bar.update(1, note)
 
     report = index.update(sources, bundle, fps_of=fps_of, progress=progress, workers=jobs,
-                          rig_overrides=rig_overrides)
+                          rig_overrides=rig_overrides, converter=converter)
     if bar is not None:
         bar.close()
     print(f"index {index_path}: {report.summary()}; {len(index.ok_clips)} clips, {index.num_windows} windows")
     for ident, error in report.failed:
         print(f"  skipped {error}")
+    _print_not_read(report.not_read, index_path)
     return index, report
+
+
+def _print_not_read(not_read: list[tuple[str, str]], index_path: Path) -> None:
+    """FBX / glTF / .blend files left unread (no Blender) one by one; other files counted and named."""
+    from .library_files import other_files_text
+
+    others = [p for p, why in not_read if why == "not a motion file"]
+    for path, why in not_read:
+        if why != "not a motion file":
+            print(f"  {why}: {path}")
+    if others:
+        print(f"  {other_files_text(others)} (all in {index_path / 'report.json'})")
 
 
 def cmd_index(args) -> int:
     from .rigs import load_mapping_file
 
+    from .io.blender_files import find_converter
+
     fps = (lambda _path: args.fps) if args.fps else None
     overrides = load_mapping_file(args.rig_map) if args.rig_map else None
-    _update(Path(args.index), args.folders, _bundle(args), fps, args.jobs, args.codec, overrides)
+    converter = find_converter(args.blender)
+    if converter is not None:
+        print(f"FBX, glTF and .blend files are read by {converter}", file=sys.stderr)
+    _update(Path(args.index), args.folders, _bundle(args), fps, args.jobs, args.codec, overrides, converter)
     return 0
 
 
@@ -81,6 +104,8 @@ def cmd_search(args) -> int:
     from .search import Searcher
 
     bundle = _bundle(args)
+    if args.like:
+        return _search_like(args, bundle)
     searcher = Searcher(LibraryIndex.open(args.index, bundle), bundle)
     if args.queries:
         lines = [ln.strip() for ln in Path(args.queries).read_text(encoding="utf-8").splitlines() if ln.strip()]
@@ -96,9 +121,43 @@ def cmd_search(args) -> int:
     return 0
 
 
+def _search_like(args, bundle) -> int:
+    """search --like FILE: the clips whose motion is most alike the file's (its frames --start..--end),
+    the file's own clip left out when it is in the index."""
+    from dataclasses import replace
+
+    from .index import LibraryIndex
+    from .motion import load_motion
+    from .similar import SimilarSearcher
+
+    searcher = SimilarSearcher(LibraryIndex.open(args.index, bundle), bundle)
+    if not os.path.isfile(args.like):
+        raise FileNotFoundError(f"{args.like}: motion file not found")
+    motion = load_motion(args.like, fps=args.fps)
+    a, b = _describe_range(motion, args.start, args.end, "compare")
+    if a is not None:
+        motion = replace(motion, positions=motion.positions[a:b])
+    own = searcher.clips_of_file(args.like)
+    hits = searcher.search_like(searcher.encode(motion, args.like), args.top, exclude=own)
+    if own:
+        print(f"left out: {', '.join(searcher.index.clips[i].path for i in sorted(own))} (the query itself)",
+              file=sys.stderr)
+    if args.json:
+        print(json.dumps([_hit_json(h) for h in hits], indent=1))
+    else:
+        _print_hits(f"like {args.like}" + (f" frames {args.start}-{args.end}" if a is not None else ""), hits)
+    return 0
+
+
 def _hit_json(hit) -> dict:
+    from .io.blender_files import split_clip_id
+
     j = hit.to_json()
-    return {k: j[k] for k in ("path", "start_frame", "end_frame", "fps", "score", "description")}
+    out = {k: j[k] for k in ("path", "start_frame", "end_frame", "fps", "score", "description")}
+    scene_clip = split_clip_id(hit.clip_id)
+    if scene_clip:  # one of several clips of an FBX, glTF or .blend file: which one
+        out["clip"] = scene_clip[1]
+    return out
 
 
 def _print_hits(text: str, hits) -> None:
@@ -133,7 +192,8 @@ def cmd_explain(args) -> int:
     return 0
 
 
-def _describe_range(motion, start: int | None, end: int | None) -> tuple[int | None, int | None]:
+def _describe_range(motion, start: int | None, end: int | None,
+                    purpose: str = "describe") -> tuple[int | None, int | None]:
     """--start/--end (frames of the file, both included, as search hits give them) -> [start, end)
     in the Motion's 20 fps frames (None, None: the whole clip).
 
@@ -158,7 +218,7 @@ def _describe_range(motion, start: int | None, end: int | None) -> tuple[int | N
     a, b = round((s - first) * k), min(round((e - first) * k) + 1, motion.num_frames)
     if b - a < MIN_FRAMES:
         raise MotionFormatError(motion.source, f"frames {s}-{e} ({(e - s) / motion.source_fps:.2f} s) are too short "
-                                f"to describe: at least {MIN_FRAMES / motion.fps:.2f} s is needed")
+                                f"to {purpose}: at least {MIN_FRAMES / motion.fps:.2f} s is needed")
     return a, b
 
 
@@ -287,12 +347,15 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("index", parents=[common], help="build or update the index of motion folders")
-    p.add_argument("folders", nargs="+", help="folders (searched recursively) or files: .bvh, .amc")
+    p.add_argument("folders", nargs="+", help="folders (searched recursively) or files: .bvh, .amc, "
+                   "and with Blender .fbx, .glb, .gltf, .blend")
     p.add_argument("--index", default=str(default_index_path()), help="index folder")
     p.add_argument("--fps", type=float, default=None, help="the real frame rate of every file, if theirs is wrong")
     p.add_argument("--codec", default="int8", choices=("int8", "int4", "fp16"), help="patch storage (new index)")
     p.add_argument("--rig-map", default=None, help="JSON bone mapping for a rig no convention knows")
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="processes reading files")
+    p.add_argument("--blender", default=None, help="Blender executable (or a Python with bpy) that reads FBX, glTF "
+                   "and .blend files (default: MOTION_SEARCH_BLENDER, blender on PATH, or this Python's bpy)")
     p.set_defaults(func=cmd_index)
 
     p = sub.add_parser("search", parents=[common], help="search the index by text")
@@ -302,6 +365,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", action="store_true", help="print hits as JSON")
     p.add_argument("--queries", default=None, help="a file with one query per line: one JSON list per line")
     p.add_argument("--exact", action="store_true", help="score every window (no candidate stage)")
+    p.add_argument("--like", default=None, metavar="FILE", help="find clips whose motion is alike this file's")
+    p.add_argument("--start", type=int, default=None, help="with --like: first frame of the file (default: all)")
+    p.add_argument("--end", type=int, default=None, help="with --like: last frame of the file (included)")
+    p.add_argument("--fps", type=float, default=None, help="with --like: the file's real frame rate, if its own is wrong")
     p.set_defaults(func=cmd_search)
 
     p = sub.add_parser("explain", parents=[common], help="which body parts and frames each word matched")
@@ -335,8 +402,8 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=cmd_demo)
 
     args = parser.parse_args(argv)
-    if args.command == "search" and not args.queries and not args.text.strip():
-        parser.error("search needs a TEXT or --queries FILE")
+    if args.command == "search" and not args.queries and not args.like and not args.text.strip():
+        parser.error("search needs a TEXT, --queries FILE or --like FILE")
     try:
         return args.func(args)
     except (MotionSearchError, ValueError, FileNotFoundError) as e:

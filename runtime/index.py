@@ -13,7 +13,10 @@ An index is a directory (ColBERT's layout, minus pickle):
         pooled.npy       (W, D) float16 unit mean of each window's patches
         parts.npy        (W, parts, 32) float16 per-body-part means, projected (runtime.first_stage)
         basis.npy        (32, D) float32 the chunk's projection for parts.npy
-    report.json          the last update: what was added, changed, removed, and what failed
+    report.json          the last update: what was added, changed, removed, what failed, and the
+                         files in the library folders it did not read
+    converted/           FBX / glTF / .blend clips as Blender evaluated them, one .npz per file
+                         content (runtime.io.blender_files; runtime.scene_clips keeps it pruned)
 
 Updates are incremental: a file is re-encoded only when its content hash (checked when its
 size or modification time changed) or its frame-rate override differs. A killed update leaves
@@ -48,10 +51,10 @@ from typing import Callable, Iterable
 import numpy as np
 
 from . import codec as codecs
-from . import first_stage
+from . import first_stage, library_files, scene_clips
 from .errors import LibraryIndexError, MotionSearchError, StaleIndexError
 from .features import NUM_PARTS, Windows
-from .motion import Motion, iter_motion_files, load_motion
+from .motion import Motion, load_motion
 
 INDEX_FORMAT = "motion-search-index"
 INDEX_VERSION = 3  # 2: per-body-part first stage (parts.npy, basis.npy); 3: clip descriptions
@@ -91,12 +94,23 @@ class ClipEntry:
 
 @dataclass
 class MotionItem:
-    """A motion that is not a file (a Blender action): indexed under `id` while its hash is unchanged."""
+    """A motion that is not a file (a Blender action): indexed under `id` while its hash is unchanged.
+
+    A clip of an FBX, glTF or .blend file (runtime.io.blender_files) is one too, with its file's
+    `path`, size and time, so the next update sees the file unchanged without converting it; a
+    file that could not be converted is one with `motion` None and its `error`.
+    """
 
     id: str
-    motion: Motion
+    motion: Motion | None
     content_hash: str
     label: str = ""
+    path: str = ""
+    size: int = 0
+    mtime_ns: int = 0
+    fps_override: float | None = None
+    rig_map: str = ""
+    error: str = ""
 
 
 @dataclass
@@ -109,12 +123,18 @@ class UpdateReport:
     failed: list[tuple[str, str]] = field(default_factory=list)
     cancelled: bool = False
     seconds: float = 0.0
+    converted: int = 0  # FBX / glTF / .blend files read by Blender in this update (not from the cache)
+    not_read: list[tuple[str, str]] = field(default_factory=list)  # (file, why): not motion files, no Blender
 
     def summary(self) -> str:
         s = (f"{self.added} added, {self.updated} updated, {self.removed} removed, {self.unchanged} unchanged, "
              f"{len(self.failed)} failed")
         if self.described:
             s += f", {self.described} described"
+        if self.converted:
+            s += f", {self.converted} files converted by Blender"
+        if self.not_read:
+            s += f", {len(self.not_read)} files not read"
         return s + (" (cancelled: the rest stays for the next update)" if self.cancelled else "") + \
             f" in {self.seconds:.1f} s"
 
@@ -341,7 +361,7 @@ class LibraryIndex:
                fps_of: Callable[[str], float | None] | None = None,
                progress: Callable[[int, int, str], None] | None = None,
                should_stop: Callable[[], bool] | None = None, chunk_clips: int = 256,
-               workers: int = 0, rig_overrides: dict | None = None) -> UpdateReport:
+               workers: int = 0, rig_overrides: dict | None = None, converter=None) -> UpdateReport:
         """Make the index hold exactly the motion files under `sources` and the given `motions`.
 
         Args:
@@ -355,6 +375,9 @@ class LibraryIndex:
             workers: processes reading files (0: in this process; use 0 inside Blender).
             rig_overrides: a user's bone mapping for rigs no convention knows
                 (runtime.rigs.load_mapping_file); changing it re-reads every file.
+            converter: the Blender that reads FBX, glTF and .blend files
+                (runtime.io.blender_files.find_converter); None: those files are reported as
+                not read unless their clips are in the index's conversion cache (`converted/`).
 
         Unchanged clips with no description yet (an index upgraded from v2) are read again and
         described after the new clips are encoded, without encoding them again (report.described).
@@ -376,12 +399,15 @@ class LibraryIndex:
         todo: list[tuple[str, object]] = []  # (id, path or MotionItem)
         undescribed: list[tuple[str, object]] = []  # unchanged clips to describe: (id, path or MotionItem)
         seen: set[str] = set()
-        files = []
+        files, scene_files = [], []
         for src in sources:
             if not os.path.exists(src):
                 report.failed.append((str(src), f"{src}: library folder or file not found"))
                 continue
-            files += iter_motion_files(src)
+            found = library_files.scan(src)
+            files += found.motion
+            scene_files += found.scene
+            report.not_read += [(p, "not a motion file") for p in found.other]
         for path in files:
             path = os.path.abspath(path)
             if path in seen:
@@ -398,6 +424,9 @@ class LibraryIndex:
                     undescribed.append((path, path))
                 continue
             todo.append((path, path))
+        motions = list(motions) + scene_clips.changed_items(
+            self.path / "converted", scene_files, existing, seen, converter, fps_of, rig_overrides, rig_map,
+            report, progress, should_stop)
         for item in motions:
             if item.id in seen:
                 continue
@@ -459,6 +488,8 @@ class LibraryIndex:
         report.seconds = time.time() - t0
         _write_json(self.path / "report.json", asdict(report))
         self._load_chunks()
+        if not report.cancelled:
+            scene_clips.prune_cache(self.path / "converted", self.clips)
         return report
 
     def _describe_unchanged(self, items: list[tuple[str, object]], existing: dict, fps_of, workers: int,
@@ -621,10 +652,16 @@ def _load_one(args: tuple) -> tuple[str, tuple[ClipEntry, Motion | None]]:
     ident, item, fps, overrides, rig_map = args
     if isinstance(item, MotionItem):
         m = item.motion
-        return ident, (ClipEntry(id=ident, path="", label=item.label or ident, content_hash=item.content_hash,
-                                 source_fps=m.source_fps, source_frames=m.source_frames,
-                                 first_source_frame=m.first_source_frame, frames=m.num_frames, rig=m.rig,
-                                 description=describe_summary(m)), m)
+        entry = ClipEntry(id=ident, path=item.path, label=item.label or ident, content_hash=item.content_hash,
+                          size=item.size, mtime_ns=item.mtime_ns, fps_override=item.fps_override,
+                          rig_map=item.rig_map)
+        if m is None:
+            entry.status, entry.error, entry.description = "failed", item.error, ""
+            return ident, (entry, None)
+        entry.source_fps, entry.source_frames = m.source_fps, m.source_frames
+        entry.first_source_frame, entry.frames, entry.rig = m.first_source_frame, m.num_frames, m.rig
+        entry.description = describe_summary(m)
+        return ident, (entry, m)
     path = str(item)
     st = os.stat(path)
     entry = ClipEntry(id=ident, path=path, label=Path(path).stem, content_hash=content_hash(path), size=st.st_size,

@@ -11,7 +11,7 @@ CHROOT=${1:-/var/tmp/blender-gui}; OUT=${2:-$ROOT/docs/images/blender_panel.png}
 TOOLS=${BLENDER_GUI_TOOLS:-$ROOT/../shared/tools/blender-gui}
 DATA=${MOTION_SEARCH_CACHE:-$ROOT/.cache}/data
 WORK=$(mktemp -d); trap 'rm -rf "$WORK"' EXIT
-cp "$ROOT"/dist/motion_search-*-linux_x64.zip "$WORK"/
+cp "$ROOT"/dist/motion_search-*-linux_x64-cp313.zip "$WORK"/  # Debian's Blender runs the system Python 3.13
 mkdir "$WORK/library"
 for c in 2_wave-right-hand_normal_009 2_wave-left-hand_normal_015 2_wave-both-hands_normal_001 \
          2_raise-up-right-hand_normal_045 2_raise-up-left-hand_normal_045 2_raise-up-both-hands_normal_001 \

@@ -27,7 +27,7 @@ def window_area(kind="VIEW_3D"):
 
 
 def install():
-    zips = [f for f in os.listdir(WORK) if f.startswith("motion_search-") and f.endswith("linux_x64.zip")]
+    zips = [f for f in os.listdir(WORK) if f.startswith("motion_search-") and "-linux_x64" in f and f.endswith(".zip")]
     bpy.ops.extensions.package_install_files(filepath=os.path.join(WORK, zips[0]), repo="user_default",
                                              enable_on_install=True)
     prefs = bpy.context.preferences.addons[MODULE].preferences

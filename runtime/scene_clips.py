@@ -1,0 +1,81 @@
+"""The index's side of FBX, glTF and .blend files: which changed, their clips as index items.
+
+A file's clips are indexed as `<file>#<clip name>` (runtime.io.blender_files) with the file's size,
+time and content hash, so an unchanged file is neither converted nor read again; a changed one is
+converted (one background Blender for all of them) and replaces its old clips. A file that fails
+becomes one failed entry under its own path, with the importer's message.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .errors import MotionSearchError
+from .io import blender_files
+
+
+def changed_items(cache_dir: Path, files: list[str], existing: dict, seen: set, converter, fps_of,
+                  rig_overrides, rig_map: str, report, progress=None, should_stop=None) -> list:
+    """MotionItems for the clips of new and changed `files`; the ids of unchanged files' clips
+    go into `seen` (and count as unchanged). `existing`: id -> (chunk, row, ClipEntry)."""
+    from .index import MotionItem, content_hash
+
+    by_path: dict[str, list] = {}
+    for _, _, entry in existing.values():
+        if entry.path and blender_files.is_scene_file(entry.path):
+            by_path.setdefault(entry.path, []).append(entry)
+    todo: list[tuple[str, str, os.stat_result, float | None]] = []
+    for path in dict.fromkeys(os.path.abspath(p) for p in files):
+        st = os.stat(path)
+        fps = fps_of(path) if fps_of else None
+        old = by_path.get(path, [])
+        same = bool(old) and all(e.fps_override == fps and e.rig_map == rig_map for e in old)
+        if same and (all(e.size == st.st_size and e.mtime_ns == st.st_mtime_ns for e in old)
+                     or all(e.content_hash == content_hash(path) for e in old)):
+            seen.update(e.id for e in old)
+            report.unchanged += len(old)
+            continue
+        todo.append((path, content_hash(path), st, fps))
+    if not todo:
+        return []
+    converted = blender_files.convert_files([(p, h) for p, h, _, _ in todo], converter, cache_dir,
+                                            progress, should_stop)
+    items = []
+    for path, digest, st, fps in todo:
+        result = converted.get(path)
+        if result is None or result.error == blender_files.NO_BLENDER:  # stopped, or no Blender: keep the old
+            seen.update(e.id for e in by_path.get(path, []))
+            if result is not None:
+                report.not_read.append((path, result.error))
+            continue
+        report.converted += not result.from_cache
+        common = dict(content_hash=digest, path=path, size=st.st_size, mtime_ns=st.st_mtime_ns, fps_override=fps,
+                      rig_map=rig_map)
+        if result.clips is None:
+            items.append(MotionItem(id=path, motion=None, label=Path(path).name, error=f"{path}: {result.error}",
+                                    **common))
+            continue
+        for clip in result.clips:
+            ident = blender_files.clip_id(path, clip.name)
+            try:
+                motion = blender_files.clip_motion(clip, ident, fps=fps, rig_overrides=rig_overrides)
+                error = ""
+            except MotionSearchError as e:
+                motion, error = None, str(e)
+            items.append(MotionItem(id=ident, motion=motion, label=f"{Path(path).stem} #{clip.name}", error=error,
+                                    **common))
+    return items
+
+
+def prune_cache(cache_dir: Path, clips) -> int:
+    """Delete converted files no live clip comes from; returns how many."""
+    if not cache_dir.is_dir():
+        return 0
+    live = {c.content_hash for c in clips if c.path and blender_files.is_scene_file(c.path)}
+    gone = 0
+    for f in cache_dir.glob("*.npz"):
+        if f.name.split("-v", 1)[0] not in live:
+            f.unlink(missing_ok=True)
+            gone += 1
+    return gone

@@ -1,0 +1,193 @@
+"""Motion -> motion search ("find similar"): the library's clips ranked by how alike their motion is.
+
+The query is a motion (a file, a frame range of one, a Blender action, or a clip of the index);
+its windows go through the bundle's motion encoder, and its patch embeddings (one body part over 0.8 s each) play the part a sentence's tokens play in
+text search. Late interaction scores a library window against one query window from the cosines
+of each query patch with the window's patches of the same body part (a left elbow is compared
+with left elbows: no credit for a mirrored motion, and 14 times less arithmetic than every patch
+with every patch), in both directions:
+
+    forward  = mean over the query's patches of their best cosine in the window
+    backward = mean over the window's patches of their best cosine in the query
+    score    = (forward + backward) / 2
+
+Forward alone (text search's MaxSim) favours long windows, where every query patch finds some
+match; backward alone favours short ones. Their mean is symmetric (the score of A for B is the
+score of B for A) and 1 for a window against itself. Both come from the same products, so the
+symmetry costs one more reduction, not a second product. A query with several windows (a long
+file) scores each library window by its best query window: a clip is alike if it looks like some
+stretch of the query. bench/eval_similar.py compares these choices on real clips.
+
+Speed reuses text search's two stages (runtime.search): the per-body-part first stage
+(runtime.first_stage) ranks windows with the query's 14 part means as its tokens (for each, the
+best body part of the window), then the candidates are scored exactly on their stored int8 / int4
+codes (runtime.code_scores). bench/bench_similar.py measures latency and the first stage's recall.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from .features import NUM_PARTS
+from .index import content_hash
+from .maxsim import segment_max
+from .motion import Motion
+from .search import Hit, Searcher
+
+BLOCK_WINDOWS = 2048  # library windows scored per product (bounds the cosine matrix to ~100 MB)
+
+
+@dataclass(frozen=True)
+class MotionQuery:
+    """An encoded query motion.
+
+    Attributes:
+        name: what it is called in messages (a file, an action, a clip).
+        windows: per query window, its unit patch embeddings (n_k, D) float32, time-major.
+    """
+
+    name: str
+    windows: list[np.ndarray]
+
+    @property
+    def tokens(self) -> np.ndarray:
+        """Every query patch, window after window (sum n_k, D)."""
+        return np.concatenate(self.windows)
+
+    def part_means(self, k: int) -> np.ndarray:
+        """(14, D) mean over time of each body part's patches of query window k."""
+        w = self.windows[k]
+        return w.reshape(-1, NUM_PARTS, w.shape[1]).mean(0)
+
+
+class SimilarSearcher(Searcher):
+    """Find clips of an index whose motion is alike a query motion (same arguments as Searcher)."""
+
+    _flat_parts: list[np.ndarray] | None = None  # the first stage's part summaries, window-major
+
+    def encode(self, motion: Motion, name: str = "") -> MotionQuery:
+        """A Motion (already cut to the frames wanted) as a query."""
+        _, patches = self.bundle.encode_motion(motion)
+        return MotionQuery(name or motion.source, patches)
+
+    def clip_query(self, clip: int) -> MotionQuery:
+        """A clip of the index as a query, from its stored patches (nothing is read or encoded)."""
+        e = self.index.clips[clip]
+        if e.status != "ok" or not e.window_count:
+            raise ValueError(f"{e.path or e.id}: this clip has no motion in the index ({e.error or 'no windows'})")
+        patches, offsets = self.index.window_patches(np.arange(e.window_start, e.window_start + e.window_count))
+        return MotionQuery(e.label or e.id, [patches[a:b] for a, b in zip(offsets[:-1], offsets[1:])])
+
+    def clip_index(self, clip_id: str) -> int | None:
+        """Position in the index of the clip with this id (None if it is not there)."""
+        for i, e in enumerate(self.index.clips):
+            if e.id == clip_id:
+                return i
+        return None
+
+    def clips_of_file(self, path: str | os.PathLike) -> set[int]:
+        """The index's clips that are this file: the same path, or the same contents elsewhere."""
+        path = os.path.abspath(path)
+        digest = content_hash(path)
+        return {i for i, e in enumerate(self.index.clips) if e.path == path or e.content_hash == digest}
+
+    def window_scores_like(self, query: MotionQuery, window_ids: np.ndarray) -> np.ndarray:
+        """Symmetric same-part late-interaction scores of the given library windows (module docstring)."""
+        out = np.empty(len(window_ids), np.float32)
+        for s in range(0, len(window_ids), BLOCK_WINDOWS):
+            block = window_ids[s: s + BLOCK_WINDOWS]
+            out[s: s + len(block)] = self._score_block(query, block)
+        return out
+
+    def _score_block(self, query: MotionQuery, block: np.ndarray) -> np.ndarray:
+        rows_per_part = self.index.doclens[block] // NUM_PARTS  # time rows of each window
+        offsets = np.concatenate([[0], np.cumsum(rows_per_part)])  # of each window among one part's patches
+        codes, scales, patches = self._stored(block, rows_per_part)
+        q_rows = [len(w) // NUM_PARTS for w in query.windows]
+        q_bounds = np.concatenate([[0], np.cumsum(q_rows)])  # of each query window among one part's patches
+        forward = np.zeros((len(q_rows), len(block)), np.float32)  # sums over the query window's patches
+        backward = np.zeros((len(q_rows), len(block)), np.float32)  # sums over the library window's patches
+        n = int(offsets[-1])
+        for p in range(NUM_PARTS):
+            tokens = np.concatenate([w[p::NUM_PARTS] for w in query.windows])  # the query's patches of part p
+            rows = slice(p * n, (p + 1) * n)
+            if patches is None:
+                sims = self._scorer.patch_scores(tokens, codes[rows], scales[rows])  # (n, query patches of p)
+            else:
+                sims = patches[rows] @ tokens.T
+            for k, (a, b) in enumerate(zip(q_bounds[:-1], q_bounds[1:])):
+                part = sims[:, a:b]
+                forward[k] += segment_max(part.T, offsets).sum(axis=0)
+                backward[k] += np.add.reduceat(part.max(axis=1), offsets[:-1])
+        q_len = np.array([len(w) for w in query.windows], np.float32)[:, None]
+        score = 0.5 * (forward / q_len + backward / self.index.doclens[block][None, :])
+        return score.max(axis=0)
+
+    def _stored(self, block: np.ndarray, rows_per_part: np.ndarray):
+        """The block's stored patches grouped by body part: part 0 of every window (window after
+        window, time in order), then part 1, ... As (codes, scales, None) for the integer kernel,
+        else (None, None, float32 patches)."""
+        starts = np.concatenate([[0], np.cumsum(self.index.doclens[block])[:-1]])
+        first = np.repeat(starts - NUM_PARTS * np.concatenate([[0], np.cumsum(rows_per_part)[:-1]]), rows_per_part)
+        base = first + NUM_PARTS * np.arange(int(rows_per_part.sum()))  # each window's part-0 patches, in time
+        order = (base[None, :] + np.arange(NUM_PARTS)[:, None]).ravel()
+        if self._scorer is not None:
+            codes, scales, _ = self.index.window_codes(block)
+            return np.take(codes, order, axis=0), np.take(scales, order), None
+        patches, _ = self.index.window_patches(block)
+        return None, None, np.take(patches, order, axis=0)
+
+    def candidates_like(self, query: MotionQuery, count: int) -> np.ndarray:
+        """The first stage: the `count` windows whose per-body-part summaries best match the part
+        means of some query window, part for part (runtime.first_stage; the same-part counterpart
+        of its text score, and 14 times less arithmetic)."""
+        fs = self.index.first_stage
+        if self._flat_parts is None:  # window-major copies: one matrix-vector product per chunk
+            self._flat_parts = [np.ascontiguousarray(p.transpose(1, 0, 2)).reshape(p.shape[1], -1) for p in fs.parts]
+        sims = np.full(fs.num_windows, -np.inf, np.float32)
+        for k in range(len(query.windows)):
+            q = fs.bases @ query.part_means(k).T  # (chunks, dims, parts): the part means in each chunk's basis
+            for c, flat in enumerate(self._flat_parts):  # flat: (windows of the chunk, parts * dims)
+                lo, hi = fs.bounds[c], fs.bounds[c + 1]
+                np.maximum(sims[lo:hi], flat @ q[c].T.ravel() / NUM_PARTS, out=sims[lo:hi])
+        count = min(count, len(sims))
+        return np.sort(np.argpartition(-sims, count - 1)[:count])
+
+    def search_like(self, query: MotionQuery, k: int = 10, exclude: set[int] | frozenset = frozenset(),
+                    exact: bool | None = None) -> list[Hit]:
+        """The `k` clips most alike `query`, best first, leaving out the clips in `exclude`
+        (positions in index.clips: the query itself when it is in the index)."""
+        n = self.index.num_windows
+        if n == 0 or not query.windows:
+            return []
+        if exact is None:  # exact scoring costs ~14 times a text query's per window: only for small libraries
+            exact = n <= similar_candidates(n, k)
+        skip = sum(self.index.clips[c].window_count for c in exclude)
+        windows = np.arange(n) if exact else \
+            self.candidates_like(query, (self.candidates or similar_candidates(n, k)) + skip)
+        if exclude:
+            windows = windows[~np.isin(self._clip_of_window[windows], list(exclude))]
+        scores = self.window_scores_like(query, windows)
+        clips = self._clip_of_window[windows]
+        hits, seen = [], set()
+        for i in np.argsort(-scores, kind="stable"):  # best window per clip
+            c = int(clips[i])
+            if c not in seen:
+                seen.add(c)
+                hits.append(self._hit(int(windows[i]), float(scores[i])))
+                if len(hits) == k:
+                    break
+        return hits
+
+
+def similar_candidates(num_windows: int, k: int) -> int:
+    """Windows scored exactly after the first stage: enough for recall@10 = 1.0 against exact search
+    at 10k clips in bench/bench_similar.py (docs/BENCHMARKS.md). Fewer than text search needs: a
+    motion's part means say more about its patches than a sentence's words do."""
+    return int(max(40 * k, min(2000, 0.04 * num_windows)))
+
+
+__all__ = ["MotionQuery", "SimilarSearcher", "similar_candidates"]

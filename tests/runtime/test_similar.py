@@ -1,0 +1,92 @@
+"""Find similar (motion -> motion search) with the shipped model on a handful of real Bandai-Namco clips."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from runtime.bundle import Bundle, default_bundle_path
+from runtime.index import LibraryIndex
+from runtime.similar import SimilarSearcher
+
+WAVE_R = "dataset-2_wave-right-hand_normal_001.bvh"
+LIBRARY = [WAVE_R, "dataset-2_wave-right-hand_normal_002.bvh", "dataset-2_wave-left-hand_normal_001.bvh",
+           "dataset-2_wave-both-hands_normal_001.bvh", "dataset-2_raise-up-right-hand_normal_001.bvh",
+           "dataset-2_walk_normal_001.bvh", "dataset-2_run_normal_001.bvh", "dataset-2_walk-turn-left_normal_001.bvh"]
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory, bandai2):
+    lib = tmp_path_factory.mktemp("lib")
+    for name in LIBRARY:
+        shutil.copy(bandai2 / name, lib / name)
+    return lib
+
+
+@pytest.fixture(scope="module")
+def index_path(library, tmp_path_factory):
+    path = tmp_path_factory.mktemp("idx") / "index"
+    r = _cli("index", library, "--index", path, "--jobs", 1)
+    assert r.returncode == 0 and f"{len(LIBRARY)} added" in r.stdout, r.stderr
+    return path
+
+
+def _cli(*args):
+    return subprocess.run([sys.executable, "-m", "runtime", *map(str, args)], capture_output=True, text=True)
+
+
+def _like(index_path, *args):
+    r = _cli("search", "--index", index_path, "--json", "--like", *args)
+    assert r.returncode == 0, r.stderr
+    return [h["path"].rsplit("/", 1)[-1] for h in json.loads(r.stdout)], r
+
+
+def test_a_take_finds_another_take_and_not_itself(library, index_path):
+    names, r = _like(index_path, library / WAVE_R, "--top", 20)
+    assert names[0] == "dataset-2_wave-right-hand_normal_002.bvh", names
+    assert WAVE_R not in names and len(names) == len(LIBRARY) - 1
+    assert "left out" in r.stderr and WAVE_R in r.stderr
+    scores = [h["score"] for h in json.loads(r.stdout)]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_a_frame_range_is_the_query(library, index_path, bandai2):
+    # the wave itself (frames 40-150 of 187): still the other wave-right-hand take first
+    names, _ = _like(index_path, library / WAVE_R, "--start", 40, "--end", 150)
+    assert names[0] == "dataset-2_wave-right-hand_normal_002.bvh", names
+    # the first 2 s of a walk (of a take outside the library: nothing left out) are a walk's, turning or not
+    names, r = _like(index_path, bandai2 / "dataset-2_walk_normal_002.bvh", "--start", 0, "--end", 60, "--top", 3)
+    assert set(names[:2]) == {"dataset-2_walk_normal_001.bvh", "dataset-2_walk-turn-left_normal_001.bvh"}, names
+    assert "left out" not in r.stderr
+    names, _ = _like(index_path, bandai2 / "dataset-2_walk_normal_002.bvh")  # the whole take: the straight walk
+    assert names[0] == "dataset-2_walk_normal_001.bvh", names
+    r = _cli("search", "--index", index_path, "--like", library / WAVE_R, "--start", 150, "--end", 40)
+    assert r.returncode == 1 and WAVE_R in r.stderr and "must come before" in r.stderr
+
+
+def test_a_bad_file_is_an_error_naming_it(index_path, tmp_path):
+    broken = tmp_path / "broken.bvh"
+    broken.write_text("HIERARCHY\n")
+    for path in (broken, tmp_path / "missing.bvh"):
+        r = _cli("search", "--index", index_path, "--like", path)
+        assert r.returncode == 1 and str(path) in r.stderr and "Traceback" not in r.stderr, r.stderr
+
+
+def test_the_score_is_symmetric_and_two_stage_agrees_with_exact(index_path):
+    bundle = Bundle.load(default_bundle_path(), device="cpu")
+    searcher = SimilarSearcher(LibraryIndex.open(index_path, bundle), bundle)
+    n = len(searcher.index.clips)
+    queries = [searcher.clip_query(i) for i in range(n)]
+    windows = np.array([searcher.index.clips[i].window_start for i in range(n)])  # every clip has one window
+    scores = np.stack([searcher.window_scores_like(q, windows) for q in queries])
+    assert np.allclose(scores, scores.T, atol=2e-3)  # int8 codes: the query side is quantised again
+    assert np.allclose(np.diag(scores), 1.0, atol=2e-3) and (scores < np.diag(scores)[:, None] + 1e-6).all()
+    searcher.candidates = 4  # of 8 windows (one more for the query itself, left out)
+    exact = searcher.search_like(queries[0], 3, exclude={0}, exact=True)
+    staged = searcher.search_like(queries[0], 3, exclude={0}, exact=False)
+    assert [h.clip_id for h in exact] == [h.clip_id for h in staged]

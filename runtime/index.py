@@ -30,6 +30,8 @@ v2 adds the per-body-part first stage, computed from the stored codes when a v1 
 v3 adds descriptions. Opening a v2 index only rewrites its metadata (v3): its clips have no
 description yet (None; search shows ""), and the next `update` reads those unchanged files again
 to describe them, without encoding them again (clips.json of each chunk is replaced atomically).
+The same happens when the describer itself changed (metadata.json records its `describer`
+version): descriptions are redone, patches are kept.
 Describing on open instead would make the first search after an upgrade read the whole library,
 and could not reach in-memory motions (Blender actions), which only an update is handed.
 """
@@ -174,7 +176,8 @@ class LibraryIndex:
         path.mkdir(parents=True, exist_ok=True)
         meta = {"format": INDEX_FORMAT, "format_version": INDEX_VERSION, "model_id": bundle.model_id,
                 "embed_dim": bundle.embed_dim, "window": bundle.window, "hop": bundle.hop, "codec": codec,
-                "created": time.strftime("%Y-%m-%dT%H:%M:%S"), "chunks": [], "dropped": {}}
+                "created": time.strftime("%Y-%m-%dT%H:%M:%S"), "chunks": [], "dropped": {},
+                "describer": describer_version()}
         _write_json(path / "metadata.json", meta)
         return cls(path, meta)
 
@@ -398,6 +401,7 @@ class LibraryIndex:
                     existing[item["id"]] = (name, k, ClipEntry(**item))
         todo: list[tuple[str, object]] = []  # (id, path or MotionItem)
         undescribed: list[tuple[str, object]] = []  # unchanged clips to describe: (id, path or MotionItem)
+        redescribe = self.meta.get("describer") != describer_version()  # descriptions of an older describer
         seen: set[str] = set()
         files, scene_files = [], []
         for src in sources:
@@ -420,7 +424,7 @@ class LibraryIndex:
             if same_reading and (old[2].size == st.st_size and old[2].mtime_ns == st.st_mtime_ns
                                  or old[2].content_hash == content_hash(path)):  # else touched, not changed
                 report.unchanged += 1
-                if old[2].description is None and old[2].status == "ok":
+                if (old[2].description is None or redescribe) and old[2].status == "ok":
                     undescribed.append((path, path))
                 continue
             todo.append((path, path))
@@ -434,7 +438,7 @@ class LibraryIndex:
             old = existing.get(item.id)
             if old and old[2].content_hash == item.content_hash:
                 report.unchanged += 1
-                if old[2].description is None and old[2].status == "ok":
+                if (old[2].description is None or redescribe) and old[2].status == "ok":
                     undescribed.append((item.id, item))
                 continue
             todo.append((item.id, item))
@@ -477,6 +481,9 @@ class LibraryIndex:
         if undescribed and not report.cancelled:
             report.described, report.cancelled = self._describe_unchanged(
                 undescribed, existing, fps_of, workers, rig_overrides, rig_map, progress, should_stop, done, total)
+        if not report.cancelled and redescribe:
+            self.meta["describer"] = describer_version()
+            _write_json(self.path / "metadata.json", self.meta)
         # a file that failed is reported as failed, not as added or updated
         for ident, _ in report.failed:
             if ident in existing:
@@ -632,6 +639,12 @@ def _entry_json(e: ClipEntry) -> dict:
     d.pop("window_start")
     d.pop("window_count")
     return d
+
+
+def describer_version() -> str:
+    from .describe import version
+
+    return version()
 
 
 def describe_summary(motion: Motion) -> str:

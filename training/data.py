@@ -256,14 +256,10 @@ def load_features(clips: list[Clip], name: str, workers: int = 2, log=print) -> 
 
 
 def describer_version() -> str:
-    """A hash of the describer's code and of what feeds it: a change invalidates the event cache."""
-    import runtime
+    """The describer's code and what feeds it (the motion readers): a change invalidates the event cache."""
+    from runtime import describe
 
-    root = Path(runtime.__file__).parent
-    h = hashlib.sha256(features_version().encode())
-    for path in sorted((root / "describe").glob("*.py")):
-        h.update(path.read_bytes())
-    return h.hexdigest()[:12]
+    return hashlib.sha256((features_version() + describe.version()).encode()).hexdigest()[:12]
 
 
 def _events_of(clip: Clip) -> tuple[str, list | None, str]:

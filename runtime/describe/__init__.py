@@ -13,7 +13,10 @@ MotionScript in spirit), no model. `python -m runtime describe FILE` is its comm
 
 from __future__ import annotations
 
+import functools
+import hashlib
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -22,6 +25,15 @@ from .events import Event, detect
 from .sentences import Caption, Link, captions, merged_repeats, summary
 
 MIN_FRAMES = 10  # half a second at 20 fps: less holds no action to describe
+
+
+@functools.lru_cache(maxsize=1)
+def version() -> str:
+    """A hash of the describer's code: stored descriptions made by another version are redone."""
+    h = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        h.update(path.read_bytes())
+    return h.hexdigest()[:12]
 
 
 @dataclass(frozen=True)

@@ -117,3 +117,32 @@ def test_a_v2_index_is_upgraded_and_described_without_encoding_again(built, libr
     assert json.loads((old / "metadata.json").read_text())["chunks"] == meta["chunks"]
     assert not list(old.glob("chunk-*/.*"))  # no temporary files left
     assert index.update([library], bundle, motions=[wave_item]).described == 0  # once only
+
+
+def test_descriptions_of_another_describer_are_redone_without_encoding(tmp_path, monkeypatch, bundle, bandai2):
+    """A newer describer (another `runtime.describe.version()`) redescribes every clip on the next
+    update, and encodes none of them again."""
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    for name in CLIPS[:2]:
+        shutil.copy(bandai2 / name, lib / name)
+    index = LibraryIndex.create(tmp_path / "index", bundle)
+    index.update([str(lib)], bundle)
+    meta_path = tmp_path / "index" / "metadata.json"
+    meta = json.loads(meta_path.read_text())
+    assert meta["describer"]
+    meta["describer"] = "an-older-one"
+    meta_path.write_text(json.dumps(meta))
+    for chunk in meta["chunks"]:  # what the older describer wrote
+        clips = tmp_path / "index" / chunk / "clips.json"
+        clips.write_text(json.dumps([dict(c, description="old words") for c in json.loads(clips.read_text())]))
+
+    encoded = []
+    real = Bundle.encode_windows
+    monkeypatch.setattr(Bundle, "encode_windows", lambda self, *a, **k: encoded.append(1) or real(self, *a, **k))
+    index = LibraryIndex.open(tmp_path / "index", bundle)
+    report = index.update([str(lib)], bundle)
+    assert report.described == 2 and not encoded
+    assert all(c.description and c.description != "old words" for c in index.ok_clips)
+    assert json.loads(meta_path.read_text())["describer"] != "an-older-one"
+    assert index.update([str(lib)], bundle).described == 0

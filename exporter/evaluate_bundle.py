@@ -100,6 +100,96 @@ def freeform_figures(bundle: Bundle, split: str) -> dict:
     return freeform_metrics(sim, relevance(queries, es.clips)) | {"clips": len(es.clips)}
 
 
+# Words whose evidence should lie on a moving body part, by class (the free-form queries use them).
+WORD_CLASSES = {
+    "arm": {"arm", "arms", "hand", "hands", "fist", "elbow", "shoulder", "wave", "waves", "waving", "waved", "raise",
+            "raises", "raising", "raised", "lift", "lifts", "lifting", "punch", "punches", "jabbing", "wrist"},
+    "leg": {"leg", "legs", "foot", "feet", "knee", "knees", "kick", "kicks", "hop", "hops", "hopping", "squatting"},
+    "torso": {"bow", "bows", "bends", "bend", "lean", "leans", "waist", "torso", "back", "twisting"},
+    "travel": {"walk", "walks", "walking", "run", "runs", "running", "jog", "jogging", "jogger", "sprint", "sprinting",
+               "steps", "strolling", "jump", "jumps", "jumping", "dash", "dashes"},
+    "turn": {"turn", "turns", "turning", "spin", "spins", "veering"},
+    "side": {"left", "right"},
+}
+TOP_MOVING = 3  # a word's best patch counts as a hit when its part is among the 3 fastest-moving then
+
+
+def part_speeds(motion) -> np.ndarray:
+    """(frames, 14) how fast each body part moves, deg/s: the mean absolute rate of its joint-angle
+    channels (pelvis translation as metres per second over the leg length, in rad -> deg), computed
+    from the motion alone, independently of the describer and of the model."""
+    from runtime.features import C, NUM_PARTS, PART_OF_CHANNEL, clip_angles
+    from runtime.motion import leg_length
+
+    ang = clip_angles(motion.positions).astype(np.float64)
+    trans = [C["pelvis_tx"], C["pelvis_ty"], C["pelvis_tz"]]
+    ang[:, trans] *= np.degrees(1.0) / max(leg_length(motion.positions), 0.2)
+    rate = np.abs(np.gradient(ang, axis=0)) * motion.fps
+    out = np.zeros((len(ang), NUM_PARTS))
+    for p in range(NUM_PARTS):
+        out[:, p] = rate[:, PART_OF_CHANNEL == p].mean(axis=1)
+    return out
+
+
+def grounding_figures(bundle: Bundle, split: str) -> dict:
+    """Where each query word's best patch lies in the clip the model ranks first among the query's
+    relevant clips: is that body part one of the TOP_MOVING fastest-moving parts over the patch's
+    frames? Per word class; plus, for queries naming two classes of action or body part, how often
+    their words land on different parts. For "left"/"right" also: on the named side."""
+    from dataclasses import replace
+
+    from runtime.explain import explain_motion
+    from runtime.features import PART_NAMES
+    from training.data import clip_motion, load_features, make_eval_set
+    from training.freeform import load_queries, relevance, split_pool
+
+    queries = load_queries(split)
+    clips = split_pool(split)
+    features = load_features(clips, "all")
+    clips = [c for c in clips if c.key in features]
+    raw = ChannelStats(np.zeros(29, np.float32), np.ones(29, np.float32))
+    es = make_eval_set(f"freeform_{split}", clips, features, raw, bundle.window, bundle.hop)
+    sim = bundle_similarity(bundle, replace(es, captions=[q.sentence for q in queries]))
+    rel = relevance(queries, es.clips)
+    hits: dict[str, list[int]] = {k: [0, 0] for k in WORD_CLASSES}
+    side = [0, 0]
+    pairs = [0, 0]
+    motions: dict[str, object] = {}
+    for qi, q in enumerate(queries):
+        clip = es.clips[int(np.argmax(np.where(rel[qi], sim[qi], -np.inf)))]
+        if clip.key not in motions:
+            motions[clip.key] = clip_motion(clip)
+        motion = motions[clip.key]
+        speeds = part_speeds(motion)
+        e = explain_motion(bundle, q.sentence, motion, clip.key)
+        named: dict[str, set[str]] = {}
+        for w in e.words:
+            word = w.word.lower().strip(".,!?")
+            cls = next((k for k, words in WORD_CLASSES.items() if word in words), None)
+            if cls is None or w.is_stop_word:
+                continue
+            fast = np.argsort(-speeds[w.start: w.end + 1].mean(axis=0))[:TOP_MOVING]
+            hit = PART_NAMES.index(w.part) in fast
+            hits[cls][0] += int(hit)
+            hits[cls][1] += 1
+            if cls == "side":
+                side[0] += int(w.part.endswith("_l" if word == "left" else "_r"))
+                side[1] += 1
+            else:
+                named.setdefault(cls, set()).add(w.part)
+        if len(named) >= 2:  # two kinds of action / body part: do they light two places?
+            parts = list(named.values())
+            pairs[0] += int(any(a.isdisjoint(b) for i, a in enumerate(parts) for b in parts[i + 1:]))
+            pairs[1] += 1
+    pct = lambda h: round(100.0 * h[0] / h[1], 1) if h[1] else None  # noqa: E731
+    out = {f"{k} words on a moving part %": pct(v) for k, v in hits.items()}
+    out |= {f"{k} words": v[1] for k, v in hits.items()}
+    out["left/right words on the named side %"] = pct(side)
+    out["two-kind queries on different parts %"] = pct(pairs)
+    out["two-kind queries"] = pairs[1]
+    return out
+
+
 def evaluate_bundle(path: str | Path, protocols=PROTOCOLS, subset: bool = True) -> dict:
     """Figures of a bundle on the full test sets (and, with `subset`, on the quick-check subset)."""
     bundle = Bundle.load(path, device="cpu")
@@ -137,7 +227,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--subset", action="store_true", help=f"only the first {SUBSET} clips of each test set")
     parser.add_argument("--freeform", choices=("val", "test"), default=None,
                         help="only the hand-written free-form queries of this split")
+    parser.add_argument("--grounding", choices=("val", "test"), default=None,
+                        help="where the words of this split's free-form queries land, against the motion")
     args = parser.parse_args(argv)
+    if args.grounding:
+        for k, v in grounding_figures(Bundle.load(args.bundle, device="cpu"), args.grounding).items():
+            print(f"{k}: {v}")
+        return 0
     if args.freeform:
         f = freeform_figures(Bundle.load(args.bundle, device="cpu"), args.freeform)
         print(f"free-form {args.freeform} ({f['queries']} queries, {f['clips']} clips): R@1 {f['R@1']:.2f} "

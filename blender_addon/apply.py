@@ -13,6 +13,10 @@ import numpy as np
 from . import actions, bonemap, frames, nla, results, retarget
 
 ACTION_SUFFIX = " (motion search)"
+# Blender 4.5 keeps 63 bytes of a name; leave room for the ".001" it adds to a taken name.
+ACTION_NAME_BYTES = 59
+# More than this share of the driven bones under constraints: a control rig, keys would not show.
+CONSTRAINED_MAX_SHARE = 0.5
 
 
 @dataclass
@@ -45,10 +49,22 @@ def user_bone_map(obj) -> dict[str, str]:
     return {j: getattr(pg, j) for j in JOINTS if getattr(pg, j, "")}
 
 
+def skeleton_of(obj) -> tuple[tuple[str, ...], tuple[int, ...], np.ndarray]:
+    """Bone names, parent indices (-1 root) and rest heads in world axes (for mapping by shape)."""
+    bones = obj.data.bones
+    names = tuple(b.name for b in bones)
+    index = {n: i for i, n in enumerate(names)}
+    parents = tuple(index[b.parent.name] if b.parent else -1 for b in bones)
+    mw = np.array(obj.matrix_world)
+    heads = np.array([tuple(b.head_local) for b in bones], np.float64).reshape(-1, 3) @ mw[:3, :3].T
+    return names, parents, heads
+
+
 def resolve_map(obj):
     """The armature's bone map (detected, with the user's entries); raises ApplyError."""
+    names, parents, heads = skeleton_of(obj)
     try:
-        return bonemap.resolve(obj.name, [b.name for b in obj.data.bones], user_bone_map(obj))
+        return bonemap.resolve(obj.name, list(names), user_bone_map(obj), parents, heads)
     except bonemap.BoneMapError as e:
         raise ApplyError(str(e)) from None
 
@@ -89,6 +105,27 @@ def replace_markers(scene, specs: list[tuple[str, int]], prefix: str = results.M
 
 def _constrained(obj, bones) -> list[str]:
     return [b for b in bones if len(obj.pose.bones[b].constraints)]
+
+
+def _active_constraints(obj, bones) -> list[str]:
+    return [b for b in bones if any(c.enabled and c.influence > 0.0 and not c.mute
+                                    for c in obj.pose.bones[b].constraints)]
+
+
+def action_name(clip: str, source: str) -> str:
+    """The applied action's name: the clip's name, or for a long one its distinctive end and a
+    short hash of the whole (two long names never meet at Blender's 63-byte limit)."""
+    import hashlib
+
+    full = clip + ACTION_SUFFIX
+    if len(full.encode("utf-8")) <= ACTION_NAME_BYTES:
+        return full
+    tag = " #" + hashlib.sha1(f"{clip}\0{source}".encode("utf-8")).hexdigest()[:6]
+    room = ACTION_NAME_BYTES - len((tag + ACTION_SUFFIX).encode("utf-8")) - len("…".encode("utf-8"))
+    tail = clip
+    while len(tail.encode("utf-8")) > room:
+        tail = tail[1:]
+    return "…" + tail + tag + ACTION_SUFFIX
 
 
 def apply_clip(
@@ -153,6 +190,15 @@ def apply_clip(
         not bones[b].use_inherit_rotation or bones[b].inherit_scale != 'FULL')]
     if loose:
         warnings.append(f"bones that do not inherit their parent's rotation may not follow: {', '.join(loose[:6])}")
+    driven_by_rig = _active_constraints(obj, tracks.bones)
+    if len(driven_by_rig) > CONSTRAINED_MAX_SHARE * len(tracks.bones):
+        rigify = "rig_id" in obj.data.keys() or any(b.name.startswith("ORG-") for b in obj.data.bones)
+        raise ApplyError(
+            f"'{obj.name}' " + ("is a generated Rigify rig: its deform bones" if rigify else "is a control rig: the bones")
+            + f" the clip would drive ({', '.join(driven_by_rig[:4])}, ...) follow constraints, so keys on them "
+            "would not move it. " + ("Apply the clip to the metarig, or to a plain armature without constraints "
+                                     "(retargeting onto Rigify's FK controls is not supported yet)." if rigify else
+                                     "Apply it to the deform armature, or set the bone map to the control bones."))
     constrained = _constrained(obj, tracks.bones)
     if constrained:
         warnings.append(f"bones with constraints may not follow the clip: {', '.join(constrained[:6])}"
@@ -193,7 +239,7 @@ def apply_clip(
     previous_slot = getattr(ad, "action_slot", None) if ad is not None else None
     if previous is not None and actions.SOURCE_KEY not in previous.keys() and not as_strip:
         previous.use_fake_user = True  # the user's own animation must not vanish on save (0 users)
-    name = results.clip_name(label, path or motion.source) + ACTION_SUFFIX
+    name = action_name(results.clip_name(label, path or motion.source), str(path or motion.source))
     action = actions.new_pose_action(obj, name, keys, channels)
     action[actions.SOURCE_KEY] = str(path or motion.source)
     action["motion_search_frames"] = [int(start_frame), int(end_frame)]

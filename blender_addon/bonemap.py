@@ -6,7 +6,7 @@ No bpy: callers pass bone names and the user's entries (joint -> bone name, "" =
 from __future__ import annotations
 
 from runtime.errors import RigMappingError
-from runtime.rigs import CONVENTIONS, RigMap, map_rig
+from runtime.rigs import CONVENTIONS, RigMap, map_rig, map_skeleton
 from runtime.skeleton import JOINTS
 
 
@@ -23,13 +23,17 @@ def joint_label(joint: str) -> str:
     return joint.replace("_", " ").title()
 
 
-def resolve(armature: str, bones: list[str] | tuple[str, ...], user: dict[str, str] | None = None) -> RigMap:
-    """The bone map of an armature: detected over every convention, the user's entries first.
+def resolve(armature: str, bones: list[str] | tuple[str, ...], user: dict[str, str] | None = None,
+            parents=None, heads=None) -> RigMap:
+    """The bone map of an armature: detected over every convention (or, when no names match, by
+    the skeleton's shape), the user's entries first.
 
     Args:
         armature: the armature's name, for messages.
         bones: its bone names.
         user: canonical joint -> bone name for the joints the user set (empty names are ignored).
+        parents, heads: parent index per bone (-1 root) and rest head positions in world axes
+            (Z up, the character facing -Y when no toes tell); without them, names only.
 
     Raises:
         BoneMapError: a user entry names a bone the armature lacks, or joints stay unmapped.
@@ -45,13 +49,17 @@ def resolve(armature: str, bones: list[str] | tuple[str, ...], user: dict[str, s
         raise BoneMapError(f"Armature '{armature}' has no bone named as set in the bone map: {listed}")
     overrides = {j: [b] for j, b in user.items()} or None
     try:
-        return map_rig(list(bones), armature, overrides=overrides)
+        if parents is None or heads is None:
+            return map_rig(list(bones), armature, overrides=overrides)
+        return map_skeleton(list(bones), parents, heads, armature, overrides=overrides)
     except RigMappingError as e:
         missing = [j for j in e.missing if j in JOINTS]
         names = ", ".join(joint_label(j) for j in missing) or ", ".join(e.missing)
+        shape = next((t[len("skeleton shape ("):-1] for t in e.tried if t.startswith("skeleton shape (")), "")
         raise BoneMapError(
             f"Armature '{armature}' cannot be mapped to a human body: no bone found for {names} "
-            f"(tried the {', '.join(CONVENTIONS)} naming conventions). "
+            f"(tried the {', '.join(CONVENTIONS)} naming conventions"
+            + (f"; by its shape: {shape}" if shape else "") + "). "
             "Set these joints in the Motion Search sidebar, Bone Map section.",
             missing,
         ) from None
@@ -78,10 +86,18 @@ def hints(rigmap: RigMap, bones: list[str] | tuple[str, ...]) -> dict[str, str]:
     return out
 
 
-def describe(rigmap: RigMap) -> str:
-    """One line for the UI: which convention matched."""
+def describe(rigmap: RigMap, user: dict[str, str] | None = None) -> str:
+    """One line for the UI: how the map was found (`user`: the joints the user set)."""
     conv = rigmap.convention
     if conv == "user":
         return "Bone map: set by hand"
     base, _, plus = conv.partition("+")
-    return f"Bone map: {base.replace('_', ' ')} names" + (" with your edits" if plus else "")
+    if base == "shape":
+        sure = min(rigmap.sureness) if rigmap.sureness else 0.0
+        found = f"found by the skeleton's shape (sureness {sure:.0%} or more)"
+    else:
+        found = f"{base.replace('_', ' ')} names"
+    if plus:
+        count = len([b for b in (user or {}).values() if b])
+        return f"Bone map: your bone map ({count} joint{'s' * (count != 1)}) + {found}"
+    return f"Bone map: {found}"

@@ -312,7 +312,7 @@ class MOTIONSEARCH_OT_bone_map_detect(Operator):
         pg = obj.data.motion_search
         for joint, bone in bonemap.exact_bones(rigmap).items():  # joints between two bones stay detected
             setattr(pg, joint, bone)
-        self.report({'INFO'}, bonemap.describe(rigmap))
+        self.report({'INFO'}, bonemap.describe(rigmap, apply.user_bone_map(obj)))
         return {'FINISHED'}
 
 

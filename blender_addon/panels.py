@@ -21,11 +21,11 @@ def _armature(context):
 
 
 @functools.lru_cache(maxsize=32)
-def _detect(armature: str, bones: tuple[str, ...], user: tuple[tuple[str, str], ...]):
+def _detect(armature: str, bones: tuple[str, ...], user: tuple[tuple[str, str], ...], parents=None, heads=None):
     """(joint -> detected bone text, summary line, error) for the bone map section; cached between redraws."""
     try:
-        rigmap = resolve(armature, bones, dict(user))
-        return hints(rigmap, bones), describe(rigmap), ""
+        rigmap = resolve(armature, bones, dict(user), parents, heads)
+        return hints(rigmap, bones), describe(rigmap, dict(user)), ""
     except BoneMapError as e:
         return {}, "", str(e)
 
@@ -33,7 +33,10 @@ def _detect(armature: str, bones: tuple[str, ...], user: tuple[tuple[str, str], 
 def bone_map_status(obj):
     pg = obj.data.motion_search
     user = tuple((j, getattr(pg, j)) for j in JOINTS if getattr(pg, j))
-    return _detect(obj.name, tuple(b.name for b in obj.data.bones), user)
+    from .apply import skeleton_of
+
+    names, parents, heads = skeleton_of(obj)
+    return _detect(obj.name, names, user, parents, tuple(map(tuple, heads.round(5).tolist())))
 
 
 class MOTIONSEARCH_UL_results(UIList):

@@ -400,4 +400,20 @@ def retarget(p: Plan, canonical: np.ndarray, where: Placement, source_leg: float
     The clip is aligned to start at `where`, scaled by the ratio of the rig's leg to `source_leg`.
     """
     world = place(align_start(canonical), where, where.leg / max(source_leg, _EPS))
-    return solve(p, p.rig.to_armature(world)), world
+    basis = solve(p, p.rig.to_armature(world))
+    # The clip's floor is under its lowest foot joints; the rig's feet, with its own hip height
+    # above the pelvis bone and its own leg proportions, land higher or lower: lift or lower
+    # the whole clip so that they stand on the floor the way the clip's do.
+    drop = _floor_gap(p, basis, where.origin[2])
+    if abs(drop) > 1e-6 * where.leg:
+        world = world - np.array([0.0, 0.0, drop])
+        basis = solve(p, p.rig.to_armature(world))
+    return basis, world
+
+
+def _floor_gap(p: Plan, basis: np.ndarray, floor: float) -> float:
+    """How far above `floor` (world z) the rig's lowest foot joints are, as the clip's floor is
+    measured: the 1st percentile over frames of the lowest of ankles and toes."""
+    pose = p.rig.forward(basis)
+    feet = p.rig.to_world(p.rigmap.apply(pose[:, :, :3, 3]))[:, list(FEET), 2]
+    return float(np.percentile(feet.min(axis=1), 1)) - float(floor)

@@ -19,7 +19,8 @@ import numpy as np
 from .errors import MotionFormatError, MotionSearchError
 from .io.animation import Animation
 from .kinematics import forward_kinematics, normalize
-from .rigs import Candidate, RigMap, load_mapping_file, map_rig
+from .rig_shape import rest_heads
+from .rigs import Candidate, RigMap, load_mapping_file, map_skeleton
 from .skeleton import J
 
 TARGET_FPS = 20.0
@@ -109,8 +110,17 @@ def load_motion(
         MotionFormatError, RigMappingError: the file cannot be read or its rig mapped.
     """
     anim = read_animation(path, asf=asf)
-    rig = map_rig(anim.names, anim.path, overrides=rig_overrides)
+    rig = map_skeleton(anim.names, anim.parents, lambda: _shape_pose(anim), anim.path, overrides=rig_overrides,
+                       forward_hint=(0.0, 0.0, 1.0), ignore=anim.end_site)
     return canonical_motion(anim, rig, fps=fps, drop_rest_frame=drop_rest_frame, target_fps=target_fps)
+
+
+def _shape_pose(anim: Animation) -> np.ndarray:
+    """Joint positions for telling a rig by its shape: the middle frame's pose (many files' zero
+    pose has every bone along one axis, which shows no left and right)."""
+    if not anim.num_frames:
+        return rest_heads(anim.parents, anim.offsets)
+    return forward_kinematics(anim, np.array([anim.num_frames // 2]), np.arange(anim.num_joints))[0]
 
 
 def canonical_motion(

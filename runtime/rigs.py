@@ -103,6 +103,42 @@ CONVENTIONS: dict[str, dict[str, list[Candidate]]] = {
         "left_collar": [("lerp", "BLN", "LS", 0.5)], "right_collar": [("lerp", "BLN", "RS", 0.5)],
     } | {k: v for k, v in _limbs({"hip": "{S}H", "knee": "{S}K", "ankle": "{S}A", "foot": "{S}Mrot",
                                   "shoulder": "{S}S", "elbow": "{S}E", "wrist": "{S}W"}).items()},
+    # Unreal Engine 5 mannequin (Manny/Quinn): five spine bones, the arms on spine_05
+    "unreal5": {
+        "pelvis": ["pelvis"], "spine1": ["spine_01"], "spine2": ["spine_03"], "spine3": ["spine_05", "spine_04"],
+        "neck": ["neck_01"], "head": ["head"],
+    } | _limbs({"hip": "thigh_{s}", "knee": "calf_{s}", "ankle": "foot_{s}", "foot": "ball_{s}",
+                    "collar": "clavicle_{s}", "shoulder": "upperarm_{s}", "elbow": "lowerarm_{s}", "wrist": "hand_{s}"}),
+    # Unreal Engine 4 mannequin (and UE-named exports): three spine bones
+    "unreal": {
+        "pelvis": ["pelvis"], "spine1": ["spine_01"], "spine2": ["spine_02"], "spine3": ["spine_03"],
+        "neck": ["neck_01"], "head": ["head"],
+    } | _limbs({"hip": "thigh_{s}", "knee": "calf_{s}", "ankle": "foot_{s}", "foot": "ball_{s}",
+                    "collar": "clavicle_{s}", "shoulder": "upperarm_{s}", "elbow": "lowerarm_{s}", "wrist": "hand_{s}"}),
+    # Auto-Rig Pro deform bones (.x centre, .l/.r sides; the limbs' "_stretch" bones deform), and
+    # the same names without "_stretch" as some exports write them
+    "auto_rig_pro": {
+        "pelvis": ["root.x"], "spine1": ["spine_01.x"], "spine2": ["spine_02.x"],
+        "spine3": ["spine_03.x", ("lerp", "spine_02.x", "neck.x", 0.5)], "neck": ["neck.x"], "head": ["head.x"],
+    } | _limbs({"hip": ["thigh_stretch.{s}", "thigh.{s}"], "knee": ["leg_stretch.{s}", "leg.{s}"],
+                    "ankle": "foot.{s}", "foot": "toes_01.{s}", "collar": "shoulder.{s}",
+                    "shoulder": ["arm_stretch.{s}", "arm.{s}"], "elbow": ["forearm_stretch.{s}", "forearm.{s}"],
+                    "wrist": "hand.{s}"}),
+    # VRoid Studio exports (VRM models read by Blender's VRM add-on keep these bone names)
+    "vroid": {
+        "pelvis": ["J_Bip_C_Hips"], "spine1": ["J_Bip_C_Spine"], "spine2": ["J_Bip_C_Chest"],
+        "spine3": ["J_Bip_C_UpperChest", ("lerp", "J_Bip_C_Chest", "J_Bip_C_Neck", 0.5)],
+        "neck": ["J_Bip_C_Neck"], "head": ["J_Bip_C_Head"],
+    } | _limbs({"hip": "J_Bip_{S}_UpperLeg", "knee": "J_Bip_{S}_LowerLeg", "ankle": "J_Bip_{S}_Foot",
+                    "foot": "J_Bip_{S}_ToeBase", "collar": "J_Bip_{S}_Shoulder", "shoulder": "J_Bip_{S}_UpperArm",
+                    "elbow": "J_Bip_{S}_LowerArm", "wrist": "J_Bip_{S}_Hand"}),
+    # VRM humanoid bone names (hips, spine, chest, upperChest, leftUpperLeg, ...)
+    "vrm": {
+        "pelvis": ["hips"], "spine1": ["spine"], "spine2": ["chest"],
+        "spine3": ["upperChest", ("lerp", "chest", "neck", 0.5)], "neck": ["neck"], "head": ["head"],
+    } | _limbs({"hip": "{side}UpperLeg", "knee": "{side}LowerLeg", "ankle": "{side}Foot", "foot": "{side}Toes",
+                    "collar": "{side}Shoulder", "shoulder": "{side}UpperArm", "elbow": "{side}LowerArm",
+                    "wrist": "{side}Hand"}),
     # Blender Rigify: deform bones of a generated rig, or the metarig's own names
     "rigify": {
         "pelvis": ["DEF-spine", "spine"], "spine1": ["DEF-spine.001", "spine.001"],
@@ -138,6 +174,9 @@ class RigMap:
     b: np.ndarray
     weight: np.ndarray  # (22,) float64
     bones: tuple[str, ...]  # per canonical joint, the rig bone it mostly follows
+    sureness: tuple[float, ...] = ()  # per canonical joint, 0..1, for a map found by the skeleton's shape
+    reasons: tuple[str, ...] = ()  # per canonical joint, why (skeleton shape only)
+    summary: str = ""  # one line on how the map was found (skeleton shape only)
 
     def apply(self, positions: np.ndarray) -> np.ndarray:
         """Canonical positions (..., 22, 3) from rig joint positions (..., J, 3)."""
@@ -249,9 +288,11 @@ def _map_rig(
     tables = {convention: CONVENTIONS[convention]} if convention else CONVENTIONS
     best = None
     fewest_missing: tuple[int, str, list[str]] | None = None
+    unresolved = set(JOINTS)  # joints that no table finds a bone for
     for conv, table in tables.items():
         merged = {j: (overrides or {}).get(j, []) + table.get(j, []) for j in JOINTS}
         a, b, w, bones, missing, _ = _resolve(merged, index)
+        unresolved &= set(missing)
         if missing:
             if fewest_missing is None or len(missing) < fewest_missing[0]:
                 fewest_missing = (len(missing), conv, missing)
@@ -268,10 +309,85 @@ def _map_rig(
             best = ((0, 0), "user", a, b, w, bones)
     if best is None:
         missing = fewest_missing[2] if fewest_missing else list(JOINTS)
+        # name only joints no table finds: a bone another convention knows is not missing
+        missing = [j for j in missing if j in unresolved] or missing
         raise RigMappingError(path, missing, list(tables), list(names))
     _, conv, a, b, w, bones = best
     return RigMap(
         convention=conv if not overrides else f"{conv}+user",
         a=np.array(a, np.int64), b=np.array(b, np.int64), weight=np.array(w, np.float64),
         bones=tuple(names[i] for i in bones),
+    )
+
+
+# A rig whose names leave more joints unresolved than this (in the closest table) is mapped by
+# its skeleton's shape; fewer, and the error names the joints to set by hand.
+SHAPE_FALLBACK_MIN_MISSING = 5
+
+
+def map_skeleton(
+    names: list[str] | tuple[str, ...],
+    parents,
+    heads,
+    path: str = "<rig>",
+    overrides: dict[str, list[Candidate]] | None = None,
+    *,
+    forward_hint=(0.0, -1.0, 0.0),
+    ignore=None,
+) -> RigMap:
+    """Map a rig by its bone names (`map_rig`) or, when they match no convention, by its shape.
+
+    Args:
+        names, parents, heads: the rig's bones, parent indices (-1 root), head positions in a
+            pose that shows the body's shape (or a function giving them, called only when the
+            names do not tell the rig).
+        overrides: the user's entries; they win over names and shape alike.
+        forward_hint: the character's forward axis in `heads`' coordinates, for telling left
+            from right when no toes do (Blender: -Y, the default; a BVH rest pose: +Z).
+        ignore: (J,) True for bones the shape must leave out (BVH end sites).
+
+    Raises:
+        RigMappingError: neither names nor shape give all 22 joints; it names what is missing.
+    """
+    from .rig_shape import RigShapeError, map_shape
+
+    try:
+        return map_rig(names, path, overrides=overrides)
+    except RigMappingError as e:
+        if len(e.missing) < SHAPE_FALLBACK_MIN_MISSING:
+            raise
+        by_name = e
+    heads = heads() if callable(heads) else heads
+    try:
+        shape = map_shape(parents, heads, forward_hint=forward_hint, ignore=ignore, names=list(names))
+    except RigShapeError as e:
+        raise RigMappingError(path, e.missing or by_name.missing, by_name.tried + [f"skeleton shape ({e.reason})"],
+                              list(names)) from None
+    index = {normalize_name(n): i for i, n in reversed(list(enumerate(names)))}
+    a, b, w, bones, sure, why = [], [], [], [], [], []
+    for joint in JOINTS:
+        user = None
+        for cand in (overrides or {}).get(joint, []):
+            if isinstance(cand, str) and normalize_name(cand) in index:
+                i = index[normalize_name(cand)]
+                user = (i, i, 0.0, i)
+            elif not isinstance(cand, str) and normalize_name(cand[1]) in index and normalize_name(cand[2]) in index:
+                i1, i2, t = index[normalize_name(cand[1])], index[normalize_name(cand[2])], float(cand[3])
+                user = (i1, i2, t, i1 if t < 0.5 else i2)
+            if user:
+                break
+        entry = shape.entries[joint]
+        if user is not None:
+            found, s, r = user, 1.0, "your bone map"
+        elif isinstance(entry, tuple):
+            _, i1, i2, t = entry
+            found, s, r = (i1, i2, float(t), i1 if t < 0.5 else i2), shape.sureness[joint], shape.reasons[joint]
+        else:
+            found, s, r = (entry, entry, 0.0, entry), shape.sureness[joint], shape.reasons[joint]
+        a.append(found[0]), b.append(found[1]), w.append(found[2]), bones.append(names[found[3]])
+        sure.append(float(s)), why.append(r)
+    return RigMap(
+        convention="shape+user" if overrides else "shape",
+        a=np.array(a, np.int64), b=np.array(b, np.int64), weight=np.array(w, np.float64), bones=tuple(bones),
+        sureness=tuple(sure), reasons=tuple(why), summary=shape.summary,
     )

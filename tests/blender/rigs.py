@@ -139,3 +139,58 @@ def fit_yaw(src: np.ndarray, dst: np.ndarray) -> float:
 
 def angles_deg(u: np.ndarray, v: np.ndarray) -> np.ndarray:
     return np.degrees(np.arccos(np.clip(np.sum(u * v, axis=-1), -1.0, 1.0)))
+
+
+# Canonical chain of a plain humanoid armature: (joint the bone starts at, joint or offset it
+# points to, parent joint). Names come from a convention's {joint: bone name}.
+_PLAIN = [("pelvis", "spine1", None), ("spine1", "spine2", "pelvis"), ("spine2", "spine3", "spine1"),
+          ("spine3", "neck", "spine2"), ("neck", "head", "spine3"), ("head", (0.0, 0.0, 0.20), "neck")]
+for _s in ("left", "right"):
+    _PLAIN += [(f"{_s}_hip", f"{_s}_knee", "pelvis"), (f"{_s}_knee", f"{_s}_ankle", f"{_s}_hip"),
+               (f"{_s}_ankle", f"{_s}_foot", f"{_s}_knee"), (f"{_s}_foot", (0.0, -0.06, 0.0), f"{_s}_ankle"),
+               (f"{_s}_collar", f"{_s}_shoulder", "spine3"), (f"{_s}_shoulder", f"{_s}_elbow", f"{_s}_collar"),
+               (f"{_s}_elbow", f"{_s}_wrist", f"{_s}_shoulder"),
+               (f"{_s}_wrist", (0.08 if _s == "left" else -0.08, 0.0, 0.0), f"{_s}_elbow")]
+
+
+def make_plain_armature(name: str, bones: dict[str, str], *, root: str | None = None, unit: float = 1.0,
+                        y_up: bool = False, extra: dict[str, tuple[str, str]] | None = None):
+    """A humanoid armature standing on the floor (z = 0), facing -Y, its bones named by `bones`
+    (canonical joint -> bone name), optionally under a `root` bone at the origin.
+
+    `unit` and `y_up` build it as an FBX import does: bone positions in centimetres (unit 0.01)
+    and Y up in armature space, the object rotated 90 degrees about X and scaled by `unit`.
+    `extra` adds leaf bones {name: (joint at its head, parent joint)} (twist bones, a heel).
+    """
+    arm = bpy.data.armatures.new(name)
+    obj = bpy.data.objects.new(name, arm)
+    bpy.context.scene.collection.objects.link(obj)
+    from .conftest import make_active
+
+    make_active(obj)
+
+    def local(p):
+        p = np.asarray(p, np.float64) / unit
+        return np.array([p[0], p[2], -p[1]]) if y_up else p  # world (x, y, z) -> armature Y up
+
+    bpy.ops.object.mode_set(mode='EDIT')
+    if root:
+        eb = arm.edit_bones.new(root)
+        eb.head, eb.tail = local((0, 0, 0)), local((0, 0.2, 0))
+    for head, tail, parent in _PLAIN:
+        h = np.array(_TPOSE[head])
+        t = np.array(_TPOSE[tail]) if isinstance(tail, str) else h + np.array(tail)
+        eb = arm.edit_bones.new(bones[head])
+        eb.head, eb.tail = local(h), local(t)
+        if parent or root:
+            eb.parent = arm.edit_bones[bones[parent] if parent else root]
+    for bone, (at, parent) in (extra or {}).items():
+        eb = arm.edit_bones.new(bone)
+        eb.head, eb.tail = local(_TPOSE[at]), local(np.array(_TPOSE[at]) + (0.0, 0.0, -0.05))
+        eb.parent = arm.edit_bones[bones[parent]]
+    bpy.ops.object.mode_set(mode='OBJECT')
+    if y_up:
+        obj.rotation_euler = (math.radians(90.0), 0.0, 0.0)
+    obj.scale = (unit, unit, unit)
+    bpy.context.view_layer.update()
+    return obj

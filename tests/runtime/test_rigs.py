@@ -92,9 +92,7 @@ def test_a_fully_custom_rig_with_a_complete_mapping(bandai2, tmp_path):
     rename = {n: f"bone{i:02d}" for i, n in enumerate(names)}
     custom = tmp_path / "custom.bvh"
     custom.write_text(_rename_bones(src.read_text(), rename))
-    with pytest.raises(RigMappingError) as e:
-        load_motion(custom)
-    assert len(e.value.missing) >= 20
+    assert load_motion(custom).rig == "shape"  # no name matches: mapped by the skeleton's shape
     bandai = map_rig(names)
     spec = {}
     for k, joint in enumerate(JOINTS):

@@ -1,0 +1,156 @@
+"""Rigs mapped by their skeleton's shape: meaningless names, real files, new conventions."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from runtime.errors import RigMappingError
+from runtime.io.bvh import read_bvh
+from runtime.motion import load_motion
+from runtime.rig_shape import RigShapeError, map_shape, rest_heads
+from runtime.rigs import map_rig, map_skeleton
+from runtime.skeleton import JOINTS
+
+WAVE = "dataset-2_wave-right-hand_normal_001.bvh"
+
+# A standing T-pose in Blender axes (Z up, facing -Y, +X the character's left), with extra bones
+# that real rigs have: twist bones, a heel, fingers, a root under the pelvis, eyes on the head.
+_POSE = {
+    "root": ((0, 0, 0), None), "pelvis": ((0, 0, 0.95), "root"),
+    "spine1": ((0, 0.01, 1.06), "pelvis"), "spine2": ((0, 0.01, 1.18), "spine1"), "spine3": ((0, 0, 1.31), "spine2"),
+    "neck": ((0, 0, 1.50), "spine3"), "head": ((0, -0.01, 1.62), "neck"), "head_top": ((0, -0.01, 1.80), "head"),
+    "eye.L": ((0.03, -0.08, 1.70), "head"), "eye.R": ((-0.03, -0.08, 1.70), "head"),
+}
+for _s, _x in (("L", 1.0), ("R", -1.0)):
+    _POSE |= {
+        f"hip.{_s}": ((0.09 * _x, 0, 0.91), "pelvis"), f"knee.{_s}": ((0.10 * _x, -0.01, 0.50), f"hip.{_s}"),
+        f"thigh_twist.{_s}": ((0.095 * _x, 0, 0.70), f"hip.{_s}"),
+        f"ankle.{_s}": ((0.10 * _x, 0.03, 0.08), f"knee.{_s}"), f"toe.{_s}": ((0.11 * _x, -0.11, 0.02), f"ankle.{_s}"),
+        f"heel.{_s}": ((0.10 * _x, 0.06, 0.0), f"ankle.{_s}"),
+        f"collar.{_s}": ((0.03 * _x, 0, 1.44), "spine3"), f"shoulder.{_s}": ((0.17 * _x, 0.01, 1.45), f"collar.{_s}"),
+        f"elbow.{_s}": ((0.45 * _x, 0.02, 1.45), f"shoulder.{_s}"), f"wrist.{_s}": ((0.70 * _x, 0, 1.45), f"elbow.{_s}"),
+        f"forearm_twist.{_s}": ((0.58 * _x, 0.01, 1.45), f"elbow.{_s}"),
+    }
+    for _k, _y in enumerate((-0.03, -0.01, 0.01, 0.03)):  # four fingers of three bones
+        _prev = f"wrist.{_s}"
+        for _b in range(3):
+            _name = f"f{_k}{_b}.{_s}"
+            _POSE[_name] = ((0.0 + (0.78 + 0.03 * _b) * _x, _y, 1.45), _prev)
+            _prev = _name
+_CANON = {"pelvis": "pelvis", "spine1": "spine1", "spine2": "spine2", "spine3": "spine3", "neck": "neck", "head": "head"}
+_CANON |= {f"{side}_{j}": f"{b}.{s}" for side, s in (("left", "L"), ("right", "R")) for j, b in (
+    ("hip", "hip"), ("knee", "knee"), ("ankle", "ankle"), ("foot", "toe"), ("collar", "collar"),
+    ("shoulder", "shoulder"), ("elbow", "elbow"), ("wrist", "wrist"))}
+
+
+def _numbered(order_seed: int = 0, rotate=np.eye(3), scale: float = 1.0):
+    """The rig with bones named Bone, Bone.001, ... in a shuffled order; returns names, parents,
+    heads and the real name of each bone."""
+    real = list(_POSE)
+    rng = np.random.default_rng(order_seed)
+    rng.shuffle(real)
+    names = ["Bone" if i == 0 else f"Bone.{i:03d}" for i in range(len(real))]
+    parents = [real.index(_POSE[r][1]) if _POSE[r][1] else -1 for r in real]
+    heads = np.array([_POSE[r][0] for r in real], np.float64) @ np.asarray(rotate).T * scale
+    return names, parents, heads, real
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_numbered_bones_map_by_shape(seed):
+    names, parents, heads, real = _numbered(seed)
+    assert pytest.raises(RigMappingError, map_rig, names)
+    rig = map_skeleton(names, parents, heads, "numbered.blend")
+    assert rig.convention == "shape"
+    got = {j: real[names.index(rig.bone_of(j))] for j in JOINTS}
+    assert got == _CANON
+    assert all(0.5 <= s <= 1.0 for s in rig.sureness)
+    assert "toes" in rig.summary and rig.reasons[JOINTS.index("left_hip")].endswith("where the toes point")
+
+
+def test_shape_is_independent_of_axes_and_units():
+    """An FBX-style armature: Y up, in centimetres; the toes still tell left from right."""
+    to_y_up = np.array([[1.0, 0, 0], [0, 0, 1.0], [0, -1.0, 0]])  # Blender (x, y, z) -> (x, z, -y)
+    names, parents, heads, real = _numbered(3, to_y_up, 100.0)
+    rig = map_skeleton(names, parents, heads, forward_hint=(0.0, 0.0, 1.0))
+    assert {j: real[names.index(rig.bone_of(j))] for j in JOINTS} == _CANON
+
+
+def test_mirror_image_swaps_sides():
+    """The same skeleton mirrored left-right: what was the left leg is now the right one."""
+    names, parents, heads, real = _numbered(4)
+    heads[:, 0] *= -1.0
+    rig = map_skeleton(names, parents, heads)
+    assert real[names.index(rig.bone_of("left_hip"))] == "hip.R"
+    assert real[names.index(rig.bone_of("right_wrist"))] == "wrist.L"
+
+
+def test_without_toes_the_forward_convention_decides():
+    keep = [n for n in _POSE if not n.startswith(("toe.", "heel."))]
+    names = [f"b{i}" for i in range(len(keep))]
+    parents = [keep.index(_POSE[n][1]) if _POSE[n][1] else -1 for n in keep]
+    heads = np.array([_POSE[n][0] for n in keep])
+    front = map_shape(parents, heads, forward_hint=(0.0, -1.0, 0.0))
+    back = map_shape(parents, heads, forward_hint=(0.0, 1.0, 0.0))
+    assert keep[front.entries["left_hip"]] == "hip.L" and keep[back.entries["left_hip"]] == "hip.R"
+    assert front.sureness["left_hip"] < 0.7 and "convention" in front.reasons["left_hip"]
+    assert keep[front.entries["left_foot"]] == "ankle.L"  # no toe: the ankle stands in
+
+
+def test_user_entries_win_over_shape():
+    names, parents, heads, real = _numbered(5)
+    other = names[real.index("forearm_twist.R")]
+    rig = map_skeleton(names, parents, heads, overrides={"right_elbow": [other]})
+    assert rig.convention == "shape+user" and rig.bone_of("right_elbow") == other
+    assert rig.reasons[JOINTS.index("right_elbow")] == "your bone map"
+
+
+@pytest.mark.parametrize("drop, missing, reason", [
+    ("hip.R", "right_hip", "two mirror-image chains branch at 'Bone"),  # one leg only
+    ("collar.L", "left_collar", "two mirror-image chains branch at 'Bone"),  # one arm only
+])
+def test_no_humanoid_shape_is_a_clear_error(drop, missing, reason):
+    names, parents, heads, real = _numbered(6)
+    gone = {i for i, r in enumerate(real) if r == drop}
+    changed = True
+    while changed:  # the bone and everything below it
+        changed = False
+        for i, p in enumerate(parents):
+            if p in gone and i not in gone:
+                gone.add(i)
+                changed = True
+    keep = [i for i in range(len(names)) if i not in gone]
+    new = {old: k for k, old in enumerate(keep)}
+    with pytest.raises(RigMappingError, match=re.escape(reason)) as e:
+        map_skeleton([names[i] for i in keep], [new.get(parents[i], -1) for i in keep], heads[keep], "odd.fbx")
+    assert str(e.value).startswith("odd.fbx: unknown rig") and missing in e.value.missing
+    assert "a humanoid needs two legs and a spine branching at the pelvis" in str(e.value)
+
+
+def test_shape_error_without_bones():
+    with pytest.raises(RigShapeError):
+        map_shape([], np.zeros((0, 3)))
+
+
+def test_real_bvh_with_meaningless_names_reads_the_same(bandai2, tmp_path):
+    """A real Bandai-Namco file whose joints are renamed Bone, Bone.001, ...: the same motion."""
+    src = bandai2 / WAVE
+    anim = read_bvh(src)
+    text = src.read_text()
+    renamed = text
+    for i, name in enumerate(sorted({n for n, e in zip(anim.names, anim.end_site) if not e}, key=len, reverse=True)):
+        renamed = re.sub(rf"(ROOT|JOINT) {re.escape(name)}\b", rf"\1 Bone.{i:03d}", renamed)
+    assert "Hips" not in renamed.split("MOTION")[0]
+    path = tmp_path / "renamed.bvh"
+    path.write_text(renamed)
+    a, b = load_motion(src), load_motion(path)
+    assert b.rig == "shape"
+    assert np.abs(a.positions - b.positions).max() < 0.03  # metres; spine lerps differ, limbs are the same
+    limbs = [JOINTS.index(j) for j in JOINTS if j.startswith(("left_", "right_")) and "collar" not in j]
+    assert np.abs(a.positions[:, limbs] - b.positions[:, limbs]).max() < 1e-4
+
+
+def test_rest_heads_accumulate_offsets():
+    assert np.allclose(rest_heads([-1, 0, 1], [[1, 0, 0], [0, 2, 0], [0, 0, 3]]), [[1, 0, 0], [1, 2, 0], [1, 2, 3]])

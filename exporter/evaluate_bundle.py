@@ -82,13 +82,13 @@ def set_figures(bundle: Bundle, subset: int | None = None, protocols=PROTOCOLS) 
     return figures
 
 
-def freeform_figures(bundle: Bundle, split: str) -> dict:
-    """R@k and median rank of the hand-written free-form queries of `split` (training/freeform.py),
-    each searched among all clips of that split (Bandai-Namco and CMU together)."""
+def freeform_scores(bundle: Bundle, split: str):
+    """(queries, the split's EvalSet, query x clip scores, relevance) for the hand-written free-form
+    queries of `split` (training/freeform.py), searched among all clips of that split."""
     from dataclasses import replace
 
     from training.data import load_features, make_eval_set
-    from training.freeform import freeform_metrics, load_queries, relevance, split_pool
+    from training.freeform import load_queries, relevance, split_pool
 
     queries = load_queries(split)
     clips = split_pool(split)
@@ -97,7 +97,15 @@ def freeform_figures(bundle: Bundle, split: str) -> dict:
     raw = ChannelStats(np.zeros(29, np.float32), np.ones(29, np.float32))
     es = make_eval_set(f"freeform_{split}", clips, features, raw, bundle.window, bundle.hop)
     sim = bundle_similarity(bundle, replace(es, captions=[q.sentence for q in queries]))
-    return freeform_metrics(sim, relevance(queries, es.clips)) | {"clips": len(es.clips)}
+    return queries, es, sim, relevance(queries, es.clips)
+
+
+def freeform_figures(bundle: Bundle, split: str) -> dict:
+    """R@k and median rank of the free-form queries of `split` (Bandai-Namco and CMU clips together)."""
+    from training.freeform import freeform_metrics
+
+    _, es, sim, rel = freeform_scores(bundle, split)
+    return freeform_metrics(sim, rel) | {"clips": len(es.clips)}
 
 
 # Words whose evidence should lie on a moving body part, by class (the free-form queries use them).
@@ -136,21 +144,11 @@ def grounding_figures(bundle: Bundle, split: str) -> dict:
     relevant clips: is that body part one of the TOP_MOVING fastest-moving parts over the patch's
     frames? Per word class; plus, for queries naming two classes of action or body part, how often
     their words land on different parts. For "left"/"right" also: on the named side."""
-    from dataclasses import replace
-
     from runtime.explain import explain_motion
     from runtime.features import PART_NAMES
-    from training.data import clip_motion, load_features, make_eval_set
-    from training.freeform import load_queries, relevance, split_pool
+    from training.data import clip_motion
 
-    queries = load_queries(split)
-    clips = split_pool(split)
-    features = load_features(clips, "all")
-    clips = [c for c in clips if c.key in features]
-    raw = ChannelStats(np.zeros(29, np.float32), np.ones(29, np.float32))
-    es = make_eval_set(f"freeform_{split}", clips, features, raw, bundle.window, bundle.hop)
-    sim = bundle_similarity(bundle, replace(es, captions=[q.sentence for q in queries]))
-    rel = relevance(queries, es.clips)
+    queries, es, sim, rel = freeform_scores(bundle, split)
     hits: dict[str, list[int]] = {k: [0, 0] for k in WORD_CLASSES}
     side = [0, 0]
     pairs = [0, 0]

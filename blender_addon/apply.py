@@ -103,6 +103,20 @@ def replace_markers(scene, specs: list[tuple[str, int]], prefix: str = results.M
     return len(old)
 
 
+def keyed_bones(rig, rigmap, driven) -> list[str]:
+    """The bones Apply keys, in hierarchy order: the `driven` ones, the bones the bone map reads
+    (`rigmap` built on `rig.names`) and their ancestors. Other bones are left without keys."""
+    used = {rig.names[i] for i in rigmap.source_joints} | set(driven)
+    index = {n: i for i, n in enumerate(rig.names)}
+    keep = set()
+    for bone in used:
+        i = index[bone]
+        while i >= 0 and rig.names[i] not in keep:
+            keep.add(rig.names[i])
+            i = int(rig.parents[i])
+    return [n for n in rig.names if n in keep]
+
+
 def _constrained(obj, bones) -> list[str]:
     return [b for b in bones if len(obj.pose.bones[b].constraints)]
 
@@ -204,11 +218,14 @@ def apply_clip(
         warnings.append(f"bones with constraints may not follow the clip: {', '.join(constrained[:6])}"
                         + (" ..." if len(constrained) > 6 else ""))
 
-    # Every bone gets keys, so that nothing keeps a pose left over from the previous action:
-    # driven bones their rotations (the pelvis its path too), the others their rest pose.
+    # Keys go on the bones the clip is solved for: the driven bones their rotations (the pelvis
+    # its path too); the other bones of the bone map, and every bone on the way from the root
+    # to them, their rest pose (the solve takes them at rest, so a pose left over from another
+    # action must not bend the chain). Bones outside the map (fingers, face, twist bones, props)
+    # get no keys: the user's own animation on them stays.
     channels = []
     driven = {bone: k for k, bone in enumerate(tracks.bones)}
-    for bone in rig.names:
+    for bone in keyed_bones(rig, rigmap, tracks.bones):
         mode = obj.pose.bones[bone].rotation_mode
         if bone in driven:
             channels.append((bone, *actions.rotation_values(tracks.quaternions[:, driven[bone]], mode)))

@@ -89,7 +89,7 @@ def hints(rigmap: RigMap, bones: list[str] | tuple[str, ...]) -> dict[str, str]:
 def describe(rigmap: RigMap, user: dict[str, str] | None = None) -> str:
     """One line for the UI: how the map was found (`user`: the joints the user set)."""
     conv = rigmap.convention
-    if conv == "user":
+    if conv == "user" or len([b for b in (user or {}).values() if b]) == len(JOINTS):
         return "Bone map: set by hand"
     base, _, plus = conv.partition("+")
     if base == "shape":
@@ -101,3 +101,85 @@ def describe(rigmap: RigMap, user: dict[str, str] | None = None) -> str:
         count = len([b for b in (user or {}).values() if b])
         return f"Bone map: your bone map ({count} joint{'s' * (count != 1)}) + {found}"
     return f"Bone map: {found}"
+
+
+# ---------------------------------------------------------------------------------------------
+# bone map files: the CLI's `--rig-map` JSON, {"left_hip": "MyThigh_L", "spine2": ["lerp", a, b, t]}
+
+def read_file(path: str, what: str = "Bone map file") -> dict[str, list]:
+    """A bone map file checked by `runtime.rigs.load_mapping_file` (joint -> candidates).
+
+    Raises:
+        BoneMapError: unreadable, not a JSON object, an unknown joint, a malformed entry or no
+            joints at all; the message names the file (`what` 'path': the problem).
+    """
+    from runtime.rigs import load_mapping_file
+
+    if not path:
+        raise BoneMapError(f"{what}: no file given")
+    try:
+        mapping = load_mapping_file(path)
+    except RigMappingError as e:
+        reason = (e.missing[0] if e.missing else str(e)).strip("()")
+        reason = reason.replace("mapping file unreadable: ", "cannot be read: ").replace("mapping file must", "must")
+        raise BoneMapError(f"{what} '{path}': {reason}") from None
+    except (TypeError, ValueError) as e:  # ["lerp", a, b, "half"]
+        raise BoneMapError(f"{what} '{path}': a [\"lerp\", bone, bone, t] entry needs a number t ({e})") from None
+    if not mapping:
+        raise BoneMapError(f"{what} '{path}': holds no joints (write {{\"left_hip\": \"MyThigh_L\", ...}})")
+    return mapping
+
+
+def entries_for(path: str, mapping: dict[str, list], bones) -> tuple[dict[str, str], list[str]]:
+    """The armature's bone map entries from a file's mapping: (joint -> bone, joints left to detection).
+
+    A name matches a bone exactly, else the one bone equal to it as the runtime compares names
+    (case and a `namespace:` prefix ignored). A joint the file puts between two bones
+    (["lerp", ...]) is left to detection: the sidebar holds one bone per joint.
+
+    Raises:
+        BoneMapError: names of bones the armature lacks (all of them, with their joints).
+    """
+    from runtime.rigs import normalize_name
+
+    present = list(bones)
+    loose: dict[str, list[str]] = {}
+    for b in present:
+        loose.setdefault(normalize_name(b), []).append(b)
+    out, between, absent = {}, [], []
+    for joint in JOINTS:
+        for cand in mapping.get(joint, []):
+            if not isinstance(cand, str):
+                between.append(joint)
+                continue
+            same = loose.get(normalize_name(cand), []) if cand.strip() else []
+            if cand in present:
+                out[joint] = cand
+            elif len(same) == 1:
+                out[joint] = same[0]
+            else:
+                absent.append(f"{joint} -> '{cand}'")
+    if absent:
+        raise BoneMapError(f"Bone map file '{path}' names bones the armature lacks: {', '.join(absent)}")
+    return out, between
+
+
+def effective_entries(rigmap: RigMap, bones, user: dict[str, str] | None = None) -> dict[str, object]:
+    """What Save Bone Map writes: every joint of the armature's map, in the file format.
+
+    A joint on a bone of its own is the bone's name (the user's entry, else the detected bone);
+    a joint between two bones is ["lerp", a, b, t], so that the file alone maps the whole body.
+    """
+    user = {j: b for j, b in (user or {}).items() if b}
+    out: dict[str, object] = {}
+    for k, j in enumerate(JOINTS):
+        a, b, t = int(rigmap.a[k]), int(rigmap.b[k]), float(rigmap.weight[k])
+        if j in user:
+            out[j] = user[j]
+        elif t == 0.0 or a == b:
+            out[j] = bones[a]
+        elif t == 1.0:
+            out[j] = bones[b]
+        else:
+            out[j] = ["lerp", bones[a], bones[b], round(t, 6)]
+    return out

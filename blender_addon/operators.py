@@ -11,6 +11,7 @@ import json
 import bpy
 from bpy.props import BoolProperty, CollectionProperty, FloatProperty, IntProperty, StringProperty
 from bpy.types import Operator
+from bpy_extras.io_utils import ExportHelper, ImportHelper
 
 from runtime.errors import MotionSearchError
 
@@ -335,6 +336,90 @@ class MOTIONSEARCH_OT_bone_map_clear(Operator):
         return {'FINISHED'}
 
 
+class MOTIONSEARCH_OT_bone_map_save(Operator, ExportHelper):
+    """Write the armature's bone map (your entries and the detected bones) to a JSON file, for
+    another armature, the library's bone map preference or the command line's --rig-map"""
+
+    bl_idname = "motionsearch.bone_map_save"
+    bl_label = "Save Bone Map"
+
+    filename_ext = ".json"
+    filter_glob: StringProperty(default="*.json", options={'HIDDEN'})
+
+    def invoke(self, context, event):
+        obj = _armature(context)
+        if obj is not None and not self.filepath:
+            self.filepath = bpy.path.clean_name(obj.name) + "_bone_map.json"
+        return ExportHelper.invoke(self, context, event)
+
+    def execute(self, context):
+        from . import apply, bonemap
+
+        obj = _armature(context)
+        if obj is None:
+            self.report({'ERROR'}, "Select an armature")
+            return {'CANCELLED'}
+        try:
+            rigmap = apply.resolve_map(obj)
+        except apply.ApplyError as e:
+            self.report({'ERROR'}, f"Nothing saved: {e}")
+            return {'CANCELLED'}
+        names, _, _ = apply.skeleton_of(obj)
+        entries = bonemap.effective_entries(rigmap, names, apply.user_bone_map(obj))
+        path = bpy.path.abspath(self.filepath)
+        try:
+            with open(path, "w", encoding="utf-8") as f:
+                json.dump(entries, f, indent=1, ensure_ascii=False)
+                f.write("\n")
+        except OSError as e:
+            self.report({'ERROR'}, f"Cannot write the bone map file '{path}': {e.strerror or e}")
+            return {'CANCELLED'}
+        self.report({'INFO'}, f"Saved the bone map of {obj.name} ({len(entries)} joints) to {path}")
+        return {'FINISHED'}
+
+
+class MOTIONSEARCH_OT_bone_map_load(Operator, ImportHelper):
+    """Set the armature's bone map from a JSON file ({"left_hip": "MyThigh_L", ...}, the command
+    line's --rig-map format); joints the file leaves out are detected"""
+
+    bl_idname = "motionsearch.bone_map_load"
+    bl_label = "Load Bone Map"
+    bl_options = {'REGISTER', 'UNDO'}
+
+    filename_ext = ".json"
+    filter_glob: StringProperty(default="*.json", options={'HIDDEN'})
+
+    def execute(self, context):
+        from runtime.skeleton import JOINTS
+
+        from . import apply, bonemap
+
+        obj = _armature(context)
+        if obj is None:
+            self.report({'ERROR'}, "Select an armature")
+            return {'CANCELLED'}
+        path = bpy.path.abspath(self.filepath)
+        try:
+            mapping = bonemap.read_file(path)
+            entries, between = bonemap.entries_for(path, mapping, [b.name for b in obj.data.bones])
+        except bonemap.BoneMapError as e:
+            self.report({'ERROR'}, str(e))
+            return {'CANCELLED'}
+        pg = obj.data.motion_search
+        for joint in JOINTS:  # the file is the whole bone map: joints it leaves out are detected
+            setattr(pg, joint, entries.get(joint, ""))
+        if between:
+            self.report({'WARNING'}, "Left to detection (the sidebar holds one bone per joint, not a point "
+                                     f"between two): {', '.join(bonemap.joint_label(j) for j in between)}")
+        try:
+            line = bonemap.describe(apply.resolve_map(obj), entries)
+        except apply.ApplyError as e:
+            self.report({'WARNING'}, str(e))
+            line = "the other joints are still missing"
+        self.report({'INFO'}, f"Loaded {len(entries)} joints from {path}: {line}")
+        return {'FINISHED'}
+
+
 class MOTIONSEARCH_OT_describe_action(Operator):
     """Say in words what the active armature's current action does (shown in the sidebar)"""
 
@@ -434,6 +519,13 @@ class MOTIONSEARCH_OT_index_update(Operator):
         if not sources and not clips:
             self.report({'ERROR'}, "Nothing to index: add a motion library folder in the add-on preferences")
             return {'CANCELLED'}
+        from .bonemap import BoneMapError
+
+        try:
+            rig_overrides = preferences.library_rig_overrides(p)
+        except BoneMapError as e:
+            self.report({'ERROR'}, f"{e}. Fix or clear it in the add-on preferences; indexing did not start")
+            return {'CANCELLED'}
         try:
             from runtime.index import MotionItem
 
@@ -460,7 +552,7 @@ class MOTIONSEARCH_OT_index_update(Operator):
 
         def work(progress, should_stop):  # in the worker thread: no bpy here
             return index.update(sources, bundle, motions=motions, progress=progress, should_stop=should_stop,
-                                converter=converter)
+                                converter=converter, rig_overrides=rig_overrides)
 
         job = engine.start_job(work, "Indexing", on_finish=_finish_index_job)
         job.notes = list(skipped)
@@ -496,6 +588,8 @@ classes = (
     MOTIONSEARCH_OT_describe_action,
     MOTIONSEARCH_OT_bone_map_detect,
     MOTIONSEARCH_OT_bone_map_clear,
+    MOTIONSEARCH_OT_bone_map_save,
+    MOTIONSEARCH_OT_bone_map_load,
     MOTIONSEARCH_OT_index_update,
     MOTIONSEARCH_OT_index_cancel,
 )

@@ -196,6 +196,9 @@ class MOTIONSEARCH_PT_bone_map(Panel):
         row = layout.row(align=True)
         row.operator("motionsearch.bone_map_detect", text="Fill In Detected", icon='VIEWZOOM')
         row.operator("motionsearch.bone_map_clear", text="Clear", icon='X')
+        row = layout.row(align=True)
+        row.operator("motionsearch.bone_map_load", text="Load", icon='FILEBROWSER')
+        row.operator("motionsearch.bone_map_save", text="Save", icon='FILE_TICK')
         pg = obj.data.motion_search
         col = layout.column(align=True)
         for joint in JOINTS:

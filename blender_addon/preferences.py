@@ -60,6 +60,20 @@ def library_sources(p) -> tuple[list[str], list[str]]:
     return sources, problems
 
 
+def library_rig_overrides(p) -> dict | None:
+    """The library bone map preference as `LibraryIndex.update`'s rig_overrides (None: not set).
+
+    Raises:
+        bonemap.BoneMapError: the file is missing or malformed (the message names it).
+    """
+    from .bonemap import read_file
+
+    path = p.library_bone_map.strip()
+    if not path:
+        return None
+    return read_file(os.path.normpath(bpy.path.abspath(path)), "Library bone map")
+
+
 class MOTIONSEARCH_PG_folder(PropertyGroup):
     path: StringProperty(name="Folder", subtype='DIR_PATH', description="A folder of .bvh / .amc motion files")
     use: bpy.props.BoolProperty(name="Use", default=True, description="Index this folder")
@@ -133,6 +147,11 @@ class MotionSearchPreferences(AddonPreferences):
         description="Where the model runs")
     library_folders: CollectionProperty(type=MOTIONSEARCH_PG_folder, name="Library Folders")
     library_folders_index: IntProperty(default=-1)
+    library_bone_map: StringProperty(
+        name="Library Bone Map", subtype='FILE_PATH',
+        description="A JSON bone map {\"left_hip\": \"MyThigh_L\", ...} (Save Bone Map, or the command line's "
+                    "--rig-map) for library files whose rig no naming convention or skeleton shape maps; "
+                    "empty = none. Changing it reads every file again at the next Update Index")
     index_path: StringProperty(
         name="Index Location", subtype='DIR_PATH', update=_forget,
         description="Folder for the library index; empty = the add-on's user data folder")
@@ -167,6 +186,7 @@ class MotionSearchPreferences(AddonPreferences):
         ops = row.column(align=True)
         ops.operator("motionsearch.folder_add", icon='ADD', text="")
         ops.operator("motionsearch.folder_remove", icon='REMOVE', text="")
+        layout.prop(self, "library_bone_map")
 
         col = layout.column()
         col.prop(self, "index_path")

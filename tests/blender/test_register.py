@@ -11,7 +11,7 @@ from .conftest import MODULE, submodule
 
 CLASS_NAMES = ("MOTIONSEARCH_OT_search", "MOTIONSEARCH_OT_apply", "MOTIONSEARCH_OT_highlight",
                "MOTIONSEARCH_OT_reset_colors", "MOTIONSEARCH_OT_describe_action", "MOTIONSEARCH_OT_index_update",
-               "MOTIONSEARCH_OT_index_cancel",
+               "MOTIONSEARCH_OT_index_cancel", "MOTIONSEARCH_OT_bone_map_save", "MOTIONSEARCH_OT_bone_map_load",
                "MOTIONSEARCH_PT_sidebar", "MOTIONSEARCH_PT_bone_map", "MOTIONSEARCH_PT_index",
                "MOTIONSEARCH_UL_results", "MOTIONSEARCH_UL_words")
 
@@ -92,10 +92,13 @@ def test_panels_draw_without_errors(empty_scene, bandai2):
     labels = [kw.get("text") for name, _, kw in log if name.endswith(".label")]
     assert "Bone map: bandai names" in labels
     assert "UpperArm_R" in labels  # the detected bone is shown beside an empty field
+    ops = [args[0] for name, args, _ in log if name.endswith(".operator")]
+    assert "motionsearch.bone_map_load" in ops and "motionsearch.bone_map_save" in ops
     prefs = bpy.context.preferences.addons[MODULE].preferences
     log = []
     type(prefs).draw(_WithLayout(prefs, _Recorder(log)), bpy.context)
     assert any(name.endswith("template_list") for name, _, _ in log)
+    assert any(name.endswith(".prop") and args[1:] == ("library_bone_map",) for name, args, _ in log)
 
 
 class _WithLayout:

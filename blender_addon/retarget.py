@@ -9,7 +9,8 @@ The armature is its bones' rest matrices in armature space. The solve, in bone h
   its parent carries it to, so that it points from its canonical joint toward the next mapped
   joint of its chain (hip -> knee -> ankle -> foot, collar -> shoulder -> elbow -> wrist,
   spine1 -> ... -> neck -> head), with the clip's direction of that segment;
-- unmapped bones keep their rest pose relative to their parent.
+- unmapped bones are solved at their rest pose relative to their parent; Apply keys only the
+  mapped bones and those above them, so fingers, face, twist bones and props keep their own pose.
 
 Limb directions therefore match the clip exactly while the armature keeps its own proportions.
 Twist about a bone's own axis is the smallest one (a swing); the clip's joint positions say

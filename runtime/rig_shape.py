@@ -32,6 +32,8 @@ MIRROR_LENGTH_TOL = 0.2
 TOE_MIN_FRACTION = 0.08
 # An arm chain is at least this fraction of a leg chain long (fingers are far shorter).
 ARM_MIN_FRACTION = 0.4
+# A limb's first bone whose head is this close (fraction of the chain) to the branch point is its root bone.
+ROOT_BONE_FRACTION = 0.02
 
 
 class RigShapeError(ValueError):
@@ -89,6 +91,14 @@ class _Tree:
             order.append(j)
             stack.extend(self.children[j])
         return order[::-1]
+
+    def tip(self, j: int, origin: int) -> np.ndarray | None:
+        """The point of bone j farthest from bone `origin`'s head: j's head or the head of a left-out
+        child (a BVH end site, a bone's tail: the tip of a leaf toe, or of a foot without toes);
+        None when that is `origin`'s head itself."""
+        ends = [j] + [c for c, p in enumerate(self.parents) if p == j and self.ignore[c]]
+        far = max(ends, key=lambda c: float(np.linalg.norm(self.heads[c] - self.heads[origin])))
+        return None if np.linalg.norm(self.heads[far] - self.heads[origin]) <= 1e-12 else self.heads[far]
 
     def long_children(self, j: int) -> list[int]:
         return [c for c in self.children[j] if self.depth[c] >= 2]
@@ -165,6 +175,10 @@ def _limb(tree: _Tree, chain: list[int]) -> tuple[int | None, int, int, int, int
         raise RigShapeError("a limb chain has fewer than three bones", [])
     i = int(np.argmax(seg[:-1] + seg[1:])) if len(seg) >= 2 else 0
     i = min(i, len(chain) - 3)
+    parent = tree.parents[chain[0]]
+    if (i == 0 and i + 3 < len(chain) and parent >= 0
+            and np.linalg.norm(tree.heads[chain[0]] - tree.heads[parent]) <= ROOT_BONE_FRACTION * float(seg.sum())):
+        i = 1  # a bone starting where the limb branches off is a collar (hip bone), however long (CMU's)
     before = chain[i - 1] if i >= 1 else None
     after = chain[i + 3] if i + 3 < len(chain) else None
     return before, chain[i], chain[i + 1], chain[i + 2], after
@@ -230,10 +244,10 @@ def map_shape(parents, heads, *, forward_hint=(0.0, -1.0, 0.0), ignore=None, nam
     leg_parts = [_limb(tree, c) for c in leg_chains]
     leg_len = float(np.mean([np.linalg.norm(tree.heads[p[2]] - tree.heads[p[1]])
                              + np.linalg.norm(tree.heads[p[3]] - tree.heads[p[2]]) for p in leg_parts]))
-    toes = [p[4] for p in leg_parts]
+    toes = [tree.tip(p[4] if p[4] is not None else p[3], p[3]) for p in leg_parts]
     forward, side_sure, side_why = None, SURE_SIDE_CONVENTION, "the forward axis convention"
     if all(t is not None for t in toes):
-        v = sum(tree.heads[t] - tree.heads[p[3]] for t, p in zip(toes, leg_parts)) / 2
+        v = sum(t - tree.heads[p[3]] for t, p in zip(toes, leg_parts)) / 2
         v = v - up * float(v @ up)
         if np.linalg.norm(v) > TOE_MIN_FRACTION * leg_len:
             forward, side_sure, side_why = _unit(v), SURE_SIDE_TOES, "where the toes point"
@@ -258,6 +272,8 @@ def map_shape(parents, heads, *, forward_hint=(0.0, -1.0, 0.0), ignore=None, nam
     put("pelvis", pelvis, SURE_TOPOLOGY, "where the legs and the spine branch")
     # spine: bones from the pelvis to the chest; spine3 is the chest
     between = spine[:-1]
+    while between and np.linalg.norm(tree.heads[between[0]] - tree.heads[pelvis]) <= ROOT_BONE_FRACTION * leg_len:
+        between = between[1:]  # a bone starting at the pelvis (CMU's LowerBack) is no spine joint of its own
     put("spine3", chest, SURE_TOPOLOGY, "where the arms and the neck branch")
     if len(between) >= 2:
         put("spine1", between[0], SURE_TOPOLOGY, "first spine bone")

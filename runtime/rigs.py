@@ -90,8 +90,8 @@ CONVENTIONS: dict[str, dict[str, list[Candidate]]] = {
                     "elbow": "CC_Base_{S}_Forearm", "wrist": "CC_Base_{S}_Hand"}),
     # Mixamo / HumanIK (namespace prefixes such as mixamorig: are dropped before matching)
     "mixamo": {
-        "pelvis": ["Hips"], "spine1": ["Spine"], "spine2": ["Spine1"], "spine3": ["Spine2"],
-        "neck": ["Neck"], "head": ["Head"],
+        "pelvis": ["Hips"], "spine1": ["Spine"], "spine2": ["Spine1", ("lerp", "Spine", "Spine2", 0.5)],
+        "spine3": ["Spine2"], "neck": ["Neck"], "head": ["Head"],  # two spine bones: Spine, Spine2
     } | _limbs({"hip": "{Side}UpLeg", "knee": "{Side}Leg", "ankle": "{Side}Foot",
                     "foot": ["{Side}ToeBase", "{Side}Foot_end"], "collar": "{Side}Shoulder", "shoulder": "{Side}Arm",
                     "elbow": "{Side}ForeArm", "wrist": "{Side}Hand"}),
@@ -109,10 +109,10 @@ CONVENTIONS: dict[str, dict[str, list[Candidate]]] = {
         "neck": ["neck_01"], "head": ["head"],
     } | _limbs({"hip": "thigh_{s}", "knee": "calf_{s}", "ankle": "foot_{s}", "foot": "ball_{s}",
                     "collar": "clavicle_{s}", "shoulder": "upperarm_{s}", "elbow": "lowerarm_{s}", "wrist": "hand_{s}"}),
-    # Unreal Engine 4 mannequin (and UE-named exports): three spine bones
+    # Unreal Engine 4 mannequin (and UE-named exports): three spine bones (or spine_01 and spine_03)
     "unreal": {
-        "pelvis": ["pelvis"], "spine1": ["spine_01"], "spine2": ["spine_02"], "spine3": ["spine_03"],
-        "neck": ["neck_01"], "head": ["head"],
+        "pelvis": ["pelvis"], "spine1": ["spine_01"], "spine2": ["spine_02", ("lerp", "spine_01", "spine_03", 0.5)],
+        "spine3": ["spine_03"], "neck": ["neck_01"], "head": ["head"],
     } | _limbs({"hip": "thigh_{s}", "knee": "calf_{s}", "ankle": "foot_{s}", "foot": "ball_{s}",
                     "collar": "clavicle_{s}", "shoulder": "upperarm_{s}", "elbow": "lowerarm_{s}", "wrist": "hand_{s}"}),
     # Auto-Rig Pro deform bones (.x centre, .l/.r sides; the limbs' "_stretch" bones deform), and

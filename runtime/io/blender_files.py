@@ -38,7 +38,7 @@ from ..errors import MotionFormatError, MotionSearchError
 SCENE_SUFFIXES = (".fbx", ".glb", ".gltf", ".blend")
 WORKER = Path(__file__).with_name("blender_worker.py")
 MARKER = "@@motion_search "  # blender_worker.MARKER
-CACHE_FORMAT = 1  # blender_worker.FORMAT
+CACHE_FORMAT = 2  # blender_worker.FORMAT
 FILE_TIMEOUT_S = 600.0  # one file's import and sampling; past it the file is reported and skipped
 NO_BLENDER = "not read: no Blender found (give --blender PATH, set MOTION_SEARCH_BLENDER, or put blender on PATH)"
 
@@ -103,6 +103,8 @@ class SceneClip:
     positions: np.ndarray  # (F, B, 3) float32 world positions, Blender units, Z up
     fps: float
     first_frame: float
+    parents: np.ndarray | None = None  # (B,) parent index per name, -1 a root (a tail's: its bone)
+    num_bones: int | None = None  # names before the tails
 
 
 @dataclass
@@ -143,7 +145,8 @@ def read_cached(npz: str | os.PathLike) -> list[SceneClip]:
         if meta.get("format") != CACHE_FORMAT:
             raise ValueError(f"{npz}: conversion format {meta.get('format')}, not {CACHE_FORMAT}")
         return [SceneClip(c["name"], tuple(str(n) for n in data[f"names_{k}"]), data[f"positions_{k}"],
-                          float(c["fps"]), float(c["first_frame"]))
+                          float(c["fps"]), float(c["first_frame"]), data[f"parents_{k}"].astype(np.int64),
+                          int(c["bones"]))
                 for k, c in enumerate(meta["clips"])]
 
 
@@ -155,9 +158,8 @@ def clip_motion(clip: SceneClip, source: str, *, fps: float | None = None, rig_o
         RigMappingError, MotionFormatError: naming `source` (`<file>#<clip>`).
     """
     from ..motion import TARGET_FPS, Motion, metres_per_unit, resample, to_canonical_frame
-    from ..rigs import map_rig
 
-    rig = map_rig(clip.names, source, overrides=rig_overrides)
+    rig = _map_clip(clip, source, rig_overrides)
     source_fps = float(fps) if fps else _tidy_fps(clip.fps)
     if not (np.isfinite(source_fps) and 1.0 <= source_fps <= 10000.0):
         raise MotionFormatError(source, f"frame rate {source_fps} is not usable")
@@ -174,9 +176,27 @@ def clip_motion(clip: SceneClip, source: str, *, fps: float | None = None, rig_o
                   first + len(clip.positions), first, rig.convention, scale)
 
 
+def _map_clip(clip: SceneClip, source: str, rig_overrides):
+    """The clip's bone map: by names, else by the skeleton's shape in its middle frame (as
+    runtime.motion maps a BVH file: a rest pose converted from BVH can have every bone along one
+    axis), left and right from where the toes point (else Blender's forward, -Y); bones' tails are
+    the tips of leaf bones, not bones."""
+    from ..rigs import map_rig, map_skeleton
+
+    if clip.parents is None or len(clip.positions) == 0:
+        return map_rig(clip.names, source, overrides=rig_overrides)
+    count = len(clip.names) if clip.num_bones is None else clip.num_bones
+    return map_skeleton(clip.names, clip.parents,
+                        lambda: np.asarray(clip.positions[len(clip.positions) // 2], np.float64), source,
+                        overrides=rig_overrides, forward_hint=(0.0, -1.0, 0.0),
+                        ignore=np.arange(len(clip.names)) >= count)
+
+
 def _tidy_fps(fps: float) -> float:
-    """30.00003 (Blender's fps / fps_base after an FBX import) -> 30.0; 29.97 stays."""
-    return float(round(fps)) if abs(fps - round(fps)) < 1e-3 else float(fps)
+    """30.00003 (Blender's fps / fps_base after an FBX import) -> 30.0, 120.0048 (a BVH's rounded
+    frame time 0.008333, kept by Blender's import and export) -> 120.0; 29.97 stays (as runtime.io.bvh)."""
+    whole = round(fps)
+    return float(whole) if whole and abs(fps - whole) < 1e-3 * fps else float(fps)
 
 
 # -------------------------------------------------------------------------------- converting

@@ -15,9 +15,10 @@ Each clip is one action on one armature, evaluated frame by frame by Blender its
 (scene.frame_set: constraints, drivers and object motion included) over the action's frame range
 at the scene's frame rate (FBX: the file's; glTF: Blender's 24, its times are seconds; .blend: the
 file's scene). The .npz holds `meta` (JSON: per clip its name, armature, fps, first frame) and, per
-clip k, `names_k` (bone names; a leaf bone's tail is added as `<bone>_end`) and `positions_k`
-(frames, bones, 3) float32 world positions in Blender units, Z up. Bone mapping, units and axes are
-the runtime's job, so a user's bone map never needs Blender again.
+clip k, `names_k` (bone names; a leaf bone's tail is added as `<bone>_end`), `parents_k` (each
+one's parent index, -1 for a root; a tail's is its bone, so the runtime can map a rig by its shape)
+and `positions_k` (frames, bones, 3) float32 world positions in Blender units, Z up. Bone mapping,
+units and axes are the runtime's job, so a user's bone map never needs Blender again.
 
 .blend files are opened (wm.open_mainfile, scripts not trusted) rather than appended from with
 bpy.data.libraries.load: opening gives the scene's frame rate and the armatures as placed
@@ -33,7 +34,7 @@ import bpy  # noqa: F401  (this file runs only inside Blender)
 import numpy as np
 
 MARKER = "@@motion_search "
-FORMAT = 1  # of the .npz; runtime.io.blender_files.CACHE_FORMAT must match
+FORMAT = 2  # of the .npz; runtime.io.blender_files.CACHE_FORMAT must match
 IMPORTERS = {".fbx": "io_scene_fbx", ".glb": "io_scene_gltf2", ".gltf": "io_scene_gltf2"}
 
 
@@ -131,7 +132,8 @@ def clip_plan():
 
 
 def sample(obj, action, slot, scene):
-    """(bone names, (F, B, 3) world positions, fps, first frame) of `action` played on `obj`."""
+    """(bone names, parent indices, (F, B, 3) world positions, fps, first frame) of `action` played
+    on `obj`; leaf bones' tails come after the bones."""
     ad = obj.animation_data or obj.animation_data_create()
     for other in bpy.data.objects:  # only this action moves anything
         if other.animation_data is not None:
@@ -145,6 +147,8 @@ def sample(obj, action, slot, scene):
     n = len(bones)
     leaves = [i for i, b in enumerate(bones) if not b.children]
     names = [b.name for b in bones] + [bones[i].name + "_end" for i in leaves]
+    index = {b.name: i for i, b in enumerate(bones)}
+    parents = [index[b.parent.name] if b.parent else -1 for b in bones] + leaves
     heads, tails = np.empty(n * 3, np.float32), np.empty(n * 3, np.float32)
     out = np.empty((count, len(names), 3), np.float32)
     for k in range(count):
@@ -156,7 +160,7 @@ def sample(obj, action, slot, scene):
         m = np.array(obj.matrix_world, np.float64)
         out[k] = local @ m[:3, :3].T + m[:3, 3]
     fps = scene.render.fps / (scene.render.fps_base or 1.0)
-    return names, out, fps, start
+    return names, parents, out, fps, start
 
 
 def convert(path: str, out: str) -> list:
@@ -164,11 +168,12 @@ def convert(path: str, out: str) -> list:
     scene = bpy.context.scene
     arrays, meta = {}, []
     for k, (name, obj, action, slot) in enumerate(clip_plan()):
-        names, pos, fps, start = sample(obj, action, slot, scene)
+        names, parents, pos, fps, start = sample(obj, action, slot, scene)
         arrays[f"names_{k}"] = np.array(names)
+        arrays[f"parents_{k}"] = np.array(parents, np.int32)
         arrays[f"positions_{k}"] = pos
         meta.append({"name": name, "armature": obj.name, "action": action.name, "fps": fps,
-                     "first_frame": start, "frames": int(pos.shape[0])})
+                     "first_frame": start, "frames": int(pos.shape[0]), "bones": len(obj.pose.bones)})
     if not meta:
         raise RuntimeError("no armature animation in the file (no action keys the bones of an armature)")
     tmp = f"{out}.{os.getpid()}.tmp.npz"

@@ -34,6 +34,9 @@ TOE_MIN_FRACTION = 0.08
 ARM_MIN_FRACTION = 0.4
 # A limb's first bone whose head is this close (fraction of the chain) to the branch point is its root bone.
 ROOT_BONE_FRACTION = 0.02
+# A leaf at the top of the neck chain is an end bone at the top of the skull (not the head) when its
+# segment is at least this many times every other segment of the chain (a skull is ~2 neck bones).
+HEAD_END_RATIO = 1.4
 
 
 class RigShapeError(ValueError):
@@ -184,6 +187,29 @@ def _limb(tree: _Tree, chain: list[int]) -> tuple[int | None, int, int, int, int
     return before, chain[i], chain[i + 1], chain[i + 2], after
 
 
+def _head(tree: _Tree, neck_chain: list[int]) -> tuple[int, str]:
+    """(the head bone, why) of the chain from the chest up: where the chain branches (eyes, jaw)
+    or stops. A chain that stops in a leaf bone is ambiguous: the leaf is the head itself (CMU's
+    Neck -> Neck1 -> Head, Unreal's neck_01 -> neck_02 -> head) or an end bone at the top of the
+    skull (Mixamo's Head -> HeadTop_End, Biped's Head -> HeadNub). A skull is far longer than a
+    neck bone: a leaf whose segment is clearly the longest of the chain is the end bone, and its
+    parent the head. (A leaf's tail says nothing: Blender's FBX and glTF importers give a leaf
+    bone its parent's length, and a BVH end site can be at the joint itself, as in CMU's files.)"""
+    head = neck_chain[-1]
+    for k, j in enumerate(neck_chain):  # the head is where the neck chain stops or branches
+        if len(tree.long_children(j)) != 1 and k > 0:
+            head = j
+            break
+    k = neck_chain.index(head)
+    if k + 1 == len(neck_chain) - 1 and len(tree.children[head]) == 1:
+        # one leaf above: the head itself, or the head's end bone
+        seg = tree.segments(neck_chain)
+        if len(seg) >= 2 and seg[-1] >= HEAD_END_RATIO * float(seg[:-1].max()):
+            return head, "below the end bone at the top of the head (the longest of the neck chain)"
+        return neck_chain[-1], "top of the neck chain"
+    return head, "top of the neck chain" if head == neck_chain[-1] else "where the neck chain branches"
+
+
 def _unit(v: np.ndarray) -> np.ndarray:
     n = float(np.linalg.norm(v))
     return v / n if n > 1e-12 else v * 0.0
@@ -234,11 +260,7 @@ def map_shape(parents, heads, *, forward_hint=(0.0, -1.0, 0.0), ignore=None, nam
 
     # up: pelvis -> top of the neck chain; forward: the toes, else the hint; left = up x forward
     neck_chain = tree.chain(neck_start)
-    head = neck_chain[-1]
-    for k, j in enumerate(neck_chain):  # the head is where the neck chain stops or branches
-        if len(tree.long_children(j)) != 1 and k > 0:
-            head = j
-            break
+    head, head_why = _head(tree, neck_chain)
     up = _unit(tree.heads[head] - tree.heads[pelvis])
     leg_chains = [tree.chain(c) for c in legs]
     leg_parts = [_limb(tree, c) for c in leg_chains]
@@ -284,7 +306,7 @@ def map_shape(parents, heads, *, forward_hint=(0.0, -1.0, 0.0), ignore=None, nam
     else:
         put("spine1", ("lerp", pelvis, chest, 1 / 3), SURE_BETWEEN, "a third of the way up to the chest")
         put("spine2", ("lerp", pelvis, chest, 2 / 3), SURE_BETWEEN, "two thirds of the way up to the chest")
-    put("head", head, SURE_TOPOLOGY, "top of the neck chain")
+    put("head", head, SURE_TOPOLOGY, head_why)
     if neck_chain[0] != head:
         put("neck", neck_chain[0], SURE_TOPOLOGY, "first bone of the neck chain")
     else:

@@ -69,13 +69,17 @@ def changed_items(cache_dir: Path, files: list[str], existing: dict, seen: set, 
 
 
 def prune_cache(cache_dir: Path, clips) -> int:
-    """Delete converted files no live clip comes from; returns how many."""
+    """Delete converted files no live clip comes from, and those of another conversion format
+    (`<hash>-v1.npz` from an older version: never read again); returns how many."""
     if not cache_dir.is_dir():
         return 0
-    live = {c.content_hash for c in clips if c.path and blender_files.is_scene_file(c.path)}
+    live = {blender_files.cache_path(cache_dir, c.content_hash).name
+            for c in clips if c.path and blender_files.is_scene_file(c.path)}
     gone = 0
     for f in cache_dir.glob("*.npz"):
-        if f.name.split("-v", 1)[0] not in live:
+        name = f.name.split(".npz.", 1)[0] + ".npz" if ".npz." in f.name else f.name  # a worker's file in
+        # progress, `<hash>-v3.npz.<pid>.tmp.npz`, goes with the file it becomes
+        if name not in live:
             f.unlink(missing_ok=True)
             gone += 1
     return gone

@@ -38,7 +38,7 @@ from ..errors import MotionFormatError, MotionSearchError
 SCENE_SUFFIXES = (".fbx", ".glb", ".gltf", ".blend")
 WORKER = Path(__file__).with_name("blender_worker.py")
 MARKER = "@@motion_search "  # blender_worker.MARKER
-CACHE_FORMAT = 2  # blender_worker.FORMAT
+CACHE_FORMAT = 3  # blender_worker.FORMAT
 FILE_TIMEOUT_S = 600.0  # one file's import and sampling; past it the file is reported and skipped
 NO_BLENDER = "not read: no Blender found (give --blender PATH, set MOTION_SEARCH_BLENDER, or put blender on PATH)"
 

@@ -13,8 +13,11 @@ MARKER and a JSON object: {"event": "start", "path"} before reading it, then {"e
 
 Each clip is one action on one armature, evaluated frame by frame by Blender itself
 (scene.frame_set: constraints, drivers and object motion included) over the action's frame range
-at the scene's frame rate (FBX: the file's; glTF: Blender's 24, its times are seconds; .blend: the
-file's scene). The .npz holds `meta` (JSON: per clip its name, armature, fps, first frame) and, per
+at the scene's frame rate (FBX: the file's; .blend: the file's scene). An action keyed evenly off
+whole frames (a glTF animation: Blender's importer puts its 30 or 120 fps keys on its own 24 fps
+timeline) is evaluated at its keys instead (sub-frames), so the motion is not interpolated on the
+way, and its rate is the keys' own (scene rate / key spacing), its frames counted in that rate.
+The .npz holds `meta` (JSON: per clip its name, armature, fps, first frame) and, per
 clip k, `names_k` (bone names; a leaf bone's tail is added as `<bone>_end`), `parents_k` (each
 one's parent index, -1 for a root; a tail's is its bone, so the runtime can map a rig by its shape)
 and `positions_k` (frames, bones, 3) float32 world positions in Blender units, Z up. Bone mapping,
@@ -34,7 +37,7 @@ import bpy  # noqa: F401  (this file runs only inside Blender)
 import numpy as np
 
 MARKER = "@@motion_search "
-FORMAT = 2  # of the .npz; runtime.io.blender_files.CACHE_FORMAT must match
+FORMAT = 3  # of the .npz; runtime.io.blender_files.CACHE_FORMAT must match
 IMPORTERS = {".fbx": "io_scene_fbx", ".glb": "io_scene_gltf2", ".gltf": "io_scene_gltf2"}
 
 
@@ -131,9 +134,38 @@ def clip_plan():
     return [(n if names.count(n) == 1 else f"{n} ({o.name})", o, a, s) for n, o, a, s in plan]
 
 
+def key_step(action, slot) -> tuple[float, float]:
+    """(scene frames between samples of `action`, a key's frame): 1, or the spacing of its keys
+    when they lie evenly on a grid off whole frames (baked at another rate: a glTF animation at
+    30 fps on Blender's 24 fps timeline has keys every 0.8 frames) and fill most of it (not a few
+    hand-set keys)."""
+    times = set()
+    for bag_slot, fcurves in _channelbags(action):
+        if slot is not None and bag_slot is not None and bag_slot != slot:
+            continue
+        for fc in fcurves:
+            if fc.data_path.startswith("pose.bones["):
+                times.update(round(float(kp.co[0]), 4) for kp in fc.keyframe_points)
+    t = np.array(sorted(times))
+    if len(t) < 3:
+        return 1.0, 0.0
+    gaps = np.diff(t)
+    if gaps.min() < 1e-3:
+        return 1.0, 0.0
+    steps = gaps / gaps.min()
+    if np.abs(steps - np.round(steps)).max() > 0.02:  # keys off any one grid
+        return 1.0, 0.0
+    intervals = int(np.round(steps).sum())  # grid steps, each gap counted (long clips: no drift)
+    step = float((t[-1] - t[0]) / intervals)
+    if abs(step - round(step)) < 1e-3 or len(t) < 0.5 * (intervals + 1):
+        return 1.0, 0.0  # keys on whole frames (FBX, most .blend actions), or sparse keys
+    return step, float(t[0])
+
+
 def sample(obj, action, slot, scene):
     """(bone names, parent indices, (F, B, 3) world positions, fps, first frame) of `action` played
-    on `obj`; leaf bones' tails come after the bones."""
+    on `obj`, every `key_step` frames (fps and first frame in that step's units); leaf bones' tails
+    come after the bones."""
     ad = obj.animation_data or obj.animation_data_create()
     for other in bpy.data.objects:  # only this action moves anything
         if other.animation_data is not None:
@@ -142,7 +174,10 @@ def sample(obj, action, slot, scene):
     if slot is not None and hasattr(ad, "action_slot"):
         ad.action_slot = slot
     start, end = (float(x) for x in action.frame_range)
-    count = int(np.floor(end - start + 1e-3)) + 1  # an FBX take's end comes back as 186.9998
+    step, key = key_step(action, slot)
+    if step != 1.0:  # on the keys' grid: the frame range can be a hair off it (0.200008 for 0.2)
+        start, end = (key + round((x - key) / step) * step for x in (start, end))
+    count = int(np.floor((end - start) / step + 1e-3)) + 1  # an FBX take's end comes back as 186.9998
     bones = obj.pose.bones
     n = len(bones)
     leaves = [i for i, b in enumerate(bones) if not b.children]
@@ -152,15 +187,15 @@ def sample(obj, action, slot, scene):
     heads, tails = np.empty(n * 3, np.float32), np.empty(n * 3, np.float32)
     out = np.empty((count, len(names), 3), np.float32)
     for k in range(count):
-        f = start + k
+        f = start + k * step
         scene.frame_set(int(np.floor(f)), subframe=float(f - np.floor(f)))
         bones.foreach_get("head", heads)
         bones.foreach_get("tail", tails)
         local = np.concatenate([heads.reshape(n, 3), tails.reshape(n, 3)[leaves]])
         m = np.array(obj.matrix_world, np.float64)
         out[k] = local @ m[:3, :3].T + m[:3, 3]
-    fps = scene.render.fps / (scene.render.fps_base or 1.0)
-    return names, parents, out, fps, start
+    fps = scene.render.fps / (scene.render.fps_base or 1.0) / step
+    return names, parents, out, fps, start / step
 
 
 def convert(path: str, out: str) -> list:

@@ -30,17 +30,6 @@ NAMINGS = ("mixamo", "unreal", "numbered")
 CONVENTION = {"mixamo": "mixamo", "unreal": "unreal", "numbered": "shape"}
 CASES = [(rig, naming, "fbx") for rig in RIGS for naming in NAMINGS] + [
     ("cmu", "mixamo", "glb"), ("bandai", "numbered", "glb")]
-# Known failures, measured (both Blender versions); strict: a fix shows up as XPASS.
-_XFAIL = {
-    ("cmu", "numbered", "fbx"): "the skeleton-shape map takes CMU's Neck1 for the head (its Head bone is a leaf, "
-                                "like Mixamo's HeadTop_End): head off by 100 mm",
-    ("cmu", "mixamo", "glb"): "Blender's glTF import keys the 120 fps animation at its 24 fps and the worker samples "
-                              "whole frames: left_foot off by 9.9 mm (limit 8.4)",
-    ("bandai", "numbered", "glb"): "Blender's glTF import keys the 30 fps animation at its 24 fps and the worker "
-                                   "samples whole frames: left_foot off by 11.1 mm (limit 8.0)",
-}
-PARAMS = [pytest.param(*c, marks=pytest.mark.xfail(reason=_XFAIL[c], strict=True)) if c in _XFAIL else c
-          for c in CASES]
 
 
 def crop_bvh(src: Path, dst: Path, first: int, count: int) -> None:
@@ -136,7 +125,7 @@ def converted(addon, request, tmp_path_factory):
     return {case: (bvh, path, results[str(path)]) for case, (bvh, path) in files.items()}
 
 
-@pytest.mark.parametrize("rig,naming,fmt", PARAMS)
+@pytest.mark.parametrize("rig,naming,fmt", CASES)
 def test_renamed_rig_matches_the_bvh(converted, rig, naming, fmt):
     bvh, path, result = converted[(rig, naming, fmt)]
     assert result.error == "", result.error
@@ -144,12 +133,12 @@ def test_renamed_rig_matches_the_bvh(converted, rig, naming, fmt):
     got = blender_files.clip_motion(clip, f"{path}#{clip.name}")
     want = load_motion(bvh)
     assert want.first_source_frame == 0  # the crop starts inside the motion: nothing to drop
-    if fmt == "fbx":
-        assert got.source_fps == want.source_fps  # the file's rate is the scene's, from the BVH's claim
+    # FBX: the scene's rate, from the BVH's claim; glTF: its keys' own (Blender's importer puts them
+    # on its 24 fps timeline, 0.2 or 0.8 frames apart, and the worker samples at the keys)
+    assert got.source_fps == want.source_fps
     assert got.rig == CONVENTION[naming]
-    n = min(got.num_frames, want.num_frames)  # glTF keys at 24 fps can end up to a frame short
-    assert n >= want.num_frames - 1
-    error = np.linalg.norm(got.positions[:n] - want.positions[:n], axis=-1).max(axis=0)
+    assert got.num_frames == want.num_frames
+    error = np.linalg.norm(got.positions - want.positions, axis=-1).max(axis=0)
     leg = leg_length(want.positions)
     worst = int(np.argmax(error))
     assert error[worst] < 0.01 * leg, f"{path.name}: {JOINTS[worst]} off by {error[worst] * 1000:.1f} mm (leg {leg:.3f} m)"

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import os
 import sys
+from types import SimpleNamespace
 
 from runtime import cli
-from runtime.io.blender_files import NO_BLENDER, find_converter, split_clip_id
+from runtime.io.blender_files import CACHE_FORMAT, NO_BLENDER, cache_path, find_converter, split_clip_id
 from runtime.library_files import other_files_text, scan
+from runtime.scene_clips import prune_cache
 
 
 def _library(root, bandai2):
@@ -53,3 +55,21 @@ def test_index_report_names_the_files_it_did_not_read(tmp_path, bandai2, monkeyp
 
     assert cli.main(["index", str(lib), "--index", str(index), "--blender", str(tmp_path / "no-blender")]) == 1
     assert "no-blender: Blender not found there" in capsys.readouterr().err
+
+
+def test_prune_cache_drops_gone_files_and_other_format_versions(tmp_path):
+    """Converted files of a clip no longer in the index, or of an older conversion format (never read
+    again), are deleted; a live file's current version and its worker's file in progress stay."""
+    live, gone = "a" * 40, "b" * 40
+    cache = tmp_path / "converted"
+    cache.mkdir()
+    keep = [cache_path(cache, live), cache / f"{live}-v{CACHE_FORMAT}.npz.123.tmp.npz"]
+    drop = [cache_path(cache, gone), cache / f"{live}-v1.npz", cache / f"{live}-v{CACHE_FORMAT - 1}.npz",
+            cache / f"{live}-v1.npz.99.tmp.npz"]
+    for f in keep + drop:
+        f.write_bytes(b"")
+    clips = [SimpleNamespace(path="/lib/take.fbx", content_hash=live),
+             SimpleNamespace(path="/lib/walk.bvh", content_hash=gone)]  # a BVH keeps no converted file
+    assert prune_cache(cache, clips) == len(drop)
+    assert sorted(cache.iterdir()) == sorted(keep)
+    assert prune_cache(tmp_path / "none", clips) == 0

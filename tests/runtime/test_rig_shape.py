@@ -154,3 +154,44 @@ def test_real_bvh_with_meaningless_names_reads_the_same(bandai2, tmp_path):
 
 def test_rest_heads_accumulate_offsets():
     assert np.allclose(rest_heads([-1, 0, 1], [[1, 0, 0], [0, 2, 0], [0, 0, 3]]), [[1, 0, 0], [1, 2, 0], [1, 2, 3]])
+
+
+# The top of the neck chain as rigs have it (Blender axes, metres; the rest of _POSE unchanged).
+# The head is the leaf itself (CMU: Neck starts at the chest; Unreal 5: two neck bones), or the
+# leaf is an end bone at the top of the skull and the head is its parent (Mixamo, 3ds Max Biped).
+_NECKS = {
+    "cmu": {"neck": ((0, 0, 1.31), "spine3"), "neck1": ((0, 0, 1.42), "neck"), "head": ((0, -0.01, 1.53), "neck1")},
+    "unreal5": {"neck": ((0, 0, 1.48), "spine3"), "neck_02": ((0, 0, 1.54), "neck"),
+                "head": ((0, -0.01, 1.60), "neck_02")},
+    "mixamo": {"neck": ((0, 0, 1.48), "spine3"), "head": ((0, -0.01, 1.58), "neck"),
+               "head_top": ((0, -0.01, 1.77), "head")},
+    "biped": {"neck": ((0, 0, 1.47), "spine3"), "head": ((0, -0.01, 1.56), "neck"),
+              "head_nub": ((0, -0.01, 1.80), "head")},
+    "one_leaf": {"neck": ((0, 0, 1.50), "spine3"), "head": ((0, -0.01, 1.62), "neck")},
+}
+
+
+@pytest.mark.parametrize("rig", list(_NECKS))
+def test_head_at_the_top_of_a_neck_chain_that_ends_in_a_leaf(rig):
+    pose = {n: v for n, v in _POSE.items() if n not in ("neck", "head", "head_top", "eye.L", "eye.R")} | _NECKS[rig]
+    names = list(pose)
+    parents = [names.index(pose[n][1]) if pose[n][1] else -1 for n in names]
+    shape = map_shape(parents, np.array([pose[n][0] for n in names], np.float64))
+    assert names[shape.entries["head"]] == "head" and names[shape.entries["neck"]] == "neck"
+    assert "end bone" in shape.reasons["head"] if rig in ("mixamo", "biped") else "top of" in shape.reasons["head"]
+
+
+def test_cmu_bvh_with_meaningless_names_keeps_its_head(cmu_bvh, tmp_path):
+    """CMU's Head is a leaf whose end site is at the joint itself: it is the head, not Neck1's end."""
+    src = cmu_bvh / "mb-tmoco" / "02_01.bvh"
+    anim = read_bvh(src)
+    renamed = src.read_text()
+    for i, name in enumerate(sorted({n for n, e in zip(anim.names, anim.end_site) if not e}, key=len, reverse=True)):
+        renamed = re.sub(rf"(ROOT|JOINT) {re.escape(name)}\b", rf"\1 Bone.{i:03d}", renamed)
+    path = tmp_path / "renamed.bvh"
+    path.write_text(renamed)
+    a, b = load_motion(src), load_motion(path)
+    assert a.rig == "cmu_motionbuilder" and b.rig == "shape"
+    same = [JOINTS.index(j) for j in ("head", "neck") + tuple(j for j in JOINTS if j.startswith(("left_", "right_")))
+            if "collar" not in j]
+    assert np.abs(a.positions[:, same] - b.positions[:, same]).max() < 1e-4

@@ -59,8 +59,20 @@ def test_hit_frames_are_frames_of_the_source_file(built):
     assert salsa.start_frame == 1 + salsa.start * 3
 
 
-def test_explanations_name_a_part_and_frames_for_every_word(built, bandai2):
-    bundle, index = built
+@pytest.fixture(scope="module")
+def built_shipped(library, tmp_path_factory):
+    """The same library indexed with the shipped model: a 40-step tiny model's near-equal
+    similarities let int8 rounding flip a word's best patch, a trained model's do not."""
+    from runtime.bundle import default_bundle_path
+
+    bundle = Bundle.load(default_bundle_path(), device="cpu")
+    index = LibraryIndex.create(tmp_path_factory.mktemp("idx") / "index", bundle)
+    index.update([library], bundle, fps_of=lambda p: 60.0 if p.endswith("60_01_scaled.bvh") else None)
+    return bundle, index
+
+
+def test_explanations_name_a_part_and_frames_for_every_word(built_shipped, bandai2):
+    bundle, index = built_shipped
     text = "an energetic person raises the left hand"
     hit = Searcher(index, bundle).search(text, k=1)[0]
     e = explain(bundle, text, hit, index)

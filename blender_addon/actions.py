@@ -118,7 +118,8 @@ def new_pose_action(obj, name: str, frames, tracks, interpolation: str = 'LINEAR
     Args:
         frames: (F,) scene frames.
         tracks: (bone name, channel, values (F, k) or (1, k)) per animated channel, e.g. ("Hips",
-            "location", (F, 3)), ("Spine", "rotation_euler", (F, 3)). A single row is one key at
+            "location", (F, 3)), ("Spine", "rotation_euler", (F, 3)), ("Arm", '["IK_FK"]', (1, 1)) for a
+            custom property. A single row is one key at
             frames[0]: a constant channel.
     """
     frames = np.asarray(frames, np.float32)
@@ -132,7 +133,8 @@ def new_pose_action(obj, name: str, frames, tracks, interpolation: str = 'LINEAR
         co = np.empty((n, 2), np.float32)
         co[:, 0] = frames[:n]
         modes = np.full(n, interp, np.int32)
-        path = 'pose.bones["%s"].%s' % (bpy.utils.escape_identifier(bone), channel)
+        path = 'pose.bones["%s"]%s%s' % (bpy.utils.escape_identifier(bone), "" if channel.startswith("[") else ".",
+                                          channel)  # '["prop"]': a custom property
         for i in range(values.shape[1]):
             fc = new_fcurve(path, i, bone)
             kps = fc.keyframe_points

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import actions, bonemap, frames, nla, results, retarget
+from . import actions, bonemap, frames, nla, results, retarget, rigify
 
 ACTION_SUFFIX = " (motion search)"
 # Blender 4.5 keeps 63 bytes of a name; leave room for the ".001" it adds to a taken name.
@@ -189,6 +189,13 @@ def apply_clip(
     clip = frames.interpolate(motion.positions.astype(np.float64), samples)
 
     rig = actions.rig_of(obj)
+    generated = rigify.is_generated(obj)
+    if generated:  # solved on the deform bones, keyed on the FK controls
+        rig = rigify.deform_rig(obj, rig)
+        try:
+            rigmap = rigify.remap(rigmap, [b.name for b in obj.data.bones], rig, obj.name)
+        except ValueError as e:
+            raise ApplyError(str(e)) from None
     plan = retarget.plan(rig, rigmap)
     rest_joints = rig.to_world(plan.rest_joints())
     pose_joints = rig.to_world(rigmap.apply(actions.pose_heads(obj, rig.names)))
@@ -197,23 +204,27 @@ def apply_clip(
     tracks = retarget.tracks(plan, basis)
 
     warnings = []
-    if rig.connected[plan.pelvis]:
+    if generated:
+        warnings.append(f"'{obj.name}' is a Rigify rig: keyed its FK controls and torso, and its arms' and legs' "
+                        "IK/FK switches to FK")
+    elif rig.connected[plan.pelvis]:
         warnings.append(f"'{tracks.pelvis}' is connected to its parent, so the clip cannot move it around")
     bones = obj.data.bones
-    loose = [b for b in tracks.bones if b != tracks.pelvis and (
+    loose = [] if generated else [b for b in tracks.bones if b != tracks.pelvis and (
         not bones[b].use_inherit_rotation or bones[b].inherit_scale != 'FULL')]
     if loose:
         warnings.append(f"bones that do not inherit their parent's rotation may not follow: {', '.join(loose[:6])}")
-    driven_by_rig = _active_constraints(obj, tracks.bones)
+    driven_by_rig = [] if generated else _active_constraints(obj, tracks.bones)
     if len(driven_by_rig) > CONSTRAINED_MAX_SHARE * len(tracks.bones):
-        rigify = "rig_id" in obj.data.keys() or any(b.name.startswith("ORG-") for b in obj.data.bones)
+        is_rigify = "rig_id" in obj.data.keys() or any(b.name.startswith("ORG-") for b in obj.data.bones)
         raise ApplyError(
-            f"'{obj.name}' " + ("is a generated Rigify rig: its deform bones" if rigify else "is a control rig: the bones")
+            f"'{obj.name}' " + ("is a generated Rigify rig: its deform bones" if is_rigify else "is a control rig: the bones")
             + f" the clip would drive ({', '.join(driven_by_rig[:4])}, ...) follow constraints, so keys on them "
             "would not move it. " + ("Apply the clip to the metarig, or to a plain armature without constraints "
-                                     "(retargeting onto Rigify's FK controls is not supported yet)." if rigify else
+                                     "(only a rig generated from Rigify's human metarig is keyed through its FK "
+                                     "controls)." if is_rigify else
                                      "Apply it to the deform armature, or set the bone map to the control bones."))
-    constrained = _constrained(obj, tracks.bones)
+    constrained = [] if generated else _constrained(obj, tracks.bones)
     if constrained:
         warnings.append(f"bones with constraints may not follow the clip: {', '.join(constrained[:6])}"
                         + (" ..." if len(constrained) > 6 else ""))
@@ -225,7 +236,7 @@ def apply_clip(
     # get no keys: the user's own animation on them stays.
     channels = []
     driven = {bone: k for k, bone in enumerate(tracks.bones)}
-    for bone in keyed_bones(rig, rigmap, tracks.bones):
+    for bone in [] if generated else keyed_bones(rig, rigmap, tracks.bones):
         mode = obj.pose.bones[bone].rotation_mode
         if bone in driven:
             channels.append((bone, *actions.rotation_values(tracks.quaternions[:, driven[bone]], mode)))
@@ -250,6 +261,9 @@ def apply_clip(
             warnings.append(f"'{active.name}' stays the active action and plays over the NLA strips: "
                             "unlink it to see them")
 
+    if generated:  # Blender evaluates the controls' constraints; their poses are given back
+        channels = rigify.channels(obj, rigify.control_bases(obj, rig, rig.forward(basis), rigify.targets(rigmap, rig)))
+
     # -- from here on the file changes
     ad = obj.animation_data
     previous = ad.action if ad is not None else None
@@ -272,6 +286,7 @@ def apply_clip(
         f = frames.source_to_scene(timing, source_frame, i0, start, fps)
         placed.append((marker_name, min(max(f, start), end)))
     replace_markers(scene, placed)
-    return Applied(action.name, previous.name if previous else None, start, end, len(tracks.bones),
+    return Applied(action.name, previous.name if previous else None, start, end,
+                   len(rigify.CONTROLS) if generated else len(tracks.bones),
                    placed, warnings, where.source, placed_strip.strip if placed_strip else "",
                    placed_strip.track if placed_strip else "")

@@ -113,14 +113,41 @@ def test_rigify_metarig_feet_on_the_floor(empty_scene, bandai2, rigify):
     _wave_and_check(meta, bandai2, "hand.R", "spine.006", ["foot.L", "foot.R", "toe.L", "toe.R"])
 
 
-def test_generated_rigify_rig_is_refused_clearly(empty_scene, bandai2, rigify):
+def test_generated_rigify_rig_waves_through_its_fk_controls(empty_scene, bandai2, rigify):
+    """The deform bones follow constraints: Apply keys the FK controls (and the torso) so that
+    Blender's evaluated deform bones wave, switches the limbs to FK, and is undone in one step."""
     bpy.ops.object.armature_human_metarig_add()
     bpy.ops.pose.rigify_generate()
     rig = bpy.context.active_object
     assert rig.name == "rig" and "DEF-spine" in rig.data.bones
     make_active(rig)
+    rig = _wave_and_check(rig, bandai2, "DEF-hand.R", "DEF-spine.006", ["DEF-foot.L", "DEF-foot.R", "DEF-toe.L", "DEF-toe.R"])
+    rigify_mod = submodule("rigify")
+    actions = submodule("actions")
+    action = rig.animation_data.action
+    paths = {fc.data_path for fc in actions.action_fcurves(action, rig)}
+    bones = {p.split('"')[1] for p in paths}
+    assert bones == set(rigify_mod.CONTROLS) | set(rigify_mod.SWITCHES)
+    assert {p for p in paths if "[\"IK_FK\"]" in p} == {f'pose.bones["{s}"]["IK_FK"]' for s in rigify_mod.SWITCHES}
+    assert {p for p in paths if p.endswith(".location")} == {f'pose.bones["{c}"].location' for c in rigify_mod.MOVED}
+    assert all(rig.pose.bones[s]["IK_FK"] == 1.0 for s in rigify_mod.SWITCHES)
+    name = action.name
+    bpy.ops.ed.undo()
+    assert name not in bpy.data.actions
+    assert bpy.data.objects["rig"].animation_data is None or bpy.data.objects["rig"].animation_data.action is None
+
+
+def test_constraint_driven_rig_that_is_not_rigify_is_refused(empty_scene, bandai2):
+    """A deform armature whose bones follow constraints (a control rig): keys on them would not
+    show, so Apply refuses with the reason and changes nothing."""
+    obj = make_plain_armature("Driven", VROID, root="Root")
+    target = bpy.data.objects.new("target", None)
+    bpy.context.scene.collection.objects.link(target)
+    for pb in obj.pose.bones:
+        pb.constraints.new('COPY_ROTATION').target = target
+    make_active(obj)
     before = sorted(a.name for a in bpy.data.actions)
-    with pytest.raises(RuntimeError, match="is a generated Rigify rig: its deform bones .* follow constraints"):
+    with pytest.raises(RuntimeError, match="is a control rig: the bones .* follow constraints"):
         bpy.ops.motionsearch.apply('EXEC_DEFAULT', True, filepath=str(bandai2 / WAVE))
     assert sorted(a.name for a in bpy.data.actions) == before
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Draws docs/images/blender_panel.png in a real Blender window (Blender 4.3 under Xvfb, see
 # ../shared/tools/blender-gui/README.md): the built extension zip, a 14-clip library of real
-# Bandai-Namco clips, a search, Apply and Highlight. Needs root (chroot) and the chroot made once:
+# Bandai-Namco clips, a search, Apply and Highlight. Needs ImageMagick's convert (apt-get install
+# imagemagick), root (chroot) and the chroot made once:
 #   sudo ../shared/tools/blender-gui/make-chroot.sh /var/tmp/blender-gui
 #   ./dev py blender_addon/build_extension.py
 #   sudo docs/screenshots/make_panel_screenshot.sh [CHROOT] [OUT.png]
@@ -21,6 +22,7 @@ for c in 2_wave-right-hand_normal_009 2_wave-left-hand_normal_015 2_wave-both-ha
   [ -f "$f" ] && cp "$f" "$WORK/library/" || echo "(no $f; skipped)"
 done
 cp "$DATA/bandai-namco-2/data/dataset-2_walk_normal_002.bvh" "$WORK/performer.bvh"
+export MS_QUERY=${MS_QUERY:-"a person walks forward and then turns left"}  # words that land on two places
 SHOT_AT=${SHOT_AT:-50} MS_QUIT_AT=${MS_QUIT_AT:-56} \
   bash "$TOOLS/shot.sh" "$CHROOT" "$ROOT/docs/screenshots/panel_startup.py" "$OUT" "$WORK"
 grep '\[shot\]\|Error\|Traceback' "$CHROOT/opt/work/blender.log" || true

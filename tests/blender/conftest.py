@@ -116,3 +116,38 @@ def pytest_unconfigure(config):
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(_status["code"])
+
+
+@contextlib.contextmanager
+def library_preferences(folder, index_dir, bundle=None):
+    """The add-on's preferences pointing at one library folder, a fresh index and the CPU; on
+    exit the engine is stopped and the preferences, results and query are as they were."""
+    from runtime.bundle import default_bundle_path
+
+    prefs = submodule("preferences").prefs()
+    engine = submodule("engine")
+    engine.forget()
+    saved = (prefs.bundle_path, prefs.index_path, prefs.device)
+    prefs.bundle_path, prefs.index_path, prefs.device = str(bundle or default_bundle_path()), str(index_dir), 'CPU'
+    prefs.library_folders.add().path = str(folder)
+    try:
+        yield prefs
+    finally:
+        engine.stop()
+        engine.forget()
+        prefs.library_folders.clear()
+        prefs.bundle_path, prefs.index_path, prefs.device = saved
+        st = bpy.context.window_manager.motion_search
+        for coll in (st.results, st.words, st.joint_strengths, st.index_failed):
+            coll.clear()
+        with submodule("props").quiet():
+            st.query = st.last_query = ""
+
+
+def update_index():
+    """Run Update Index to the end (its background job driven by the timer) and return the UI state."""
+    engine = submodule("engine")
+    assert bpy.ops.motionsearch.index_update() == {'FINISHED'}
+    assert engine.STATE.job is not None
+    drive_timer(engine.poll_job, timeout=300)
+    return bpy.context.window_manager.motion_search

@@ -8,9 +8,8 @@ import os
 import bpy
 import pytest
 
-from runtime.bundle import default_bundle_path
 
-from .conftest import WAVE, drive_timer, import_bvh, submodule
+from .conftest import WAVE, import_bvh, library_preferences, submodule, update_index
 
 WAVE_2 = "dataset-2_wave-right-hand_normal_002.bvh"
 LIBRARY = [WAVE, WAVE_2, "dataset-2_wave-left-hand_normal_001.bvh", "dataset-2_walk-turn-left_normal_001.bvh",
@@ -23,29 +22,11 @@ def library(empty_scene, bandai2, tmp_path):
     folder.mkdir()
     for name in LIBRARY:
         os.symlink(bandai2 / name, folder / name)
-    prefs = submodule("preferences").prefs()
-    engine = submodule("engine")
-    engine.forget()
-    saved = (prefs.bundle_path, prefs.index_path, prefs.device)
-    prefs.bundle_path, prefs.index_path, prefs.device = str(default_bundle_path()), str(tmp_path / "index"), 'CPU'
-    prefs.library_folders.add().path = str(folder)
-    yield folder
-    engine.stop()
-    engine.forget()
-    prefs.library_folders.clear()
-    prefs.bundle_path, prefs.index_path, prefs.device = saved
-    st = bpy.context.window_manager.motion_search
-    for coll in (st.results, st.words, st.joint_strengths, st.index_failed):
-        coll.clear()
-    with submodule("props").quiet():
-        st.query = st.last_query = ""
+    with library_preferences(folder, tmp_path / "index"):
+        yield folder
 
 
-def _index():
-    engine = submodule("engine")
-    assert bpy.ops.motionsearch.index_update() == {'FINISHED'}
-    drive_timer(engine.poll_job, timeout=300)
-    return bpy.context.window_manager.motion_search
+_index = update_index
 
 
 def test_find_similar_from_the_selected_result(library):

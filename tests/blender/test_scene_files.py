@@ -20,7 +20,7 @@ from runtime.index import LibraryIndex
 from runtime.io import blender_files
 from runtime.motion import leg_length, load_motion, to_canonical_frame
 
-from .conftest import BOW, WALK, WAVE, drive_timer, import_bvh, make_active, submodule
+from .conftest import BOW, WALK, WAVE, drive_timer, import_bvh, library_preferences, make_active, submodule
 
 
 def _quiet(op, **kw):
@@ -125,23 +125,9 @@ def addon_library(empty_scene, exported, bandai2, tmp_path):
     library.mkdir()
     shutil.copy(exported / "two.fbx", library / "two.fbx")
     os.symlink(bandai2 / WALK, library / WALK)
-    prefs = submodule("preferences").prefs()
-    engine = submodule("engine")
-    engine.forget()
-    saved = (prefs.bundle_path, prefs.index_path, prefs.device)
-    prefs.bundle_path, prefs.index_path, prefs.device = str(default_bundle_path()), str(tmp_path / "index"), 'CPU'
-    prefs.library_folders.add().path = str(library)
     bpy.context.scene.motion_search.use_blend_actions = False
-    yield library
-    engine.stop()
-    engine.forget()
-    prefs.library_folders.clear()
-    prefs.bundle_path, prefs.index_path, prefs.device = saved
-    st = bpy.context.window_manager.motion_search
-    for coll in (st.results, st.words, st.joint_strengths, st.index_failed):
-        coll.clear()
-    with submodule("props").quiet():
-        st.query = st.last_query = ""
+    with library_preferences(library, tmp_path / "index"):
+        yield library
 
 
 def test_update_index_search_and_apply_an_fbx_take(addon_library, bandai1, tmp_path):

@@ -13,7 +13,7 @@ import pytest
 
 from runtime.bundle import default_bundle_path
 
-from .conftest import BOW, WAVE, drive_timer, import_bvh, submodule
+from .conftest import BOW, WAVE, import_bvh, library_preferences, submodule, update_index
 
 BUNDLE = default_bundle_path()
 LIBRARY = [WAVE, "dataset-2_walk-turn-left_normal_001.bvh", "dataset-2_raise-up-both-hands_normal_001.bvh",
@@ -28,31 +28,11 @@ def configured(empty_scene, bandai2, tmp_path):
     for name in LIBRARY:
         os.symlink(bandai2 / name, library / name)
     (library / "broken.bvh").write_text("HIERARCHY\nROOT Hips\n{\n  OFFSET 0 0 0\n")
-    prefs = submodule("preferences").prefs()
-    engine = submodule("engine")
-    engine.forget()
-    saved = (prefs.bundle_path, prefs.index_path, prefs.device)
-    prefs.bundle_path, prefs.index_path, prefs.device = str(BUNDLE), str(tmp_path / "index"), 'CPU'
-    folder = prefs.library_folders.add()
-    folder.path = str(library)
-    yield library
-    engine.stop()
-    engine.forget()
-    prefs.library_folders.clear()
-    prefs.bundle_path, prefs.index_path, prefs.device = saved
-    st = bpy.context.window_manager.motion_search
-    for coll in (st.results, st.words, st.joint_strengths, st.index_failed):
-        coll.clear()
-    with submodule("props").quiet():
-        st.query = st.last_query = ""
+    with library_preferences(library, tmp_path / "index", BUNDLE):
+        yield library
 
 
-def _index():
-    engine = submodule("engine")
-    assert bpy.ops.motionsearch.index_update() == {'FINISHED'}
-    assert engine.STATE.job is not None
-    drive_timer(engine.poll_job, timeout=300)
-    return bpy.context.window_manager.motion_search
+_index = update_index
 
 
 def test_index_search_explain_apply_highlight(configured, bandai1):

@@ -77,14 +77,20 @@ def load_clip(path: str, source_fps: float = 0.0, target_fps: float = 20.0):
     from runtime.io.blender_files import split_clip_id
     from runtime.motion import load_motion
 
+    from . import preferences
+
     if not path:
         raise ApplyError("No clip to apply: pick a search result first")
+    try:  # the library bone map read the file for the index: read it the same way here
+        overrides = preferences.library_rig_overrides(preferences.prefs())
+    except bonemap.BoneMapError as e:
+        raise ApplyError(str(e)) from None
     try:
         if split_clip_id(path):
             from . import scene_files
 
-            return scene_files.load(path, source_fps, target_fps)
-        return load_motion(path, fps=source_fps or None, target_fps=target_fps)
+            return scene_files.load(path, source_fps, target_fps, rig_overrides=overrides)
+        return load_motion(path, fps=source_fps or None, target_fps=target_fps, rig_overrides=overrides)
     except MotionSearchError as e:
         raise ApplyError(f"Cannot load the clip: {e}") from None
 

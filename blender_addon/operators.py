@@ -14,6 +14,7 @@ from bpy.types import Operator
 from bpy_extras.io_utils import ExportHelper, ImportHelper
 
 from runtime.errors import MotionSearchError
+from runtime.io.blender_files import split_clip_id
 
 from .props import MOTIONSEARCH_PG_marker, quiet
 
@@ -191,7 +192,7 @@ class MOTIONSEARCH_OT_apply(Operator):
                 return {'CANCELLED'}
             path, start, end, fps, label = row.path, row.start_frame, row.end_frame, row.fps, row.label
             marks = results.markers(_state(context).words)
-            if "#" in row.clip_id and row.clip_id.startswith(row.path):  # a take of an FBX, glTF or .blend file
+            if split_clip_id(row.clip_id):  # a take of an FBX, glTF or .blend file
                 path = row.clip_id
             if row.clip_id.startswith(blend_clips.ID_PREFIX):  # an action of this file, retargeted like a file
                 scene = context.scene

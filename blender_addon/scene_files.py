@@ -30,9 +30,10 @@ def cache_dir(context=None) -> str:
     return os.path.join(preferences.index_path(preferences.prefs(context or bpy.context)), "converted")
 
 
-def load(ident: str, source_fps: float = 0.0, target_fps: float = 20.0):
+def load(ident: str, source_fps: float = 0.0, target_fps: float = 20.0, rig_overrides=None):
     """The canonical Motion of clip `<file>#<clip name>`: from the cache, else converted now (in a
     background Blender; the UI waits for it). Raises runtime.errors.MotionSearchError."""
     from runtime.io.blender_files import load_scene_clip
 
-    return load_scene_clip(ident, cache_dir(), converter(), fps=source_fps or None, target_fps=target_fps)
+    return load_scene_clip(ident, cache_dir(), converter(), fps=source_fps or None, target_fps=target_fps,
+                           rig_overrides=rig_overrides)

@@ -404,6 +404,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "search" and not args.queries and not args.like and not args.text.strip():
         parser.error("search needs a TEXT, --queries FILE or --like FILE")
+    if args.command == "search" and not args.like and (args.start is not None or args.end is not None):
+        parser.error("--start and --end choose frames of the --like FILE: give --like FILE too")
     try:
         return args.func(args)
     except (MotionSearchError, ValueError, FileNotFoundError) as e:

@@ -430,7 +430,7 @@ class LibraryIndex:
             todo.append((path, path))
         motions = list(motions) + scene_clips.changed_items(
             self.path / "converted", scene_files, existing, seen, converter, fps_of, rig_overrides, rig_map,
-            report, progress, should_stop)
+            report, progress, should_stop, redescribe)
         for item in motions:
             if item.id in seen:
                 continue
@@ -510,11 +510,12 @@ class LibraryIndex:
         described, stopped = 0, False
         for name, batch in by_chunk.items():
             found: dict[int, str] = {}
-            for ident, (entry, _) in _load_all(batch, fps_of, workers, rig_overrides, rig_map):
-                found[existing[ident][1]] = entry.description or ""  # unreadable now: "", never fatal
+            for ident, (label, text) in _load_all(batch, fps_of, workers, rig_overrides, rig_map,
+                                                  read=_description_of):
+                found[existing[ident][1]] = text
                 done += 1
                 if progress:
-                    progress(done, total, entry.label)
+                    progress(done, total, label)
                 if should_stop and should_stop():
                     stopped = True
                     break
@@ -690,17 +691,30 @@ def _load_one(args: tuple) -> tuple[str, tuple[ClipEntry, Motion | None]]:
     return ident, (entry, m)
 
 
-def _load_all(batch, fps_of, workers: int, overrides=None, rig_map: str = ""):
+def _description_of(args: tuple) -> tuple[str, tuple[str, str]]:
+    """(id, (label, description)) of an unchanged clip: read and described, not hashed or encoded."""
+    ident, item, fps, overrides, _ = args
+    if isinstance(item, MotionItem):
+        return ident, (item.label or ident, describe_summary(item.motion) if item.motion is not None else "")
+    try:
+        motion = load_motion(str(item), fps=fps, rig_overrides=overrides)
+    except (MotionSearchError, OSError):
+        return ident, (Path(str(item)).stem, "")  # unreadable now: "", never fatal
+    return ident, (Path(str(item)).stem, describe_summary(motion))
+
+
+def _load_all(batch, fps_of, workers: int, overrides=None, rig_map: str = "", read=_load_one):
+    """`read` (_load_one, or _description_of) of each (id, path or MotionItem), in processes if asked."""
     args = [(ident, item, None if isinstance(item, MotionItem) or not fps_of else fps_of(str(item)), overrides, rig_map)
             for ident, item in batch]
     if workers and workers > 1 and len(args) > 8:
         import multiprocessing as mp
 
         with mp.get_context("fork").Pool(workers) as pool:
-            yield from pool.imap(_load_one, args, chunksize=4)
+            yield from pool.imap(read, args, chunksize=4)
     else:
         for a in args:
-            yield _load_one(a)
+            yield read(a)
 
 
 def other_model_error(path: Path, built_with, in_use: str) -> StaleIndexError:

@@ -266,18 +266,6 @@ def to_canonical_frame(pos: np.ndarray) -> np.ndarray:
     return out
 
 
-def iter_motion_files(root: str | os.PathLike) -> list[str]:
-    """Every motion file under `root` (or `root` itself), sorted, skipping hidden folders."""
-    root = os.fspath(root)
-    if os.path.isfile(root):
-        return [root]
-    out = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        out.extend(os.path.join(dirpath, f) for f in sorted(filenames) if f.lower().endswith(MOTION_SUFFIXES))
-    return out
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m runtime.motion", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)

@@ -16,9 +16,13 @@ from .io import blender_files
 
 
 def changed_items(cache_dir: Path, files: list[str], existing: dict, seen: set, converter, fps_of,
-                  rig_overrides, rig_map: str, report, progress=None, should_stop=None) -> list:
+                  rig_overrides, rig_map: str, report, progress=None, should_stop=None,
+                  redescribe: bool = False) -> list:
     """MotionItems for the clips of new and changed `files`; the ids of unchanged files' clips
-    go into `seen` (and count as unchanged). `existing`: id -> (chunk, row, ClipEntry)."""
+    go into `seen` (and count as unchanged), except when their descriptions are to be redone
+    (`redescribe`, or none yet): then their clips come back as items with the same content hash,
+    read from the conversion cache, which the index describes without encoding them again.
+    `existing`: id -> (chunk, row, ClipEntry)."""
     from .index import MotionItem, content_hash
 
     by_path: dict[str, list] = {}
@@ -31,12 +35,16 @@ def changed_items(cache_dir: Path, files: list[str], existing: dict, seen: set, 
         fps = fps_of(path) if fps_of else None
         old = by_path.get(path, [])
         same = bool(old) and all(e.fps_override == fps and e.rig_map == rig_map for e in old)
-        if same and (all(e.size == st.st_size and e.mtime_ns == st.st_mtime_ns for e in old)
-                     or all(e.content_hash == content_hash(path) for e in old)):
+        touched = not (same and all(e.size == st.st_size and e.mtime_ns == st.st_mtime_ns for e in old))
+        digest = content_hash(path) if touched else old[0].content_hash
+        if same and all(e.content_hash == digest for e in old):
+            if redescribe or any(e.description is None and e.status == "ok" for e in old):
+                todo.append((path, digest, st, fps))  # read again to be described, not encoded
+                continue
             seen.update(e.id for e in old)
             report.unchanged += len(old)
             continue
-        todo.append((path, content_hash(path), st, fps))
+        todo.append((path, digest, st, fps))
     if not todo:
         return []
     converted = blender_files.convert_files([(p, h) for p, h, _, _ in todo], converter, cache_dir,

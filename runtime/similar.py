@@ -52,11 +52,6 @@ class MotionQuery:
     name: str
     windows: list[np.ndarray]
 
-    @property
-    def tokens(self) -> np.ndarray:
-        """Every query patch, window after window (sum n_k, D)."""
-        return np.concatenate(self.windows)
-
     def part_means(self, k: int) -> np.ndarray:
         """(14, D) mean over time of each body part's patches of query window k."""
         w = self.windows[k]

@@ -52,26 +52,6 @@ def info_nce(scores: torch.Tensor, logit_scale: torch.Tensor, not_negative: torc
     return 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target))
 
 
-def grounding_loss(q: torch.Tensor, d: torch.Tensor, d_mask: torch.Tensor, targets: list[tuple[int, int, list[int]]],
-                   num_parts: int, logit_scale: torch.Tensor) -> torch.Tensor:
-    """Weak supervision of where a word's evidence lies: for (pair, token, target parts), the
-    token's best similarity per body part (over time) should be highest in the target parts.
-
-    q: (B, L, D) text tokens; d: (B, N, D) patches of the paired clips, time-major (part = n % P).
-    Returns the mean of -log(sum of softmax over parts, over the target parts).
-    """
-    if not targets:
-        return q.new_zeros(())
-    losses = []
-    for b, t, parts in targets:
-        sims = d[b] @ q[b, t]  # (N,)
-        sims = sims.masked_fill(~d_mask[b], float("-inf")).reshape(-1, num_parts)
-        per_part = sims.amax(dim=0) * logit_scale.exp()
-        logp = torch.log_softmax(per_part, dim=0)
-        losses.append(-torch.logsumexp(logp[parts], dim=0))
-    return torch.stack(losses).mean()
-
-
 def link_grounding_loss(q: torch.Tensor, d: torch.Tensor, d_mask: torch.Tensor,
                         targets: list[tuple[int, int, list[int]]], logit_scale: torch.Tensor) -> torch.Tensor:
     """Weak supervision from the describer's word links: for (pair, token, target patches), the

@@ -32,11 +32,12 @@ def outside_sentences(path: Path = OUTSIDE_FILE) -> list[str]:
 def sentence_means(body, tokenizer, sentences: list[str]):
     import torch
 
+    from training.losses import pooled
+
     with torch.no_grad():
         tok = tokenizer(sentences, padding=True, truncation=True, max_length=64, return_tensors="pt")
         h = body(input_ids=tok["input_ids"], attention_mask=tok["attention_mask"]).last_hidden_state
-        w = tok["attention_mask"].unsqueeze(-1).float()
-        return torch.nn.functional.normalize((h * w).sum(1) / w.sum(1), dim=-1)
+        return pooled(h, tok["attention_mask"])
 
 
 def drift(body, frozen_body, tokenizer, sentences: list[str]) -> dict:
@@ -54,18 +55,18 @@ def main(argv: list[str] | None = None) -> int:
     from transformers import BertModel
 
     from training.evaluate import load_run
-    from training.models.text_encoder import default_text_model_dir, load_tokenizer
+    from training.models.text_encoder import default_text_model_dir
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("runs", nargs="+")
     parser.add_argument("--json", default=None, help="write the figures here")
     args = parser.parse_args(argv)
-    tokenizer = load_tokenizer()
-    frozen = BertModel.from_pretrained(default_text_model_dir(), local_files_only=True).eval()
     sentences = outside_sentences()
     out = {}
     for run in args.runs:
-        model = load_run(run)[0].eval()
+        model, tokenizer, cfg, _ = load_run(run)
+        start = cfg.model.text_model_dir or default_text_model_dir()  # what the run was fine-tuned from
+        frozen = BertModel.from_pretrained(start, local_files_only=True).eval()
         out[Path(run).name] = drift(model.text.body, frozen, tokenizer, sentences)
         f = out[Path(run).name]
         print(f"{Path(run).name}: cosine to the pretrained MiniLM {f['cosine']:.3f}, geometry kept {f['geometry']:.3f} "

@@ -114,6 +114,9 @@ def main(argv: list[str] | None = None) -> Path:
         raise ValueError(f"data.select_on must be 'freeform' or 'captions', not '{dc.select_on}'")
     whole = not dc.max_clips and {"bandai", "cmu"} <= set(dc.sources)
     free_val = freeform_set("val", features, stats, dc.window, dc.hop, whole) if dc.select_on == "freeform" else None
+    if free_val is not None and not free_val[0].captions:
+        raise ValueError(f"no free-form val query has a relevant clip among the training sources {dc.sources}: "
+                         "choose checkpoints on captions with --data.select_on=captions")
     log(f"train: {len(train_set.clips)} clips ({len(events)} described, share {dc.describer_share}); "
         + ", ".join(f"{v.name}: {len(v.clips)} clips" for v in val_sets)
         + (f"; free-form val: {len(free_val[1])} queries" if free_val else ""))

@@ -228,14 +228,15 @@ def convert_files(files: list[tuple[str, str]], converter: Converter | None, cac
     done = len(out)
     while todo:
         results, crashed = _run_worker(converter, todo, progress, should_stop, done, len(files))
+        npz_of = dict(todo)
         for path, error in results:
-            out[path] = _finish(path, dict(todo)[path], error)
+            out[path] = _finish(path, npz_of[path], error)
             done += 1
         finished = {p for p, _ in results}
         todo = [t for t in todo if t[0] not in finished]
         if crashed is None:  # stopped, or every file done
             break
-        if crashed[0] not in dict(todo):  # cannot happen; never loop on it
+        if crashed[0] not in {p for p, _ in todo}:  # cannot happen; never loop on it
             break
         out[crashed[0]] = Converted(crashed[0], None, crashed[1])
         done += 1

@@ -216,3 +216,6 @@ def test_library_bone_map_indexes_renamed_rigs(renamed_library, tmp_path):
     assert st.index_status.startswith("Index updated:") and " 0 failed" in st.index_status
     assert len(st.index_failed) == 0
     assert _ok_clips(tmp_path) == sorted([WAVE, WALK])
+    # Apply reads the hit's file with the same library map (else: "no bone found")
+    motion = submodule("apply").load_clip(str(renamed_library / WAVE))
+    assert motion.num_frames > 10

@@ -1,12 +1,15 @@
 """Evaluate trained runs on the held-out sets and write docs/RESULTS.md and docs/results.json.
 
-    ./dev py training/evaluate.py runs/maxsim_mlm runs/maxsim runs/global
+    ./dev py training/evaluate.py runs/maxsim_mlm runs/maxsim runs/global [runs/no_describer runs/no_grounding]
 
 Test sets: the Bandai-Namco test split (takes never trained or validated on) and the CMU
 eval-only trials with CMU's own descriptions. Protocols: see `training.metrics`. A clip longer
-than the window is scored by its best window. The interpretability check asks, on held-out
-Bandai wave-* and raise-up-* clips, whether the motion patch that the words "left"/"right"
-(and "hand") match best lies in that side's shoulder or elbow band.
+than the window is scored by its best window. Free-form: the hand-written queries
+(training/freeform.py), val (what checkpoints were chosen on) and test. Grounding
+(training/bundle_eval.py): where each word of the free-form test queries lands, against how the
+body parts actually move; and the older check, on held-out Bandai wave-* and raise-up-* clips,
+whether the patch that "left"/"right" (and "hand") match best lies in that side's shoulder or
+elbow band. Text drift (training/text_drift.py): how far each run moved the pretrained MiniLM.
 """
 
 from __future__ import annotations
@@ -27,14 +30,19 @@ from runtime.features import NUM_PARTS, PART_NAMES  # noqa: E402
 
 from training.metrics import protocol_metrics  # noqa: E402
 
-MODEL_NAMES = ("maxsim_mlm", "maxsim", "global")
+MODEL_NAMES = ("maxsim_mlm", "maxsim", "global")  # the paper's comparison
+ABLATION_NAMES = ("no_describer", "no_grounding")  # the default without one of its new parts
 
 
 def run_name(cfg) -> str:
-    """The model's name in the report: maxsim_mlm, maxsim or global."""
+    """The model's name in the report: maxsim_mlm, maxsim, global, no_describer or no_grounding."""
     if cfg.model.score == "global":
         return "global"
-    return "maxsim_mlm" if cfg.model.mlm_weight > 0 else "maxsim"
+    if cfg.model.mlm_weight <= 0:
+        return "maxsim"
+    if cfg.data.describer_share <= 0:
+        return "no_describer"
+    return "no_grounding" if cfg.model.grounding_weight <= 0 else "maxsim_mlm"
 
 
 @torch.no_grad()
@@ -186,33 +194,82 @@ def test_sets(stats, window: int, hop: int, log=print):
             make_eval_set("cmu_eval", cmu, features, stats, window, hop)]
 
 
+EVALUATION_VERSION = 2  # bump when what evaluate_run measures changes: cached evaluations are redone
+
+
+def evaluate_run(run: str | Path, fresh: bool = False) -> dict:
+    """Every figure of one run: {"name", "results": {section: figures}, "details": {section: sizes},
+    "interp": the left/right check}. Kept in the run's evaluation.json, reused while the run's
+    best checkpoint and this module's measurements stay the same."""
+    from training.bundle_eval import freeform_scores, grounding_figures
+    from training.freeform import freeform_metrics
+    from training.text_drift import run_drift
+    from training.torch_bundle import torch_bundle
+
+    run = Path(run)
+    best = (run / "model_best.safetensors").stat()
+    key = {"version": EVALUATION_VERSION, "checkpoint_bytes": best.st_size, "checkpoint_mtime_ns": best.st_mtime_ns}
+    cache = run / "evaluation.json"
+    if not fresh and cache.exists():
+        kept = json.loads(cache.read_text())
+        if kept.get("key") == key:
+            return kept
+    model, tokenizer, cfg, stats = load_run(run)
+    results: dict = {}
+    details: dict = {}
+    sets = test_sets(stats, cfg.data.window, cfg.data.hop)
+    with torch.no_grad():
+        metrics = evaluate_sets(model, tokenizer, sets, "cpu")
+    for s in sets:
+        m = metrics[s.name]
+        flat = dict(m["all"])
+        for proto in ("diagonal", "batch32", "label"):
+            flat |= {f"{proto}/{k}": v for k, v in m.get(proto, {}).items()}
+        results[s.name] = flat
+        details[s.name] = {"clips": len(s.clips), "captions": len(set(s.captions))}
+    interp = side_hits(model, tokenizer, sets[0], "cpu")
+    bundle, scored = torch_bundle(model, cfg, stats, run), {}
+    whole = not cfg.data.max_clips  # a smoke run's feature cache may not hold every clip
+    for split in ("val", "test"):
+        scored[split] = es, sim, rel = freeform_scores(bundle, split, whole)
+        results[f"freeform_{split}"] = freeform_metrics(sim, rel)
+        details[f"freeform_{split}"] = {"clips": len(es.clips), "captions": len(es.captions)}
+    results["grounding"] = grounding_figures(bundle, "test", whole, scored["test"]) | {
+        "bandai left/right words on the named side %": round(interp["left_right_hit_rate"], 1),
+        "bandai left/right words": interp["left_right_words"]}
+    results["text_drift"] = run_drift(model, cfg, tokenizer)
+    out = {"key": key, "name": run_name(cfg), "results": results, "details": details, "interp": interp,
+           "run": {"run": str(run), "config": cfg.to_json(), "record": run_record(run)}}
+    tmp = cache.with_suffix(".tmp")
+    tmp.write_text(json.dumps(out, indent=1) + "\n")
+    tmp.replace(cache)
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     import argparse
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("runs", nargs="+", help="run directories (each with config.json and model_best.safetensors)")
     parser.add_argument("--out", default="docs", help="where RESULTS.md and results.json go")
+    parser.add_argument("--fresh", action="store_true", help="measure again even where evaluation.json is current")
     args = parser.parse_args(argv)
     results: dict = {}
     details: dict = {}
     interp: dict = {}
     for run in args.runs:
-        model, tokenizer, cfg, stats = load_run(run)
-        name = run_name(cfg)
-        sets = test_sets(stats, cfg.data.window, cfg.data.hop)
-        with torch.no_grad():
-            metrics = evaluate_sets(model, tokenizer, sets, "cpu")
-        for s in sets:
-            m = metrics[s.name]
-            flat = dict(m["all"])
-            for proto in ("diagonal", "batch32", "label"):
-                flat |= {f"{proto}/{k}": v for k, v in m.get(proto, {}).items()}
-            results.setdefault(s.name, {})[name] = flat
-            details.setdefault(s.name, {"clips": len(s.clips), "captions": len(set(s.captions))})
-        if cfg.model.score == "maxsim":
-            interp[name] = side_hits(model, tokenizer, sets[0], "cpu")
-        details.setdefault("runs", {})[name] = {"run": str(run), "config": cfg.to_json(), "record": run_record(run)}
-        print(f"{name}: " + ", ".join(f"{s}: t2m R@1 {results[s][name]['t2m_R@1']:.2f}" for s in results))
+        ev = evaluate_run(run, args.fresh)
+        name = ev["name"]
+        if name in interp:
+            raise ValueError(f"{run}: a second {name} run; give one run of each kind")
+        for section, figures in ev["results"].items():
+            results.setdefault(section, {})[name] = figures
+        for section, info in ev["details"].items():
+            details.setdefault(section, info)
+        interp[name] = ev["interp"]
+        details.setdefault("runs", {})[name] = ev["run"]
+        print(f"{name}: " + ", ".join(f"{s}: R@1 {r[name].get('t2m_R@1', r[name].get('R@1')):.2f}"
+                                      for s, r in results.items() if s not in ("grounding", "text_drift")))
     main_name = "maxsim_mlm" if "maxsim_mlm" in interp else next(iter(interp), None)
     results["interpretability"] = {"left_right_hit_rate": interp[main_name]["left_right_hit_rate"],
                                    "hand_hit_rate": interp[main_name]["hand_hit_rate"],
@@ -239,31 +296,43 @@ def run_record(run_dir: str | Path) -> dict:
             "samples_per_s": float(np.median(speeds)) if speeds else float("nan")}
 
 
+def _fmt(v, digits: int = 2) -> str:
+    return "-" if v is None or (isinstance(v, float) and np.isnan(v)) else f"{v:.{digits}f}"
+
+
 def render_report(results: dict, details: dict, interp: dict, runs: list[str]) -> str:
     lines = ["# Results", "",
              "Produced by `./dev py training/evaluate.py " + " ".join(runs) + "` (numbers in percent; MedR is a rank).",
              "Every model is evaluated from its best checkpoint, chosen on the validation split (never on test).", ""]
     recs = details.get("runs", {})
+    order = list(recs) or [m for m in MODEL_NAMES + ABLATION_NAMES if m in results.get("bandai_test", {})]
     if recs:
         lines += ["## Runs", "",
-                  "| model | run | score | MLM weight | steps (planned) x batch | best validation (step) | samples/s |",
-                  "|---|---|---|---:|---|---|---:|"]
+                  "| model | run | score | MLM weight | describer share | grounding weight | steps (planned) x batch "
+                  "| best selection score (step) | selected on | samples/s |",
+                  "|---|---|---|---:|---:|---:|---|---|---|---:|"]
         for m, info in recs.items():
             c, r = info["config"], info.get("record", {})
             lines.append(f"| {m} | `{info['run']}` | {c['model']['score']} | {c['model']['mlm_weight']} | "
+                         f"{c['data'].get('describer_share', 0.0)} | {c['model'].get('grounding_weight', 0.0)} | "
                          f"{r.get('steps', '?')} ({c['train']['max_steps']}) x {c['train']['batch_size']} | "
-                         f"{r.get('best_select', float('nan')):.2f} ({r.get('best_step', '?')}) | "
-                         f"{r.get('samples_per_s', float('nan')):.1f} |")
+                         f"{_fmt(r.get('best_select', float('nan')))} ({r.get('best_step', '?')}) | "
+                         f"{c['data'].get('select_on', 'captions')} | {_fmt(r.get('samples_per_s', float('nan')), 1)} |")
         for m, info in recs.items():
             planned, done = info["config"]["train"]["max_steps"], info.get("record", {}).get("steps", 0)
             if done < planned:
                 lines += ["", f"**{m} stopped at step {done} of {planned}** (its learning-rate schedule did not "
                           f"finish): its figures come from a smaller budget than a finished run's and are not "
                           f"a same-budget comparison."]
-        missing = [m for m in MODEL_NAMES if m not in recs]
+        budgets = {(i["config"]["train"]["max_steps"], i["config"]["train"]["batch_size"]) for i in recs.values()}
+        if len(budgets) > 1:
+            lines += ["", "**The runs had different budgets**: differences between them are not only the method's."]
+        missing = [m for m in MODEL_NAMES + ABLATION_NAMES if m not in recs]
         if missing:
             lines += ["", "Not in this report (no finished run was given): " + ", ".join(missing) + "."]
         lines.append("")
+    lines += _freeform_section(results, details, order)
+    lines += _grounding_section(results, order)
     for set_name in ("bandai_test", "cmu_eval"):
         if set_name not in results:
             continue
@@ -278,7 +347,7 @@ def render_report(results: dict, details: dict, interp: dict, runs: list[str]) -
             lines += [f"### {title}", "",
                       "| model | t2m R@1 | R@2 | R@3 | R@5 | R@10 | MedR | m2t R@1 | R@2 | R@3 | R@5 | R@10 | MedR |",
                       "|---|" + "---:|" * 12]
-            for m in MODEL_NAMES:
+            for m in order:
                 if m in rows:
                     r = rows[m]
                     cells = [f"{r[f'{proto}{d}_R@{k}']:.2f}" for d in ("t2m",) for k in (1, 2, 3, 5, 10)]
@@ -287,14 +356,9 @@ def render_report(results: dict, details: dict, interp: dict, runs: list[str]) -
                     lines.append(f"| {m} | " + " | ".join(cells) + " |")
             lines.append("")
         r1 = {m: r["t2m_R@1"] for m, r in results[set_name].items()}
-        for a, b, what in (("maxsim_mlm", "global", "MaxSim + MLM vs global baseline"),
-                           ("maxsim", "global", "MaxSim without MLM vs global baseline"),
-                           ("maxsim_mlm", "maxsim", "MaxSim with vs without MLM")):
-            if a in r1 and b in r1 and r1[b] > 0:
-                goal = " (goal: at least 1.3x)" if (a, b) == ("maxsim_mlm", "global") else ""
-                lines += [f"{what}, t2m R@1 (All): {r1[a]:.2f} vs {r1[b]:.2f} = {r1[a] / r1[b]:.2f}x{goal}.", ""]
+        lines += _ratios(r1, "t2m R@1 (All)")
     if interp:
-        lines += ["## Interpretability: which body part do \"left\", \"right\" and \"hand\" match?", "",
+        lines += ["## The earlier check: which body part do \"left\", \"right\" and \"hand\" match?", "",
                   "Held-out Bandai wave-/raise-up- one-hand clips, their test captions; a hit when the word's "
                   "best-matching patch lies in that side's shoulder or elbow band (goal: at least 90% for left/right).", "",
                   "| model | clips | left/right words | left/right hit rate | \"hand\" words | \"hand\" hit rate |",
@@ -303,7 +367,90 @@ def render_report(results: dict, details: dict, interp: dict, runs: list[str]) -
             lines.append(f"| {m} | {r['clips']} | {r['left_right_words']} | {r['left_right_hit_rate']:.1f} | "
                          f"{r['hand_words']} | {r['hand_hit_rate']:.1f} |")
         lines.append("")
+    if results.get("text_drift"):
+        lines += ["## Text drift: how far fine-tuning moved the pretrained MiniLM", "",
+                  "Sentences outside every training text (training/freeform/outside_sentences.txt); cosine between "
+                  "each sentence's fine-tuned and pretrained mean vectors, and the correlation of the two models' "
+                  "sentence-to-sentence similarities (geometry kept; 1 = unchanged).", "",
+                  "| model | text learning rate | frozen steps | cosine | geometry kept |", "|---|---:|---:|---:|---:|"]
+        for m in order:
+            if m in results["text_drift"]:
+                d, c = results["text_drift"][m], recs.get(m, {}).get("config", {}).get("train", {})
+                lines.append(f"| {m} | {c.get('text_lr', '-')} | {c.get('text_frozen_steps', '-')} | "
+                             f"{d['cosine']:.3f} | {d['geometry']:.3f} |")
+        lines.append("")
     return "\n".join(lines) + "\n"
+
+
+def _ratios(r1: dict, what: str) -> list[str]:
+    """The paper's comparison and the ablations, as ratios and differences of one figure."""
+    out = []
+    for a, b, title in (("maxsim_mlm", "global", "MaxSim + MLM vs global baseline"),
+                        ("maxsim", "global", "MaxSim without MLM vs global baseline"),
+                        ("maxsim_mlm", "maxsim", "MaxSim with vs without MLM")):
+        if a in r1 and b in r1 and r1[b] > 0:
+            goal = " (goal: at least 1.3x)" if (a, b) == ("maxsim_mlm", "global") else ""
+            out += [f"{title}, {what}: {r1[a]:.2f} vs {r1[b]:.2f} = {r1[a] / r1[b]:.2f}x{goal}.", ""]
+    for b, title in (("no_describer", "With vs without describer captions"),
+                     ("no_grounding", "With vs without word-link grounding")):
+        if "maxsim_mlm" in r1 and b in r1:
+            out += [f"{title}, {what}: {r1['maxsim_mlm']:.2f} vs {r1[b]:.2f} "
+                    f"({r1['maxsim_mlm'] - r1[b]:+.2f} points).", ""]
+    return out
+
+
+def _freeform_section(results: dict, details: dict, order: list[str]) -> list[str]:
+    if "freeform_test" not in results:
+        return []
+    val, test = details.get("freeform_val", {}), details.get("freeform_test", {})
+    lines = ["## Free-form sentences (training/freeform/queries.tsv, written by hand, never trained on)", "",
+             f"Each query is searched among all clips of its split (val: {val.get('clips', '?')} clips, "
+             f"{val.get('captions', '?')} queries; test: {test.get('clips', '?')} clips, {test.get('captions', '?')} "
+             "queries); a hit is any clip the query names. Checkpoints were chosen on val; test is reported.", "",
+             "| model | val R@1 | val R@5 | val R@10 | val MedR | test R@1 | test R@5 | test R@10 | test MedR |",
+             "|---|" + "---:|" * 8]
+    for m in order:
+        if m in results["freeform_test"]:
+            v, t = results.get("freeform_val", {}).get(m, {}), results["freeform_test"][m]
+            lines.append(f"| {m} | " + " | ".join(
+                [_fmt(v.get(k)) for k in ("R@1", "R@5", "R@10")] + [_fmt(v.get("MedR"), 1)]
+                + [_fmt(t.get(k)) for k in ("R@1", "R@5", "R@10")] + [_fmt(t.get("MedR"), 1)]) + " |")
+    lines.append("")
+    return lines + _ratios({m: r["R@1"] for m, r in results["freeform_test"].items()}, "free-form test R@1")
+
+
+GROUNDING_COLUMNS = (("arm", "arm"), ("leg", "leg"), ("torso", "torso"), ("travel", "travel"), ("turn", "turn"),
+                     ("side", "left/right of a limb"), ("direction", "left/right as a direction"))
+
+
+def _grounding_section(results: dict, order: list[str]) -> list[str]:
+    g = results.get("grounding", {})
+    if not g:
+        return []
+    lines = ["## Grounding: do the words land where the body moves?", "",
+             "Free-form test queries, each explained against the relevant clip the model ranks first. A word that "
+             "names a body part or an action with a known body part is a hit when its best patch's part is among the "
+             "3 fastest-moving parts over that patch's frames (angular speed: the norm of the rates of the part's "
+             "joint-angle channels, computed from the motion alone: training/bundle_eval.py). \"left\"/\"right\" "
+             "followed by a limb (\"the left hand\") is a side of a limb; otherwise (\"turns left\") a direction. "
+             "Goals: at least 80% per class; queries naming two kinds of action or body part land on different "
+             "parts at least 90% of the time. Words per class in brackets. The last two columns: a limb's "
+             "\"left\"/\"right\" on a part of the named side, in the free-form queries and in the earlier Bandai "
+             "wave/raise check.", "",
+             "| model | " + " | ".join(title for _, title in GROUNDING_COLUMNS)
+             + " | two kinds on different parts | left/right on the named side | Bandai left/right on the named side |",
+             "|---|" + "---:|" * (len(GROUNDING_COLUMNS) + 3)]
+    for m in order:
+        if m not in g:
+            continue
+        r = g[m]
+        cells = [f"{_fmt(r.get(f'{k} words on a moving part %'), 1)} ({r.get(f'{k} words', 0)})" for k, _ in GROUNDING_COLUMNS]
+        cells.append(f"{_fmt(r.get('two-kind queries on different parts %'), 1)} ({r.get('two-kind queries', 0)})")
+        cells.append(_fmt(r.get("left/right words on the named side %"), 1))
+        cells.append(f"{_fmt(r.get('bandai left/right words on the named side %'), 1)} "
+                     f"({r.get('bandai left/right words', 0)})")
+        lines.append(f"| {m} | " + " | ".join(cells) + " |")
+    return lines + [""]
 
 
 if __name__ == "__main__":

@@ -51,11 +51,19 @@ def drift(body, frozen_body, tokenizer, sentences: list[str]) -> dict:
     return {"cosine": cos, "geometry": float(np.corrcoef(ga, gb)[0, 1]), "sentences": len(sentences)}
 
 
-def main(argv: list[str] | None = None) -> int:
+def run_drift(model, cfg, tokenizer, sentences: list[str] | None = None) -> dict:
+    """Drift of a loaded run's text body from the model it was fine-tuned from."""
     from transformers import BertModel
 
-    from training.evaluate import load_run
     from training.models.text_encoder import default_text_model_dir
+
+    start = cfg.model.text_model_dir or default_text_model_dir()  # what the run was fine-tuned from
+    frozen = BertModel.from_pretrained(start, local_files_only=True).eval()
+    return drift(model.text.body, frozen, tokenizer, sentences or outside_sentences())
+
+
+def main(argv: list[str] | None = None) -> int:
+    from training.evaluate import load_run
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("runs", nargs="+")
@@ -65,9 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     out = {}
     for run in args.runs:
         model, tokenizer, cfg, _ = load_run(run)
-        start = cfg.model.text_model_dir or default_text_model_dir()  # what the run was fine-tuned from
-        frozen = BertModel.from_pretrained(start, local_files_only=True).eval()
-        out[Path(run).name] = drift(model.text.body, frozen, tokenizer, sentences)
+        out[Path(run).name] = run_drift(model, cfg, tokenizer, sentences)
         f = out[Path(run).name]
         print(f"{Path(run).name}: cosine to the pretrained MiniLM {f['cosine']:.3f}, geometry kept {f['geometry']:.3f} "
               f"({f['sentences']} outside sentences)")

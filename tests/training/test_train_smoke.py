@@ -62,13 +62,27 @@ def test_resume_continues_from_the_last_checkpoint(run, tmp_path):
 def test_evaluation_report(run, tmp_path):
     evaluate_main([str(run), "--out", str(tmp_path)])
     results = json.loads((tmp_path / "results.json").read_text())
-    assert set(results) == {"bandai_test", "cmu_eval", "interpretability"}
+    assert set(results) == {"bandai_test", "cmu_eval", "interpretability", "freeform_val", "freeform_test",
+                            "grounding", "text_drift"}
     m = results["bandai_test"]["maxsim_mlm"]
     for d in ("t2m", "m2t"):
         for k in ("R@1", "R@2", "R@3", "R@5", "R@10", "MedR"):
             assert f"{d}_{k}" in m and f"label/{d}_{k}" in m and f"batch32/{d}_{k}" in m
     assert 0 <= m["t2m_R@1"] <= m["t2m_R@10"] <= 100
     assert 0 <= results["interpretability"]["left_right_hit_rate"] <= 100
+    free = results["freeform_test"]["maxsim_mlm"]
+    assert free["queries"] >= 90 and 0 <= free["R@1"] <= free["R@10"] <= 100  # every test query has its clips
+    grounding = results["grounding"]["maxsim_mlm"]
+    assert grounding["arm words"] >= 20 and grounding["two-kind queries"] >= 5
+    assert all(0 <= v <= 100 for k, v in grounding.items() if k.endswith("%") and v is not None)
+    assert 0 < results["text_drift"]["maxsim_mlm"]["cosine"] <= 1.0 + 1e-6
     report = (tmp_path / "RESULTS.md").read_text()
     assert "bandai_test" in report and "left/right hit rate" in report
-    assert "## Runs" in report and "Not in this report (no finished run was given): maxsim, global." in report
+    assert "## Free-form sentences" in report and "## Grounding" in report and "## Text drift" in report
+    assert "## Runs" in report
+    assert "Not in this report (no finished run was given): maxsim, global, no_describer, no_grounding." in report
+    kept = json.loads((run / "evaluation.json").read_text())
+    assert kept["name"] == "maxsim_mlm" and kept["results"]["freeform_test"] == free
+    (tmp_path / "RESULTS.md").unlink()
+    evaluate_main([str(run), "--out", str(tmp_path)])  # the second report reads the kept figures
+    assert (tmp_path / "RESULTS.md").read_text() == report

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from exporter.evaluate_bundle import grounding_figures, part_speeds
 from runtime.bundle import Bundle, default_bundle_path
 from runtime.features import PART_NAMES
 from runtime.motion import load_motion
+from training.bundle_eval import grounding_figures, part_speeds, side_kind
 
 
 def _top(speeds: np.ndarray, k: int = 3) -> set[str]:
@@ -23,9 +23,17 @@ def test_part_speeds_follow_the_motion(bandai2):
     assert _top(part_speeds(walk), 4) & {"hip_l", "hip_r", "knee_l", "knee_r", "pelvis_translation"}
 
 
+def test_left_and_right_are_a_limb_side_or_a_direction():
+    words = "waves the left hand then turns to the right".split()
+    assert side_kind(words, 2) == "limb" and side_kind(words, 7) == "direction"
+    assert side_kind("right arm and leg up".split(), 0) == "limb"
+    assert side_kind("veering left around a corner".split(), 1) == "direction"
+
+
 def test_grounding_figures_of_the_shipped_model():
     f = grounding_figures(Bundle.load(default_bundle_path(), device="cpu"), "val")
     assert f["arm words"] >= 20 and f["travel words"] >= 20 and f["two-kind queries"] >= 5
+    assert f["side words"] >= 5 and f["direction words"] >= 5
     for key, value in f.items():
         if key.endswith("%") and value is not None:
             assert 0.0 <= value <= 100.0

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The same-budget comparison behind docs/RESULTS.md: the default model (MaxSim + MLM, describer
 # captions, word-link grounding), MaxSim without MLM, the global baseline, and the default without
-# describer captions and without grounding. Every run gets the same steps, batch and schedule
-# (warm-up and frozen-text phase scaled with the steps as in the 1,500-step default); a run that
-# was cut off resumes from its last checkpoint; then training/evaluate.py writes the report.
+# describer captions, without grounding, and with a 3x slower text learning rate. Every run gets
+# the same steps, batch and schedule (warm-up and frozen-text phase scaled with the steps as in the
+# 1,500-step default); a run that was cut off resumes from its last checkpoint; then
+# training/evaluate.py writes the report.
 #
 #   bash training/ablations.sh [STEPS] [THREADS]   (defaults: 500 steps, all cores)
 #
@@ -17,7 +18,7 @@ OUT=runs/ablate-$STEPS
 WARMUP=$(( STEPS * 200 / 1500 ))
 FROZEN=$(( STEPS * 300 / 1500 ))
 EVAL=$(( STEPS / 5 ))
-for name in maxsim_mlm maxsim global no_describer no_grounding; do
+for name in maxsim_mlm maxsim global no_describer no_grounding text_lr_low; do
   dir=$OUT/$name
   if [ -f "$dir/last.json" ] && python3 - "$dir/last.json" "$STEPS" <<'EOF'
 import json, sys
@@ -31,4 +32,4 @@ EOF
     --train.text_frozen_steps="$FROZEN" --train.eval_every="$EVAL" --train.checkpoint_every="$EVAL" \
     --train.threads="$THREADS" > "$OUT.$name.log" 2>&1
 done
-./dev py training/evaluate.py "$OUT"/{maxsim_mlm,maxsim,global,no_describer,no_grounding}
+./dev py training/evaluate.py "$OUT"/{maxsim_mlm,maxsim,global,no_describer,no_grounding,text_lr_low}

@@ -35,14 +35,19 @@ ABLATION_NAMES = ("no_describer", "no_grounding")  # the default without one of 
 
 
 def run_name(cfg) -> str:
-    """The model's name in the report: maxsim_mlm, maxsim, global, no_describer or no_grounding."""
+    """The model's name in the report: maxsim_mlm, maxsim, global, no_describer or no_grounding,
+    with "+text_lr=..." when the text body learned at another rate than the default."""
+    from training.config import TrainConfig
+
     if cfg.model.score == "global":
-        return "global"
-    if cfg.model.mlm_weight <= 0:
-        return "maxsim"
-    if cfg.data.describer_share <= 0:
-        return "no_describer"
-    return "no_grounding" if cfg.model.grounding_weight <= 0 else "maxsim_mlm"
+        name = "global"
+    elif cfg.model.mlm_weight <= 0:
+        name = "maxsim"
+    elif cfg.data.describer_share <= 0:
+        name = "no_describer"
+    else:
+        name = "no_grounding" if cfg.model.grounding_weight <= 0 else "maxsim_mlm"
+    return name if cfg.train.text_lr == TrainConfig.text_lr else f"{name}+text_lr={cfg.train.text_lr:g}"
 
 
 @torch.no_grad()

@@ -35,3 +35,17 @@ def test_shipped_experiment_files_load():
     assert {c.stem for c in configs} >= {"maxsim_mlm", "maxsim", "global", "paper_vit_b"}
     for c in configs:
         load_config(str(c), [])
+
+
+def test_every_experiment_file_has_its_own_name_in_the_report():
+    from pathlib import Path
+
+    from training.evaluate import run_name
+
+    configs = sorted(p for p in (Path(__file__).resolve().parents[2] / "training" / "configs").glob("*.json")
+                     if p.stem != "paper_vit_b")  # the paper's size of the default: the same kind of run
+    names = {p.stem: run_name(load_config(str(p), [])) for p in configs}
+    assert names["maxsim_mlm"] == "maxsim_mlm" and names["global"] == "global" and names["maxsim"] == "maxsim"
+    assert names["no_describer"] == "no_describer" and names["no_grounding"] == "no_grounding"
+    assert names["text_lr_low"] == "maxsim_mlm+text_lr=1e-05"
+    assert len(set(names.values())) == len(names)

@@ -31,23 +31,23 @@ from runtime.features import NUM_PARTS, PART_NAMES  # noqa: E402
 from training.metrics import protocol_metrics  # noqa: E402
 
 MODEL_NAMES = ("maxsim_mlm", "maxsim", "global")  # the paper's comparison
-ABLATION_NAMES = ("no_describer", "no_grounding")  # the default without one of its new parts
+ABLATION_NAMES = ("no_describer", "no_grounding", "text_lr_low")  # the default without one of its parts
 
 
 def run_name(cfg) -> str:
-    """The model's name in the report: maxsim_mlm, maxsim, global, no_describer or no_grounding,
-    with "+text_lr=..." when the text body learned at another rate than the default."""
+    """The model's name in the report: maxsim_mlm, maxsim, global, no_describer, no_grounding, or
+    text_lr_low (the default with the text body learning slower than TrainConfig.text_lr)."""
     from training.config import TrainConfig
 
     if cfg.model.score == "global":
-        name = "global"
-    elif cfg.model.mlm_weight <= 0:
-        name = "maxsim"
-    elif cfg.data.describer_share <= 0:
-        name = "no_describer"
-    else:
-        name = "no_grounding" if cfg.model.grounding_weight <= 0 else "maxsim_mlm"
-    return name if cfg.train.text_lr == TrainConfig.text_lr else f"{name}+text_lr={cfg.train.text_lr:g}"
+        return "global"
+    if cfg.model.mlm_weight <= 0:
+        return "maxsim"
+    if cfg.data.describer_share <= 0:
+        return "no_describer"
+    if cfg.model.grounding_weight <= 0:
+        return "no_grounding"
+    return "text_lr_low" if cfg.train.text_lr < TrainConfig.text_lr else "maxsim_mlm"
 
 
 @torch.no_grad()
@@ -218,7 +218,9 @@ def evaluate_run(run: str | Path, fresh: bool = False) -> dict:
     if not fresh and cache.exists():
         kept = json.loads(cache.read_text())
         if kept.get("key") == key:
-            return kept
+            from training.config import Config
+
+            return kept | {"name": run_name(Config.from_json(kept["run"]["config"]))}  # names may be refined
     model, tokenizer, cfg, stats = load_run(run)
     results: dict = {}
     details: dict = {}

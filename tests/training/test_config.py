@@ -47,5 +47,5 @@ def test_every_experiment_file_has_its_own_name_in_the_report():
     names = {p.stem: run_name(load_config(str(p), [])) for p in configs}
     assert names["maxsim_mlm"] == "maxsim_mlm" and names["global"] == "global" and names["maxsim"] == "maxsim"
     assert names["no_describer"] == "no_describer" and names["no_grounding"] == "no_grounding"
-    assert names["text_lr_low"] == "maxsim_mlm+text_lr=1e-05"
+    assert names["text_lr_low"] == "text_lr_low"
     assert len(set(names.values())) == len(names)

@@ -80,7 +80,7 @@ def test_evaluation_report(run, tmp_path):
     assert "bandai_test" in report and "left/right hit rate" in report
     assert "## Free-form sentences" in report and "## Grounding" in report and "## Text drift" in report
     assert "## Runs" in report
-    assert "Not in this report (no finished run was given): maxsim, global, no_describer, no_grounding." in report
+    assert "Not in this report (no finished run was given): maxsim, global, no_describer, no_grounding, text_lr_low." in report
     kept = json.loads((run / "evaluation.json").read_text())
     assert kept["name"] == "maxsim_mlm" and kept["results"]["freeform_test"] == free
     (tmp_path / "RESULTS.md").unlink()

@@ -8,7 +8,7 @@
 #
 #   bash training/ablations.sh [STEPS] [THREADS]   (defaults: 500 steps, all cores)
 #
-# Runs land in runs/ablate-STEPS/<name>. On a 2-core CPU, 500 steps of 64 take about 20 min per
+# Runs land in runs/ablate-STEPS/<name>. On a 2-core CPU, 500 steps of 64 take 20-30 min per
 # run (the MLM-free run less).
 set -euo pipefail
 cd "$(dirname "$0")/.."

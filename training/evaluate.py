@@ -1,6 +1,7 @@
 """Evaluate trained runs on the held-out sets and write docs/RESULTS.md and docs/results.json.
 
-    ./dev py training/evaluate.py runs/maxsim_mlm runs/maxsim runs/global [runs/no_describer runs/no_grounding]
+    ./dev py training/evaluate.py runs/maxsim_mlm runs/maxsim runs/global [runs/no_describer ...]
+    bash training/ablations.sh 500     # trains the same-budget comparison, then runs this
 
 Test sets: the Bandai-Namco test split (takes never trained or validated on) and the CMU
 eval-only trials with CMU's own descriptions. Protocols: see `training.metrics`. A clip longer
@@ -203,24 +204,30 @@ EVALUATION_VERSION = 2  # bump when what evaluate_run measures changes: cached e
 
 
 def evaluate_run(run: str | Path, fresh: bool = False) -> dict:
-    """Every figure of one run: {"name", "results": {section: figures}, "details": {section: sizes},
-    "interp": the left/right check}. Kept in the run's evaluation.json, reused while the run's
-    best checkpoint and this module's measurements stay the same."""
+    """Every figure of one run: {"results": {section: figures}, "details": {section: sizes},
+    "interp": the left/right check, "run": config and record}. Kept in the run's evaluation.json,
+    reused while the run's best checkpoint, the query files and this module's measurements stay
+    the same."""
+    from runtime.bundle import file_sha256
     from training.bundle_eval import freeform_scores, grounding_figures
-    from training.freeform import freeform_metrics
-    from training.text_drift import run_drift
+    from training.freeform import QUERIES_FILE, freeform_metrics
+    from training.text_drift import OUTSIDE_FILE, run_drift
     from training.torch_bundle import torch_bundle
 
     run = Path(run)
+    if not (run / "model_best.safetensors").is_file() or not (run / "config.json").is_file():
+        raise FileNotFoundError(f"{run}: not a finished training run (needs config.json and model_best.safetensors)")
     best = (run / "model_best.safetensors").stat()
-    key = {"version": EVALUATION_VERSION, "checkpoint_bytes": best.st_size, "checkpoint_mtime_ns": best.st_mtime_ns}
+    key = {"version": EVALUATION_VERSION, "checkpoint_bytes": best.st_size, "checkpoint_mtime_ns": best.st_mtime_ns,
+           "queries": file_sha256(QUERIES_FILE), "outside_sentences": file_sha256(OUTSIDE_FILE)}
     cache = run / "evaluation.json"
     if not fresh and cache.exists():
-        kept = json.loads(cache.read_text())
+        try:
+            kept = json.loads(cache.read_text())
+        except json.JSONDecodeError:
+            kept = {}  # a damaged cache is measured again
         if kept.get("key") == key:
-            from training.config import Config
-
-            return kept | {"name": run_name(Config.from_json(kept["run"]["config"]))}  # names may be refined
+            return kept
     model, tokenizer, cfg, stats = load_run(run)
     results: dict = {}
     details: dict = {}
@@ -245,7 +252,7 @@ def evaluate_run(run: str | Path, fresh: bool = False) -> dict:
         "bandai left/right words on the named side %": round(interp["left_right_hit_rate"], 1),
         "bandai left/right words": interp["left_right_words"]}
     results["text_drift"] = run_drift(model, cfg, tokenizer)
-    out = {"key": key, "name": run_name(cfg), "results": results, "details": details, "interp": interp,
+    out = {"key": key, "results": results, "details": details, "interp": interp,
            "run": {"run": str(run), "config": cfg.to_json(), "record": run_record(run)}}
     tmp = cache.with_suffix(".tmp")
     tmp.write_text(json.dumps(out, indent=1) + "\n")
@@ -265,8 +272,10 @@ def main(argv: list[str] | None = None) -> None:
     details: dict = {}
     interp: dict = {}
     for run in args.runs:
+        from training.config import Config
+
         ev = evaluate_run(run, args.fresh)
-        name = ev["name"]
+        name = run_name(Config.from_json(ev["run"]["config"]))
         if name in interp:
             raise ValueError(f"{run}: a second {name} run; give one run of each kind")
         for section, figures in ev["results"].items():

@@ -82,7 +82,7 @@ def test_evaluation_report(run, tmp_path):
     assert "## Runs" in report
     assert "Not in this report (no finished run was given): maxsim, global, no_describer, no_grounding, text_lr_low." in report
     kept = json.loads((run / "evaluation.json").read_text())
-    assert kept["name"] == "maxsim_mlm" and kept["results"]["freeform_test"] == free
+    assert kept["run"]["config"]["model"]["score"] == "maxsim" and kept["results"]["freeform_test"] == free
     (tmp_path / "RESULTS.md").unlink()
     evaluate_main([str(run), "--out", str(tmp_path)])  # the second report reads the kept figures
     assert (tmp_path / "RESULTS.md").read_text() == report

@@ -1,4 +1,4 @@
-"""FBX files per second through one background Blender (runtime.io.blender_files.convert_files).
+"""FBX files per second through one background Blender (runtime.io.convert_files).
 
     ./dev py bench/bench_convert.py --blender .venvs/bpy-4.5/bin/python        # 20 Bandai clips as FBX
     ./dev py bench/bench_convert.py --blender /path/to/blender --files 100
@@ -24,8 +24,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from runtime import shared_data  # noqa: E402
-from runtime.index import content_hash  # noqa: E402
-from runtime.io import blender_files  # noqa: E402
+from runtime.hashing import content_hash  # noqa: E402
+from runtime.io import Converter, convert_files, find_converter  # noqa: E402
+from runtime.motion import clip_motion  # noqa: E402
 
 MAKE_FBX = """
 import bpy, json, sys, addon_utils
@@ -41,7 +42,7 @@ import os; os._exit(0)
 """
 
 
-def make_fbx(converter: blender_files.Converter, sources: list[Path], folder: Path) -> list[Path]:
+def make_fbx(converter: Converter, sources: list[Path], folder: Path) -> list[Path]:
     jobs = [(str(s), str(folder / (s.stem + ".fbx"))) for s in sources]
     spec, script = folder / "jobs.json", folder / "make_fbx.py"
     spec.write_text(json.dumps(jobs))
@@ -57,7 +58,7 @@ def main() -> int:
     parser.add_argument("--blender", default=None, help="Blender executable or a Python with bpy")
     parser.add_argument("--files", type=int, default=20, help="how many FBX files")
     args = parser.parse_args()
-    converter = blender_files.find_converter(args.blender)
+    converter = find_converter(args.blender)
     if converter is None:
         print("no Blender found: give --blender", file=sys.stderr)
         return 1
@@ -69,17 +70,17 @@ def main() -> int:
         files = make_fbx(converter, sources, tmp)
         items = [(str(f), content_hash(f)) for f in files]
         t0 = time.perf_counter()
-        blender_files.convert_files(items[:1], converter, tmp / "warm")
+        convert_files(items[:1], converter, tmp / "warm")
         one = time.perf_counter() - t0
         t0 = time.perf_counter()
-        out = blender_files.convert_files(items, converter, tmp / "cache")
+        out = convert_files(items, converter, tmp / "cache")
         seconds = time.perf_counter() - t0
         clips = [c for r in out.values() for c in (r.clips or [])]
         failed = [r for r in out.values() if r.clips is None]
         frames = sum(len(c.positions) for c in clips)
         t0 = time.perf_counter()
         for c in clips:
-            blender_files.clip_motion(c, "bench")
+            clip_motion(c, "bench")
         mapping = time.perf_counter() - t0
     print(f"converter: {converter}")
     print(f"{len(files)} FBX files ({frames} frames at 30 fps, {len(failed)} failed) in {seconds:.2f} s: "

@@ -20,9 +20,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from runtime import shared_data  # noqa: E402
-from runtime.bundle import Bundle  # noqa: E402
-from runtime.features import Windows  # noqa: E402
-from runtime.motion import load_motion  # noqa: E402
+from runtime.model import Bundle  # noqa: E402
+from runtime.motion import Windows, load_motion  # noqa: E402
 
 
 def timed(fn, repeat: int, burn_in: int = 5) -> list[float]:

@@ -23,11 +23,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from runtime import codec as codecs  # noqa: E402
 from runtime import shared_data  # noqa: E402
-from runtime.bundle import Bundle  # noqa: E402
-from runtime.index import LibraryIndex  # noqa: E402
-from runtime.maxsim import maxsim_packed  # noqa: E402
+from runtime.index import CODECS, LibraryIndex, decode, encode  # noqa: E402
+from runtime.model import Bundle  # noqa: E402
+from runtime.search import maxsim_packed  # noqa: E402
 
 
 def throughput(bundle: Bundle, files: list[Path], codec: str, workers: int) -> tuple[float, float, int]:
@@ -48,9 +47,9 @@ def throughput(bundle: Bundle, files: list[Path], codec: str, workers: int) -> t
 def codec_cost(bundle: Bundle) -> dict[str, dict[str, float]]:
     """Retrieval with each codec's decoded patches against float32 patches (Bandai test split)."""
     import training  # noqa: F401  (split and captions only)
+    from runtime.motion import load_motion
     from training.data import bandai_clips, eval_caption, split_clips
     from training.metrics import all_metrics, identical_caption_relevance
-    from runtime.motion import load_motion
 
     clips = sorted([c for c in split_clips(bandai_clips(), "test")], key=lambda c: c.key)
     patches, owner = [], []
@@ -73,8 +72,8 @@ def codec_cost(bundle: Bundle) -> dict[str, dict[str, float]]:
     ref = scores(flat)
     ref_top = np.argsort(-ref, axis=1)[:, :10]
     out = {"fp32": {"top10_overlap": 1.0, **{k: all_metrics(ref, rel)[k] for k in ("t2m_R@1", "t2m_R@10")}}}
-    for name in codecs.CODECS:
-        sim = scores(codecs.decode(codecs.encode(flat, name), name))
+    for name in CODECS:
+        sim = scores(decode(encode(flat, name), name))
         top = np.argsort(-sim, axis=1)[:, :10]
         overlap = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(ref_top, top)])
         m = all_metrics(sim, rel)

@@ -22,8 +22,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from runtime import shared_data  # noqa: E402
-from runtime.features import ChannelStats, clip_angles, motion_windows  # noqa: E402
-from runtime.motion import load_motion  # noqa: E402
+from runtime.motion import ChannelStats, clip_angles, load_motion, motion_windows  # noqa: E402
 
 STATS = ChannelStats(np.zeros(29, np.float32), np.ones(29, np.float32))
 

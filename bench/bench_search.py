@@ -9,8 +9,8 @@ its patches slightly perturbed (gaussian noise, sigma 0.02 per dimension, then r
 that copies are distinct clips, written as a real index on disk and opened like any other.
 Burn-in queries run first; each query is timed end to end (Searcher.search: tokenize, text
 encoder, candidates, MaxSim, hits). The two-stage search uses the per-body-part first stage
-(runtime.first_stage); "pooled" is the recall of the one-vector-per-window first stage with the
-same number of candidates. MaxSim runs on the stored codes (runtime.code_scores); the last two
+(runtime.index.first_stage); "pooled" is the recall of the one-vector-per-window first stage with the
+same number of candidates. MaxSim runs on the stored codes (runtime.search.code_scores); the last two
 columns compare that with float MaxSim on the decoded patches.
 """
 
@@ -29,8 +29,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from runtime.bundle import Bundle  # noqa: E402
-from runtime.index import LibraryIndex, _write_json, save_chunk_arrays  # noqa: E402
+from runtime.index import LibraryIndex, save_chunk_arrays, write_json  # noqa: E402
+from runtime.model import Bundle  # noqa: E402
 from runtime.search import Searcher, default_candidates  # noqa: E402
 
 QUERIES = [
@@ -77,7 +77,7 @@ def synthetic_index(source: LibraryIndex, target: Path, clips: int, seed: int = 
         (d / "clips.json").write_text(json.dumps(entries))
         meta["chunks"].append(name)
         made += n
-    _write_json(target / "metadata.json", meta)
+    write_json(target / "metadata.json", meta)
     return LibraryIndex.open(target)
 
 

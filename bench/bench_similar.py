@@ -26,10 +26,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.bench_search import overlap, synthetic_index  # noqa: E402
-from runtime.bundle import Bundle  # noqa: E402
 from runtime.index import LibraryIndex  # noqa: E402
+from runtime.model import Bundle  # noqa: E402
 from runtime.motion import load_motion  # noqa: E402
-from runtime.similar import SimilarSearcher, similar_candidates  # noqa: E402
+from runtime.search import SimilarSearcher, similar_candidates  # noqa: E402
 
 QUERIES = 24
 

@@ -8,7 +8,7 @@ stored patches, as Find Similar on a result does) with itself left out. Dataset 
 (walk, wave-right-hand, ...) x 7 styles (active, elderly, ...), each performed in several takes;
 the test split keeps 2-10 takes of every content x style pair. Reported: the share of queries whose
 best hit has the same content, and the same content and style (another take of the same thing),
-and the mean share of the top 5 with the same content: for runtime.similar's search, and for
+and the mean share of the top 5 with the same content: for runtime.search.similar's search, and for
 scoring choices computed directly in float on every pair (any body part vs the same body part;
 forward only, i.e. text search's MaxSim with the query's patches as its tokens, vs symmetric).
 The brute-force rows take each window as a query (2 of the 289 test clips have two windows).
@@ -27,9 +27,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from runtime import shared_data  # noqa: E402
-from runtime.bundle import Bundle  # noqa: E402
 from runtime.index import LibraryIndex  # noqa: E402
-from runtime.similar import SimilarSearcher  # noqa: E402
+from runtime.model import Bundle  # noqa: E402
+from runtime.search import SimilarSearcher  # noqa: E402
 
 SPLITS = Path(__file__).resolve().parent.parent / "training" / "splits.json"
 

@@ -14,9 +14,8 @@ import bpy
 import numpy as np
 from mathutils import Quaternion
 
-from runtime.kinematics import euler_matrix
-
-from .retarget import Rig
+from runtime.io import euler_matrix
+from runtime.retarget import Rig
 
 LAYERED = bpy.app.version >= (4, 4, 0)
 SOURCE_KEY = "motion_search_source"  # ID property on actions this add-on made: the clip's file

@@ -10,7 +10,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import actions, bonemap, frames, nla, results, retarget, rigify
+from runtime import retarget
+
+from . import actions, bonemap, nla, results, rigify
 
 ACTION_SUFFIX = " (motion search)"
 # Blender 4.5 keeps 63 bytes of a name; leave room for the ".001" it adds to a taken name.
@@ -44,7 +46,7 @@ def user_bone_map(obj) -> dict[str, str]:
     pg = getattr(obj.data, "motion_search", None)
     if pg is None:
         return {}
-    from runtime.skeleton import JOINTS
+    from runtime.motion import JOINTS
 
     return {j: getattr(pg, j) for j in JOINTS if getattr(pg, j, "")}
 
@@ -74,7 +76,7 @@ def load_clip(path: str, source_fps: float = 0.0, target_fps: float = 20.0):
     or of one clip `<file>#<clip name>` of an FBX, glTF or .blend file; raises ApplyError with the
     reader's message."""
     from runtime.errors import MotionSearchError
-    from runtime.io.blender_files import split_clip_id
+    from runtime.io import split_clip_id
     from runtime.motion import load_motion
 
     from . import preferences
@@ -184,15 +186,15 @@ def apply_clip(
     if obj.animation_data is not None and obj.animation_data.use_tweak_mode:
         raise ApplyError(f"'{obj.name}' is in NLA tweak mode: leave it (Tab in the NLA editor) to apply a clip")
     rigmap = resolve_map(obj)
-    fps = frames.scene_fps(scene.render.fps, scene.render.fps_base)
+    fps = retarget.scene_fps(scene.render.fps, scene.render.fps_base)
     motion = motion if motion is not None else load_clip(path, source_fps, fps)
-    timing = frames.Timing.of(motion)
+    timing = retarget.Timing.of(motion)
     try:
-        i0, i1 = frames.clip_span(timing, start_frame, end_frame)
+        i0, i1 = retarget.clip_span(timing, start_frame, end_frame)
     except ValueError as e:
         raise ApplyError(str(e)) from None
-    samples = frames.scene_samples(i0, i1, timing.fps, fps)
-    clip = frames.interpolate(motion.positions.astype(np.float64), samples)
+    samples = retarget.scene_samples(i0, i1, timing.fps, fps)
+    clip = retarget.interpolate(motion.positions.astype(np.float64), samples)
 
     rig = actions.rig_of(obj)
     generated = rigify.is_generated(obj)
@@ -289,7 +291,7 @@ def apply_clip(
 
     placed = []
     for marker_name, source_frame in markers or []:
-        f = frames.source_to_scene(timing, source_frame, i0, start, fps)
+        f = retarget.source_to_scene(timing, source_frame, i0, start, fps)
         placed.append((marker_name, min(max(f, start), end)))
     replace_markers(scene, placed)
     return Applied(action.name, previous.name if previous else None, start, end,

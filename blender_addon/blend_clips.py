@@ -13,7 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import actions, apply, bonemap, retarget
+from runtime import retarget
+
+from . import actions, apply, bonemap
 
 ID_PREFIX = "blend:"
 

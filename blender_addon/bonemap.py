@@ -1,4 +1,4 @@
-"""Which armature bone is which canonical joint: detection by `runtime.rigs`, plus the user's edits.
+"""Which armature bone is which canonical joint: detection by `runtime.motion.rigs`, plus the user's edits.
 
 No bpy: callers pass bone names and the user's entries (joint -> bone name, "" = detect).
 """
@@ -6,8 +6,7 @@ No bpy: callers pass bone names and the user's entries (joint -> bone name, "" =
 from __future__ import annotations
 
 from runtime.errors import RigMappingError
-from runtime.rigs import CONVENTIONS, RigMap, map_rig, map_skeleton
-from runtime.skeleton import JOINTS
+from runtime.motion import CONVENTIONS, JOINTS, RigMap, map_rig, map_skeleton
 
 
 class BoneMapError(Exception):
@@ -107,13 +106,13 @@ def describe(rigmap: RigMap, user: dict[str, str] | None = None) -> str:
 # bone map files: the CLI's `--rig-map` JSON, {"left_hip": "MyThigh_L", "spine2": ["lerp", a, b, t]}
 
 def read_file(path: str, what: str = "Bone map file") -> dict[str, list]:
-    """A bone map file checked by `runtime.rigs.load_mapping_file` (joint -> candidates).
+    """A bone map file checked by `runtime.motion.rigs.load_mapping_file` (joint -> candidates).
 
     Raises:
         BoneMapError: unreadable, not a JSON object, an unknown joint, a malformed entry or no
             joints at all; the message names the file (`what` 'path': the problem).
     """
-    from runtime.rigs import load_mapping_file
+    from runtime.motion import load_mapping_file
 
     if not path:
         raise BoneMapError(f"{what}: no file given")
@@ -140,7 +139,7 @@ def entries_for(path: str, mapping: dict[str, list], bones) -> tuple[dict[str, s
     Raises:
         BoneMapError: names of bones the armature lacks (all of them, with their joints).
     """
-    from runtime.rigs import normalize_name
+    from runtime.motion import normalize_name
 
     present = list(bones)
     loose: dict[str, list[str]] = {}

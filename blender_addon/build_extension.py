@@ -202,7 +202,7 @@ def assemble(wheels: list[Path], folder: Path = BUILD, with_model: bool = True,
 CHECK = r"""
 import sys
 import numpy as np, onnxruntime as ort, tokenizers, runtime
-import runtime.motion, runtime.rigs, runtime.features
+import runtime.motion, runtime.model, runtime.index, runtime.search, runtime.retarget, runtime.describe
 from onnx_model import path
 out = ort.InferenceSession(path, providers=["CPUExecutionProvider"]).run(None, {"x": np.array([[-1.0, 2.0]], np.float32)})
 assert out[0].tolist() == [[0.0, 2.0]], out

@@ -88,7 +88,7 @@ def load_bundle(path: str, device: str):
 
     Raises runtime.errors.BundleError with a sentence for the user.
     """
-    from runtime.bundle import Bundle
+    from runtime.model import Bundle
 
     key = (path, device)
     if STATE.bundle is None or STATE.bundle_key != key:
@@ -116,7 +116,7 @@ def open_index(path: str, bundle):
 def searcher():
     """A Searcher over the open index and bundle (rebuilt after the index changes); a SimilarSearcher,
     which searches by text too, so that Find Similar shares it."""
-    from runtime.similar import SimilarSearcher
+    from runtime.search import SimilarSearcher
 
     if STATE.searcher is None:
         STATE.searcher = SimilarSearcher(STATE.index, STATE.bundle)

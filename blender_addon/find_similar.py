@@ -1,4 +1,4 @@
-"""Find Similar: the library's clips ranked by how alike their motion is (runtime.similar), from
+"""Find Similar: the library's clips ranked by how alike their motion is (runtime.search.similar), from
 the selected result (its stored patches: nothing is read again) or from the active armature's
 current action (sampled as the index samples the file's actions: blend_clips.action_motion). The
 query clip itself is left out. The hits fill the same results list as a text search; they have no
@@ -18,7 +18,9 @@ from .props import quiet
 
 def _query(op, context, searcher):
     """(query, clip positions to leave out) for the operator's source, or None after reporting why not."""
-    from . import blend_clips, frames
+    from runtime import retarget
+
+    from . import blend_clips
 
     if op.source == 'RESULT':
         row = _selected_result(context)
@@ -36,7 +38,7 @@ def _query(op, context, searcher):
         op.report({'ERROR'}, "Select an armature that plays an action" if obj is None else f"'{obj.name}' has no action")
         return None
     scene = context.scene
-    motion = blend_clips.action_motion(action, obj, frames.scene_fps(scene.render.fps, scene.render.fps_base),
+    motion = blend_clips.action_motion(action, obj, retarget.scene_fps(scene.render.fps, scene.render.fps_base),
                                        scene.unit_settings.scale_length or 1.0)
     if isinstance(motion, str):
         op.report({'ERROR'}, motion)

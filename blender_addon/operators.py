@@ -14,7 +14,7 @@ from bpy.types import Operator
 from bpy_extras.io_utils import ExportHelper, ImportHelper
 
 from runtime.errors import MotionSearchError
-from runtime.io.blender_files import split_clip_id
+from runtime.io import split_clip_id
 
 from .props import MOTIONSEARCH_PG_marker, quiet
 
@@ -40,8 +40,9 @@ def _armature(context):
 
 def _load_engine(op, context, need_index=True, level='ERROR'):
     """(bundle, index) or None after reporting why not."""
-    from . import engine, preferences
     from runtime.errors import BundleError, LibraryIndexError
+
+    from . import engine, preferences
 
     p = preferences.prefs(context)
     try:
@@ -123,7 +124,7 @@ def _explain_selected(op, context, level: str = 'ERROR') -> bool:
         op.report({level}, "The results are out of date: search again")
         return False
     try:
-        from runtime.explain import explain
+        from runtime.search import explain
 
         loaded = _load_engine(op, context, level=level)
         if loaded is None:
@@ -175,7 +176,9 @@ class MOTIONSEARCH_OT_apply(Operator):
     use_markers: BoolProperty(name="Add Markers", default=True, options={'SKIP_SAVE'})
 
     def execute(self, context):
-        from . import apply, blend_clips, frames, results
+        from runtime import retarget
+
+        from . import apply, blend_clips, results
 
         obj = _armature(context)
         if obj is None:
@@ -198,7 +201,7 @@ class MOTIONSEARCH_OT_apply(Operator):
                 scene = context.scene
                 motion = blend_clips.clip_motion(row.clip_id[len(blend_clips.ID_PREFIX):], bpy.data.actions,
                                                  scene.objects, obj,
-                                                 frames.scene_fps(scene.render.fps, scene.render.fps_base),
+                                                 retarget.scene_fps(scene.render.fps, scene.render.fps_base),
                                                  scene.unit_settings.scale_length or 1.0)
                 if isinstance(motion, str):
                     self.report({'ERROR'}, motion)
@@ -326,7 +329,7 @@ class MOTIONSEARCH_OT_bone_map_clear(Operator):
     bl_options = {'REGISTER', 'UNDO'}
 
     def execute(self, context):
-        from runtime.skeleton import JOINTS
+        from runtime.motion import JOINTS
 
         obj = _armature(context)
         if obj is None:
@@ -391,7 +394,7 @@ class MOTIONSEARCH_OT_bone_map_load(Operator, ImportHelper):
     filter_glob: StringProperty(default="*.json", options={'HIDDEN'})
 
     def execute(self, context):
-        from runtime.skeleton import JOINTS
+        from runtime.motion import JOINTS
 
         from . import apply, bonemap
 
@@ -428,7 +431,9 @@ class MOTIONSEARCH_OT_describe_action(Operator):
     bl_label = "Describe Action"
 
     def execute(self, context):
-        from . import blend_clips, frames, results
+        from runtime import retarget
+
+        from . import blend_clips, results
 
         st = _state(context)
         st.action_summary = st.action_described = ""
@@ -444,7 +449,7 @@ class MOTIONSEARCH_OT_describe_action(Operator):
         try:
             from runtime.describe import describe
 
-            motion = blend_clips.action_motion(action, obj, frames.scene_fps(scene.render.fps, scene.render.fps_base),
+            motion = blend_clips.action_motion(action, obj, retarget.scene_fps(scene.render.fps, scene.render.fps_base),
                                                scene.unit_settings.scale_length or 1.0)
             if isinstance(motion, str):
                 self.report({'ERROR'}, motion)
@@ -502,7 +507,9 @@ class MOTIONSEARCH_OT_index_update(Operator):
     bl_label = "Update Index"
 
     def execute(self, context):
-        from . import blend_clips, engine, frames, preferences
+        from runtime import retarget
+
+        from . import blend_clips, engine, preferences
 
         if engine.STATE.job is not None and engine.STATE.job.running:
             self.report({'WARNING'}, "Indexing is already running")
@@ -516,7 +523,7 @@ class MOTIONSEARCH_OT_index_update(Operator):
             scene = context.scene
             clips, skipped = blend_clips.collect(
                 bpy.data.actions, scene.objects, _armature(context),
-                frames.scene_fps(scene.render.fps, scene.render.fps_base), scene.unit_settings.scale_length or 1.0)
+                retarget.scene_fps(scene.render.fps, scene.render.fps_base), scene.unit_settings.scale_length or 1.0)
         if not sources and not clips:
             self.report({'ERROR'}, "Nothing to index: add a motion library folder in the add-on preferences")
             return {'CANCELLED'}
@@ -528,7 +535,7 @@ class MOTIONSEARCH_OT_index_update(Operator):
             self.report({'ERROR'}, f"{e}. Fix or clear it in the add-on preferences; indexing did not start")
             return {'CANCELLED'}
         try:
-            from runtime.index import MotionItem
+            from runtime.library import MotionItem
 
             loaded = _load_engine(self, context, need_index=False)
         except ImportError as e:

@@ -7,11 +7,11 @@ import os
 
 from bpy.types import Panel, UIList
 
-from runtime.skeleton import JOINTS
+from runtime.motion import JOINTS
 
 from . import engine
 from .bonemap import BoneMapError, describe, hints, joint_label, resolve
-from .frames import duration_text
+from .results import duration_text
 
 
 def _armature(context):

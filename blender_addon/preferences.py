@@ -31,7 +31,7 @@ def bundle_path(p) -> str:
         return bpy.path.abspath(p.bundle_path.strip())
     if _has_bundle(SHIPPED_BUNDLE):
         return SHIPPED_BUNDLE
-    from runtime.bundle import default_bundle_path
+    from runtime.model import default_bundle_path
 
     return os.fspath(default_bundle_path())
 

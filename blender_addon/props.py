@@ -13,7 +13,7 @@ from bpy.props import (BoolProperty, CollectionProperty, EnumProperty, FloatProp
                        StringProperty)
 from bpy.types import PropertyGroup
 
-from runtime.skeleton import JOINTS
+from runtime.motion import JOINTS
 
 from .bonemap import joint_label
 
@@ -75,7 +75,7 @@ class MOTIONSEARCH_PG_result(PropertyGroup):
 
 class MOTIONSEARCH_PG_word(PropertyGroup):
     word: StringProperty(name="Word")
-    part: StringProperty(name="Body Part", description="Body part (runtime.features name)")
+    part: StringProperty(name="Body Part", description="Body part (runtime.motion.features name)")
     part_label: StringProperty(name="Body Part")
     joints: StringProperty(name="Joints", description="Canonical joints of the body part, comma separated")
     start_frame: IntProperty(name="Start", description="File frame where the word matched")

@@ -16,7 +16,7 @@ _PART_WORDS = {"pelvis_translation": "pelvis travel", "pelvis_rotation": "pelvis
 
 
 def part_label(part: str) -> str:
-    """A runtime.features part name for people: `elbow_l` -> `left elbow`."""
+    """A runtime.motion.features part name for people: `elbow_l` -> `left elbow`."""
     if part in _PART_WORDS:
         return _PART_WORDS[part]
     base, _, side = part.rpartition("_")
@@ -94,3 +94,11 @@ def fill(collection, rows: Iterable[dict]) -> None:
         item = collection.add()
         for key, value in row.items():
             setattr(item, key, value)
+
+
+def duration_text(seconds: float) -> str:
+    """`2.4 s`, `1 min 05 s`."""
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    m, s = divmod(int(round(seconds)), 60)
+    return f"{m} min {s:02d} s"

@@ -18,10 +18,10 @@ import dataclasses
 
 import numpy as np
 
-from runtime.skeleton import J
+from runtime.motion import J
+from runtime.retarget import Rig, continuous_quaternions, matrix_to_quaternion
 
 from . import actions
-from .retarget import Rig, continuous_quaternions, matrix_to_quaternion
 
 SIDES = ("L", "R")
 # Each control, the canonical joint whose deform bone it places (None: kept at rest), by body

@@ -15,7 +15,7 @@ import bpy
 
 def converter():
     """This Blender's executable; under bpy-as-a-module (no executable), the Python that has bpy."""
-    from runtime.io.blender_files import Converter, find_converter
+    from runtime.io import Converter, find_converter
 
     binary = bpy.app.binary_path
     if binary and os.path.isfile(binary):
@@ -33,7 +33,7 @@ def cache_dir(context=None) -> str:
 def load(ident: str, source_fps: float = 0.0, target_fps: float = 20.0, rig_overrides=None):
     """The canonical Motion of clip `<file>#<clip name>`: from the cache, else converted now (in a
     background Blender; the UI waits for it). Raises runtime.errors.MotionSearchError."""
-    from runtime.io.blender_files import load_scene_clip
+    from runtime.motion import load_scene_clip
 
     return load_scene_clip(ident, cache_dir(), converter(), fps=source_fps or None, target_fps=target_fps,
                            rig_overrides=rig_overrides)

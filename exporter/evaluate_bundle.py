@@ -20,7 +20,7 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from runtime.bundle import Bundle  # noqa: E402
+from runtime.model import Bundle  # noqa: E402
 from training.bundle_eval import RAW, bundle_similarity, freeform_figures, grounding_figures  # noqa: E402
 
 SUBSET = 64  # clips per test set in the quick check (the first by key)

@@ -1,7 +1,7 @@
 """Write the runtime's integer MaxSim kernels: two tiny ONNX graphs that score a query against an
 index's int8 / int4 patch codes without decoding them to float first.
 
-    ./dev py exporter/make_kernels.py        # writes runtime/kernels/patch_scores_{int8,int4}.onnx
+    ./dev py exporter/make_kernels.py        # writes runtime/search/kernels/patch_scores_{int8,int4}.onnx
 
 They are committed (the runtime has no `onnx` package to build them with; they are a few hundred
 bytes) and a test rebuilds them and compares bytes. Each graph computes, for N patches and a query
@@ -24,7 +24,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-OUT = Path(__file__).resolve().parent.parent / "runtime" / "kernels"
+OUT = Path(__file__).resolve().parent.parent / "runtime" / "search" / "kernels"
 OPSET = 18  # BitwiseAnd
 
 

@@ -4,7 +4,7 @@
     ./dev py exporter/to_onnx.py runs/maxsim_mlm --out /tmp/bundle --text fp32 --motion fp32 --no-eval
 
 Writes text_encoder.onnx, motion_encoder.onnx, tokenizer.json and manifest.json (see
-runtime/bundle.py for the format). In one command, as timm's onnx_export does: eval mode,
+runtime/model/bundle.py for the format). In one command, as timm's onnx_export does: eval mode,
 named inputs/outputs with dynamic batch/length axes, onnx.checker, then onnxruntime against
 torch on real inputs (test-split clips and captions): it fails loudly above the tolerance.
 Smaller variants (int8: per-channel dynamic quantisation; fp16) are measured against fp32 on
@@ -26,16 +26,16 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import training  # noqa: F401,E402
-
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from runtime.bundle import FORMAT, FORMAT_VERSION, file_sha256  # noqa: E402
-from runtime.features import CHANNELS, NUM_CHANNELS, PART_JOINTS, PARTS  # noqa: E402
+import training  # noqa: F401,E402
+from runtime.hashing import file_sha256  # noqa: E402
+from runtime.model import FORMAT, FORMAT_VERSION  # noqa: E402
+from runtime.motion import CHANNELS, NUM_CHANNELS, PART_JOINTS, PARTS  # noqa: E402
 
 OPSET = 18
-PATCH_LAYOUT = "time-major: patch k covers body part k % 14 (runtime.features.PARTS order) and frames [16*(k//14), 16*(k//14)+16) of the window"
+PATCH_LAYOUT = "time-major: patch k covers body part k % 14 (runtime.motion.features.PARTS order) and frames [16*(k//14), 16*(k//14)+16) of the window"
 DATA_LICENCES = [
     {"name": "Bandai-Namco Research Motiondataset 1 and 2", "licence": "CC BY-NC 4.0",
      "source": "github.com/BandaiNamcoResearchInc/Bandai-Namco-Research-Motiondataset (commit 74ead3ba)",

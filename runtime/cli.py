@@ -7,6 +7,8 @@
     python -m runtime explain "TEXT" CLIP --png OUT           why CLIP matches TEXT, as a picture
     python -m runtime describe CLIP [--start F --end F] [--json] [--captions N] [--seed S]
                                     [--rank SENTENCES.txt]   what CLIP does, in words
+    python -m runtime retarget CLIP --onto TARGET.bvh --out OUT.bvh [--start F --end F]
+                                                             CLIP on TARGET's skeleton, as BVH
     python -m runtime demo                                   all of it on the default library
 
 The model bundle is models/default unless --bundle (or MOTION_SEARCH_BUNDLE) says otherwise;
@@ -35,7 +37,7 @@ def default_index_path() -> Path:
 
 
 def _bundle(args):
-    from .bundle import Bundle
+    from .model import Bundle
 
     bundle = Bundle.load(args.bundle, device=args.device)
     print(f"model {bundle.model_id} ({bundle.path}); inference on {bundle.provider_note}", file=sys.stderr)
@@ -75,7 +77,7 @@ def _update(index_path: Path, sources: list[str], bundle, fps_of=None, jobs: int
 
 def _print_not_read(not_read: list[tuple[str, str]], index_path: Path) -> None:
     """FBX / glTF / .blend files left unread (no Blender) one by one; other files counted and named."""
-    from .library_files import other_files_text
+    from .library import other_files_text
 
     others = [p for p, why in not_read if why == "not a motion file"]
     for path, why in not_read:
@@ -86,9 +88,8 @@ def _print_not_read(not_read: list[tuple[str, str]], index_path: Path) -> None:
 
 
 def cmd_index(args) -> int:
-    from .rigs import load_mapping_file
-
-    from .io.blender_files import find_converter
+    from .io import find_converter
+    from .motion import load_mapping_file
 
     fps = (lambda _path: args.fps) if args.fps else None
     overrides = load_mapping_file(args.rig_map) if args.rig_map else None
@@ -126,15 +127,16 @@ def _search_like(args, bundle) -> int:
     the file's own clip left out when it is in the index."""
     from dataclasses import replace
 
+    from .describe import MIN_FRAMES
     from .index import LibraryIndex
-    from .motion import load_motion
-    from .similar import SimilarSearcher
+    from .motion import clip_range, load_motion
+    from .search import SimilarSearcher
 
     searcher = SimilarSearcher(LibraryIndex.open(args.index, bundle), bundle)
     if not os.path.isfile(args.like):
         raise FileNotFoundError(f"{args.like}: motion file not found")
     motion = load_motion(args.like, fps=args.fps)
-    a, b = _describe_range(motion, args.start, args.end, "compare")
+    a, b = clip_range(motion, args.start, args.end, min_frames=MIN_FRAMES, purpose="compare")
     if a is not None:
         motion = replace(motion, positions=motion.positions[a:b])
     own = searcher.clips_of_file(args.like)
@@ -150,7 +152,7 @@ def _search_like(args, bundle) -> int:
 
 
 def _hit_json(hit) -> dict:
-    from .io.blender_files import split_clip_id
+    from .io import split_clip_id
 
     j = hit.to_json()
     out = {k: j[k] for k in ("path", "start_frame", "end_frame", "fps", "score", "description")}
@@ -170,11 +172,9 @@ def _print_hits(text: str, hits) -> None:
 
 
 def cmd_explain(args) -> int:
-    from .explain import explain_motion
-    from .motion import load_motion
+    from .motion import load_mapping_file, load_motion
     from .plots import draw_explanation
-
-    from .rigs import load_mapping_file
+    from .search import explain_motion
 
     bundle = _bundle(args)
     overrides = load_mapping_file(args.rig_map) if args.rig_map else None
@@ -190,42 +190,6 @@ def cmd_explain(args) -> int:
         draw_explanation(e, motion, args.png)
         print(f"wrote {args.png}", file=sys.stderr)
     return 0
-
-
-def _describe_range(motion, start: int | None, end: int | None,
-                    purpose: str = "describe") -> tuple[int | None, int | None]:
-    """--start/--end (frames of the file, both included, as search hits give them) -> [start, end)
-    in the Motion's 20 fps frames (None, None: the whole clip).
-
-    Raises:
-        MotionFormatError: naming the file, for an empty, reversed, outside or too short range.
-    """
-    from .describe import MIN_FRAMES
-    from .errors import MotionFormatError
-
-    if start is None and end is None:
-        return None, None
-    first, last = motion.first_source_frame, motion.source_frames - 1
-    s = first if start is None else start
-    e = last if end is None else end
-    if s >= e:
-        raise MotionFormatError(motion.source, f"--start {s} must come before "
-                                + (f"--end {e}" if end is not None else f"the file's last frame ({e})"))
-    if s < 0 or e > last:
-        raise MotionFormatError(motion.source, f"frames {s}-{e} are outside the file's frames 0-{last}")
-    s = max(s, first)  # an added rest pose (frame 0) is not part of the motion
-    k = motion.fps / motion.source_fps
-    a, b = round((s - first) * k), min(round((e - first) * k) + 1, motion.num_frames)
-    if b - a < MIN_FRAMES:
-        raise MotionFormatError(motion.source, f"frames {s}-{e} ({(e - s) / motion.source_fps:.2f} s) are too short "
-                                f"to {purpose}: at least {MIN_FRAMES / motion.fps:.2f} s is needed")
-    return a, b
-
-
-def _source_frames(motion, start: int, end: int) -> tuple[int, int]:
-    """[start, end) at 20 fps -> the file's first and last frame (both included)."""
-    return int(round(float(motion.source_frame(start)))), \
-        min(int(round(float(motion.source_frame(max(end - 1, start))))), motion.source_frames - 1)
 
 
 def _rank_sentences(args, motion, d, own: list[str]) -> list[dict]:
@@ -253,28 +217,27 @@ def _detail_text(detail: dict) -> str:
 
 
 def cmd_describe(args) -> int:
-    from .describe import describe
-    from .motion import load_motion
-    from .rigs import load_mapping_file
+    from .describe import MIN_FRAMES, describe
+    from .motion import clip_range, load_mapping_file, load_motion, source_range
 
     if args.captions < 0:
         raise ValueError(f"--captions must be 0 or more, not {args.captions}")
     overrides = load_mapping_file(args.rig_map) if args.rig_map else None
     motion = load_motion(args.file, fps=args.fps, rig_overrides=overrides, asf=args.asf)
-    d = describe(motion, *_describe_range(motion, args.start, args.end))
+    d = describe(motion, *clip_range(motion, args.start, args.end, min_frames=MIN_FRAMES))
     caps = d.captions(args.captions, args.seed) if args.captions else []
     ranked = _rank_sentences(args, motion, d, list(dict.fromkeys([d.summary] + [c.text for c in caps]))) \
         if args.rank else None
-    first, last = _source_frames(motion, d.start, d.end)
+    first, last = source_range(motion, d.start, d.end)
     if args.json:
         out = {"file": motion.source, "source_fps": motion.source_fps, "start_frame": first, "end_frame": last,
                **d.to_json(captions=args.captions, seed=args.seed)}
         for key, events in (("events", d.events), ("actions", d.actions)):
             for ev, j in zip(events, out[key]):
-                j["start_frame"], j["end_frame"] = _source_frames(motion, ev.start, ev.end)
+                j["start_frame"], j["end_frame"] = source_range(motion, ev.start, ev.end)
         for cap in out.get("captions", []):
             for link in cap["links"]:
-                link["source_frames"] = list(_source_frames(motion, *link["frames"]))
+                link["source_frames"] = list(source_range(motion, *link["frames"]))
         if ranked is not None:
             out["ranked"] = ranked
         print(json.dumps(out, indent=1))
@@ -287,7 +250,7 @@ def cmd_describe(args) -> int:
     print(f"\nevents (frames {first}-{last} of {motion.source} at {motion.source_fps:g} fps; "
           f"seconds from frame {motion.first_source_frame}):")
     for ev in d.events:
-        a, b = _source_frames(motion, ev.start, ev.end)
+        a, b = source_range(motion, ev.start, ev.end)
         print(f"  {ev.kind:<11s} {ev.side or '-':<5s}  frames {a}-{b}  {ev.start / d.fps:.2f}-{ev.end / d.fps:.2f} s"
               f"  {_detail_text(ev.detail)}".rstrip())
     if not d.events:
@@ -296,6 +259,30 @@ def cmd_describe(args) -> int:
         print(f"\nsentences ranked by the model for frames {first}-{last} (yours: from {args.rank}):")
         for r in ranked:
             print(f"  {r['score']:6.3f}  {r['from']:<9s}  {r['text']}")
+    return 0
+
+
+def cmd_retarget(args) -> int:
+    """A clip (its frames --start..--end) onto another BVH file's skeleton, written as BVH."""
+    from dataclasses import replace
+
+    from .describe import MIN_FRAMES
+    from .io import read_bvh, write_bvh
+    from .motion import clip_range, load_mapping_file, load_motion
+    from .retarget import retarget_onto
+
+    if not str(args.onto).lower().endswith(".bvh"):
+        raise ValueError(f"{args.onto}: --onto takes a BVH file (the skeleton to write the clip onto)")
+    overrides = load_mapping_file(args.rig_map) if args.rig_map else None
+    motion = load_motion(args.clip, fps=args.fps, rig_overrides=overrides, asf=args.asf)
+    a, b = clip_range(motion, args.start, args.end, min_frames=MIN_FRAMES, purpose="retarget")
+    if a is not None:
+        motion = replace(motion, positions=motion.positions[a:b])
+    target = read_bvh(args.onto)
+    onto_map = load_mapping_file(args.onto_rig_map) if args.onto_rig_map else None
+    out = retarget_onto(motion, target, rig_overrides=onto_map, fps=args.out_fps)
+    write_bvh(out, args.out)
+    print(f"wrote {args.out}: {out.num_frames} frames at {out.fps:g} fps on the skeleton of {args.onto}")
     return 0
 
 
@@ -312,10 +299,9 @@ DEMO_QUERIES = [
 def cmd_demo(args) -> int:
     """Index the default library (Bandai-Namco + CMU from the shared data), search, explain."""
     from . import shared_data
-    from .explain import explain
     from .motion import load_motion
     from .plots import draw_explanation
-    from .search import Searcher
+    from .search import Searcher, explain
 
     bundle = _bundle(args)
     print(f"default library: Bandai-Namco and CMU clips from {shared_data.data_dir()}, "
@@ -394,6 +380,19 @@ def main(argv: list[str] | None = None) -> int:
                    help="a file with one sentence per line: rank them and the describer's with the model")
     p.set_defaults(func=cmd_describe)
 
+    p = sub.add_parser("retarget", help="write a clip onto another BVH file's skeleton (no model needed)")
+    p.add_argument("clip", help="the motion: a .bvh or .amc file")
+    p.add_argument("--onto", required=True, metavar="TARGET.bvh", help="a BVH file whose skeleton gets the motion")
+    p.add_argument("--out", required=True, metavar="OUT.bvh", help="where to write the retargeted clip")
+    p.add_argument("--start", type=int, default=None, help="first frame of the clip's file (default: all)")
+    p.add_argument("--end", type=int, default=None, help="last frame of the clip's file (included)")
+    p.add_argument("--fps", type=float, default=None, help="the clip's real frame rate, if the file's is wrong")
+    p.add_argument("--out-fps", type=float, default=None, help="frame rate of the result (default: the clip's)")
+    p.add_argument("--rig-map", default=None, help="JSON bone mapping for the clip's rig")
+    p.add_argument("--onto-rig-map", default=None, help="JSON bone mapping for the target's rig")
+    p.add_argument("--asf", default=None, help="ASF skeleton of an AMC clip, when it is not beside it")
+    p.set_defaults(func=cmd_retarget)
+
     p = sub.add_parser("demo", parents=[common], help="index the default library, search, explain")
     p.add_argument("--index", default=str(default_index_path() / "demo"), help="index folder")
     p.add_argument("--out", default="out/demo", help="folder for the pictures")
@@ -411,6 +410,32 @@ def main(argv: list[str] | None = None) -> int:
     except (MotionSearchError, ValueError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
+
+
+def motion_main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m runtime.motion", description="Check a motion file by eye.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    show = sub.add_parser("show", help="draw a clip's joint-angle image and a few poses as a PNG")
+    show.add_argument("file")
+    show.add_argument("--png", required=True, help="where to write the picture")
+    show.add_argument("--fps", type=float, default=None, help="the capture's real frame rate, if the file's is wrong")
+    show.add_argument("--rig-map", default=None, help="JSON bone mapping for an unknown rig")
+    show.add_argument("--asf", default=None, help="ASF skeleton of an AMC file")
+    args = parser.parse_args(argv)
+    from .motion import load_mapping_file, load_motion
+    from .plots import draw_motion
+
+    try:
+        overrides = load_mapping_file(args.rig_map) if args.rig_map else None
+        motion = load_motion(args.file, fps=args.fps, rig_overrides=overrides, asf=args.asf)
+        draw_motion(motion, args.png)
+    except MotionSearchError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    print(f"{args.file}: {motion.num_frames} frames at {motion.fps:g} fps ({motion.duration:.1f} s), "
+          f"rig {motion.rig}, {motion.metres_per_unit:g} m/unit, "
+          f"{'dropped rest frame 0, ' if motion.first_source_frame else ''}wrote {args.png}")
+    return 0
 
 
 if __name__ == "__main__":

@@ -9,9 +9,7 @@ import os
 
 import numpy as np
 
-from .features import CHANNELS, PARTS, ChannelStats, clip_angles
-from .motion import Motion
-from .skeleton import BONES, JOINTS
+from .motion import BONES, CHANNELS, JOINTS, PARTS, ChannelStats, Motion, clip_angles
 
 
 def _pyplot():

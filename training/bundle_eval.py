@@ -1,4 +1,4 @@
-"""Measure any `runtime.bundle.Bundle` (an exported model, or a trained run through
+"""Measure any `runtime.model.bundle.Bundle` (an exported model, or a trained run through
 training/torch_bundle.py) on the hand-written free-form queries and on word grounding.
 
 One home for these figures: exporter/evaluate_bundle.py reports them for the shipped bundle,
@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from runtime.bundle import Bundle
-from runtime.features import ChannelStats, Windows
-from runtime.maxsim import maxsim_packed
+from runtime.model import Bundle
+from runtime.motion import ChannelStats, Windows
+from runtime.search import maxsim_packed
 
 RAW = ChannelStats(np.zeros(29, np.float32), np.ones(29, np.float32))  # a bundle normalises windows itself
 
@@ -78,8 +78,7 @@ def part_speeds(motion) -> np.ndarray:
     """(frames, 14) how fast each body part moves, deg/s: the norm of the rates of its joint-angle
     channels (pelvis translation as metres per second over the leg length, in rad -> deg), computed
     from the motion alone, independently of the describer and of the model."""
-    from runtime.features import C, NUM_PARTS, PART_OF_CHANNEL, clip_angles
-    from runtime.motion import leg_length
+    from runtime.motion import NUM_PARTS, PART_OF_CHANNEL, C, clip_angles, leg_length
 
     ang = clip_angles(motion.positions).astype(np.float64)
     trans = [C["pelvis_tx"], C["pelvis_ty"], C["pelvis_tz"]]
@@ -105,8 +104,8 @@ def grounding_figures(bundle: Bundle, split: str, whole: bool = True, scored=Non
     action or body part: how often their words land on different parts.
 
     `scored`: what freeform_scores(bundle, split, whole) returned, when the caller has it."""
-    from runtime.explain import explain_motion
-    from runtime.features import PART_NAMES
+    from runtime.motion import PART_NAMES
+    from runtime.search import explain_motion
     from training.data import clip_motion
 
     es, sim, rel = scored or freeform_scores(bundle, split, whole)

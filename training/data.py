@@ -28,9 +28,8 @@ import numpy as np
 
 from runtime import shared_data
 from runtime.errors import MotionSearchError
-from runtime.features import MIRROR_PERM, MIRROR_SIGN, ChannelStats, clip_angles, motion_windows, window_angles
-from runtime.motion import load_motion, motion_from_positions
-from runtime.rigs import KIT_JOINTS, map_rig
+from runtime.motion import (KIT_JOINTS, MIRROR_PERM, MIRROR_SIGN, ChannelStats, clip_angles, load_motion, map_rig,
+                            motion_from_positions, motion_windows, window_angles)
 
 from .captions import bandai_labels, compose, mirror_caption
 
@@ -213,8 +212,8 @@ def features_version() -> str:
 
     root = Path(runtime.__file__).parent
     h = hashlib.sha256()
-    for name in ["features.py", "motion.py", "kinematics.py", "rigs.py", "skeleton.py", "io/bvh.py", "io/amc.py",
-                 "io/animation.py"]:
+    for name in ["motion/features.py", "motion/canonical.py", "motion/kinematics.py", "motion/rigs.py",
+                 "motion/rig_shape.py", "motion/skeleton.py", "io/bvh.py", "io/amc.py", "io/animation.py"]:
         h.update((root / name).read_bytes())
     return h.hexdigest()[:12]
 

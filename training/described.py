@@ -13,9 +13,8 @@ from __future__ import annotations
 import random
 from dataclasses import replace
 
-from runtime.describe import Event
-from runtime.describe.sentences import Caption, captions, merged_repeats
-from runtime.features import NUM_PARTS, PART_NAMES
+from runtime.describe import Caption, Event, captions, merged_repeats
+from runtime.motion import NUM_PARTS, PART_NAMES
 
 MIN_SHARE = 0.5  # an event counts in a window when at least half of it (or MIN_FRAMES of it) is inside
 MIN_FRAMES = 10

@@ -22,13 +22,11 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import training  # noqa: F401,E402
-
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from runtime.features import NUM_PARTS, PART_NAMES  # noqa: E402
-
+import training  # noqa: F401,E402
+from runtime.motion import NUM_PARTS, PART_NAMES  # noqa: E402
 from training.metrics import protocol_metrics  # noqa: E402
 
 MODEL_NAMES = ("maxsim_mlm", "maxsim", "global")  # the paper's comparison
@@ -176,7 +174,7 @@ def load_run(run_dir: str | Path, device="cpu"):
     """A trained run's model (best validation checkpoint), tokenizer, config and stats."""
     from safetensors.torch import load_model
 
-    from runtime.features import ChannelStats
+    from runtime.motion import ChannelStats
     from training.config import Config
     from training.models.retrieval import RetrievalModel
     from training.models.text_encoder import load_tokenizer
@@ -208,7 +206,7 @@ def evaluate_run(run: str | Path, fresh: bool = False) -> dict:
     "interp": the left/right check, "run": config and record}. Kept in the run's evaluation.json,
     reused while the run's best checkpoint, the query files and this module's measurements stay
     the same."""
-    from runtime.bundle import file_sha256
+    from runtime.hashing import file_sha256
     from training.bundle_eval import freeform_scores, grounding_figures
     from training.freeform import QUERIES_FILE, freeform_metrics
     from training.text_drift import OUTSIDE_FILE, run_drift

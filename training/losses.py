@@ -1,4 +1,4 @@
-"""Scores and losses in torch. The scores are the same functions as `runtime.maxsim` (numpy),
+"""Scores and losses in torch. The scores are the same functions as `runtime.search.maxsim` (numpy),
 held together by a parity test.
 
 Shapes: queries Q (Bq, L, D) with mask (Bq, L); documents Dm (Bd, N, D) with mask (Bd, N);

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from runtime.bundle import Bundle
+from runtime.model import Bundle
 
 
 class TorchSession:

@@ -51,12 +51,12 @@ def main(argv: list[str] | None = None) -> Path:
     import torch
     from safetensors.torch import load_file, load_model, save_file, save_model
 
-    from runtime.features import ChannelStats, motion_windows
+    from runtime.motion import ChannelStats, motion_windows
     from training.captions import caption_true_of
     from training.config import load_config
     from training.data import (TrainSet, bandai_clips, cmu_clips, load_events, load_features, make_eval_set,
                                one_per_group, split_clips)
-    from training.evaluate import evaluate_sets, freeform_set, freeform_scores
+    from training.evaluate import evaluate_sets, freeform_scores, freeform_set
     from training.losses import info_nce, link_grounding_loss
     from training.models.retrieval import RetrievalModel
     from training.models.text_encoder import load_tokenizer, mask_tokens

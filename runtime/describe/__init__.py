@@ -9,6 +9,8 @@
 Deterministic and numpy-only: posecode-style thresholds on joint positions (PoseScript /
 MotionScript in spirit), no model. `python -m runtime describe FILE` is its command line and
 `python -m runtime.describe.report` measures it against real labels (docs/DESCRIBER.md).
+
+May import: runtime.motion, runtime.errors, runtime.shared_data (the report's labelled clips).
 """
 
 from __future__ import annotations

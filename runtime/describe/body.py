@@ -13,8 +13,7 @@ from functools import cached_property
 
 import numpy as np
 
-from ..motion import leg_length
-from ..skeleton import J
+from ..motion import J, leg_length
 
 UP = np.array([0.0, 1.0, 0.0])
 

@@ -68,7 +68,7 @@ class Event:
     kind: locomotion, turn, raise_arm, wave, punch, kick, lean, bow, crouch, jump, hop,
         stand_still, bend_elbow, bend_knee.
     side: "left", "right", "both" or None.
-    parts: the motion-image body parts (runtime.features.PART_NAMES) the event moves.
+    parts: the motion-image body parts (runtime.motion.features.PART_NAMES) the event moves.
     detail: what was measured and the words it decides (direction, gait, level, count, ...).
     """
 

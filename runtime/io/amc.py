@@ -38,8 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import MotionFormatError
-from ..kinematics import euler_matrix
-from .animation import Animation
+from .animation import Animation, euler_matrix
 
 MAX_FILE_BYTES = 512 * 1024 * 1024
 MAX_BONES = 2048

@@ -314,3 +314,66 @@ def _to_animation(path: str, joints: list[_Joint], values: np.ndarray, fps: floa
         end_site=np.array([j.end_site for j in joints], bool),
         line_of_frame0=frame0_line,
     )
+
+
+_AXIS_CHANNEL = {"X": "Xrotation", "Y": "Yrotation", "Z": "Zrotation"}
+
+
+def format_bvh(anim: Animation, decimals: int = 6) -> str:
+    """BVH text of an animation with BVH-style joints (no `pre`/`post` rotations): every joint
+    with animated translation gets Xposition Yposition Zposition before its rotations in `axes`
+    order; end sites (`end_site`) are `End Site` blocks. `parse_bvh` reads it back exactly (to
+    `decimals`)."""
+    if anim.pre is not None or anim.post is not None:
+        raise ValueError(f"{anim.path}: an ASF skeleton's bone axes have no BVH equivalent")
+    children: dict[int, list[int]] = {}
+    for j, p in enumerate(anim.parents):
+        children.setdefault(int(p), []).append(j)
+    trans_slot = {int(j): k for k, j in enumerate(anim.translation_joints)}
+    columns: list[np.ndarray] = []
+    lines = ["HIERARCHY"]
+
+    def joint(j: int, depth: int) -> None:
+        pad = "  " * depth
+        off = " ".join(f"{v:.{decimals}f}" for v in anim.offsets[j])
+        if anim.end_site[j]:
+            lines.extend([f"{pad}End Site", f"{pad}{{", f"{pad}  OFFSET {off}", f"{pad}}}"])
+            return
+        lines.append(f"{pad}{'ROOT' if anim.parents[j] < 0 else 'JOINT'} {anim.names[j]}")
+        lines.extend([f"{pad}{{", f"{pad}  OFFSET {off}"])
+        channels = []
+        if j in trans_slot:
+            channels += ["Xposition", "Yposition", "Zposition"]
+            columns.extend(anim.translations[:, trans_slot[j], a] for a in range(3))
+        channels += [_AXIS_CHANNEL[a] for a in anim.axes[j]]
+        columns.extend(anim.angles[:, j, a] for a in range(len(anim.axes[j])))
+        lines.append(f"{pad}  CHANNELS {len(channels)}" + "".join(f" {c}" for c in channels))
+        for c in children.get(j, []):
+            joint(c, depth + 1)
+        lines.append(f"{pad}}}")
+
+    for root in children.get(-1, []):
+        joint(root, 0)
+    lines += ["MOTION", f"Frames: {anim.num_frames}", f"Frame Time: {1.0 / anim.fps:.8f}"]
+    values = np.stack(columns, axis=1) if columns else np.zeros((anim.num_frames, 0))
+    lines += [" ".join(f"{v:.{decimals}f}" for v in row) for row in values]
+    return "\n".join(lines) + "\n"
+
+
+def write_bvh(anim: Animation, path: str | os.PathLike, decimals: int = 6) -> None:
+    """Write `format_bvh(anim)` to `path` (through a temporary file: a failed write leaves no half file).
+
+    Raises:
+        MotionFormatError: naming `path`, when it cannot be written.
+    """
+    path = os.fspath(path)
+    tmp = f"{path}.{os.getpid()}.tmp"
+    try:
+        with open(tmp, "w", encoding="utf-8", newline="\n") as f:
+            f.write(format_bvh(anim, decimals))
+        os.replace(tmp, path)
+    except OSError as e:
+        raise MotionFormatError(path, f"cannot write file: {e.strerror or e}") from None
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)

@@ -40,7 +40,7 @@ CMU_MB = "mb-tmoco/02_01.bvh"  # CMU in MotionBuilder naming, 343 frames at 120 
 
 
 def submodule(name: str):
-    """A module of the installed add-on (`retarget`, `apply`, ...)."""
+    """A module of the installed add-on (`apply`, `results`, ...)."""
     return importlib.import_module(f"{MODULE}.{name}")
 
 
@@ -122,7 +122,7 @@ def pytest_unconfigure(config):
 def library_preferences(folder, index_dir, bundle=None):
     """The add-on's preferences pointing at one library folder, a fresh index and the CPU; on
     exit the engine is stopped and the preferences, results and query are as they were."""
-    from runtime.bundle import default_bundle_path
+    from runtime.model import default_bundle_path
 
     prefs = submodule("preferences").prefs()
     engine = submodule("engine")

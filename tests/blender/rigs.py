@@ -7,7 +7,7 @@ import math
 import bpy
 import numpy as np
 
-from runtime.skeleton import J
+from runtime.motion import J
 
 # A standing T-pose in Blender axes (metres, Z up, facing -Y; +X is the character's left).
 _TPOSE = {

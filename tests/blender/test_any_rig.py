@@ -11,7 +11,7 @@ import bpy
 import numpy as np
 import pytest
 
-from runtime.skeleton import JOINTS
+from runtime.motion import JOINTS
 
 from .conftest import WAVE, make_active, submodule
 from .rigs import make_plain_armature, world_heads

@@ -16,8 +16,7 @@ import bpy
 import numpy as np
 import pytest
 
-from runtime.motion import leg_length, load_motion
-from runtime.skeleton import J
+from runtime.motion import J, leg_length, load_motion
 
 from .conftest import BOW, CMU_MB, WALK, WAVE, import_bvh, make_active, submodule
 from .rigs import (angles_deg, body_frames, canonical_joints, fit_yaw, make_rigify_armature, rename_bones,

@@ -11,9 +11,9 @@ import bpy
 import numpy as np
 import pytest
 
-from runtime.bundle import default_bundle_path
 from runtime.index import LibraryIndex
-from runtime.skeleton import JOINTS
+from runtime.model import default_bundle_path
+from runtime.motion import JOINTS
 
 from .conftest import WALK, WAVE, drive_timer, submodule
 from .rigs import make_plain_armature, make_rigify_armature

@@ -23,12 +23,12 @@ def test_validate_only_build(tmp_path):
     assert manifest["wheels"] == ["./wheels/motion_search_runtime-0.1.0-py3-none-any.whl"] and wheel.is_file()
     assert not (folder / "build_extension.py").exists() and (folder / "__init__.py").is_file()
     names = zipfile.ZipFile(wheel).namelist()
-    assert "runtime/motion.py" in names and "runtime/io/bvh.py" in names
+    assert "runtime/motion/canonical.py" in names and "runtime/io/bvh.py" in names
     assert "runtime/describe/__init__.py" in names  # Describe Action and the result descriptions
     assert all(n.startswith(("runtime/", "motion_search_runtime-0.1.0.dist-info/")) for n in names)
     assert not any("__pycache__" in n for n in names)
     # a pure wheel imports straight from the zip (ahead of the repo's editable install)
-    code = f"import sys; sys.path.insert(0, {str(wheel)!r}); import runtime.motion, runtime.rigs; print(runtime.rigs.__file__)"
+    code = f"import sys; sys.path.insert(0, {str(wheel)!r}); import runtime.motion, runtime.motion.rigs; print(runtime.motion.rigs.__file__)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
     assert out.returncode == 0 and str(wheel) in out.stdout, out.stderr
 

@@ -15,10 +15,10 @@ import bpy
 import numpy as np
 import pytest
 
-from runtime.bundle import Bundle, default_bundle_path
 from runtime.index import LibraryIndex
-from runtime.io import blender_files
-from runtime.motion import leg_length, load_motion, to_canonical_frame
+from runtime.io import Converted, convert_files, find_converter
+from runtime.model import Bundle, default_bundle_path
+from runtime.motion import clip_motion, leg_length, load_motion, to_canonical_frame
 
 from .conftest import BOW, WALK, WAVE, drive_timer, import_bvh, library_preferences, make_active, submodule
 
@@ -61,15 +61,15 @@ def exported(addon, bandai2, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def converter():
-    conv = blender_files.find_converter()
+    conv = find_converter()
     assert conv is not None and conv.is_python  # the bpy venv's Python: no Blender executable here
     return conv
 
 
-def _convert(path: Path, converter, cache: Path) -> blender_files.Converted:
-    from runtime.index import content_hash
+def _convert(path: Path, converter, cache: Path) -> Converted:
+    from runtime.hashing import content_hash
 
-    return blender_files.convert_files([(str(path), content_hash(path))], converter, cache)[str(path)]
+    return convert_files([(str(path), content_hash(path))], converter, cache)[str(path)]
 
 
 @pytest.mark.parametrize("name", ["two.fbx", "two.glb", "two.blend"])
@@ -81,7 +81,7 @@ def test_every_animation_is_a_clip_and_matches_the_bvh(exported, converter, band
     wave = load_motion(bandai2 / WAVE)
     backward = to_canonical_frame(wave.positions[::-1].astype(np.float64))  # 125 frames at 20 fps: one grid
     for clip_name, want in (("Wave", wave), ("Backward", replace(wave, positions=backward))):
-        got = blender_files.clip_motion(clips[clip_name], f"{exported / name}#{clip_name}")
+        got = clip_motion(clips[clip_name], f"{exported / name}#{clip_name}")
         assert got.rig == want.rig == "bandai"
         # glTF too: sampled at its keys (0.8 frames apart on Blender's 24 fps timeline), at their 30 fps
         assert got.source_fps == want.source_fps == 30.0 and got.num_frames == want.num_frames

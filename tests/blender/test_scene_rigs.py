@@ -13,12 +13,9 @@ import bpy
 import numpy as np
 import pytest
 
-from runtime.index import content_hash
-from runtime.io import blender_files
-from runtime.io.bvh import read_bvh
-from runtime.motion import leg_length, load_motion
-from runtime.rigs import CONVENTIONS, map_rig
-from runtime.skeleton import JOINTS
+from runtime.hashing import content_hash
+from runtime.io import convert_files, find_converter, read_bvh
+from runtime.motion import CONVENTIONS, JOINTS, clip_motion, leg_length, load_motion, map_rig
 
 from .conftest import CMU_MB, WALK, make_active
 
@@ -118,9 +115,9 @@ def converted(addon, request, tmp_path_factory):
             for fmt, path in _export(bvh, naming, fmts, out).items():
                 files[(rig, naming, fmt)] = (bvh, path)
     bpy.ops.wm.read_homefile(use_empty=True)
-    converter = blender_files.find_converter()
+    converter = find_converter()
     assert converter is not None and converter.is_python
-    results = blender_files.convert_files([(str(p), content_hash(p)) for _, p in files.values()], converter,
+    results = convert_files([(str(p), content_hash(p)) for _, p in files.values()], converter,
                                           out / "cache")
     return {case: (bvh, path, results[str(path)]) for case, (bvh, path) in files.items()}
 
@@ -130,7 +127,7 @@ def test_renamed_rig_matches_the_bvh(converted, rig, naming, fmt):
     bvh, path, result = converted[(rig, naming, fmt)]
     assert result.error == "", result.error
     [clip] = result.clips
-    got = blender_files.clip_motion(clip, f"{path}#{clip.name}")
+    got = clip_motion(clip, f"{path}#{clip.name}")
     want = load_motion(bvh)
     assert want.first_source_frame == 0  # the crop starts inside the motion: nothing to drop
     # FBX: the scene's rate, from the BVH's claim; glTF: its keys' own (Blender's importer puts them

@@ -11,7 +11,7 @@ from pathlib import Path
 import bpy
 import pytest
 
-from runtime.bundle import default_bundle_path
+from runtime.model import default_bundle_path
 
 from .conftest import BOW, WAVE, import_bvh, library_preferences, submodule, update_index
 

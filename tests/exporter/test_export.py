@@ -8,8 +8,8 @@ import shutil
 import numpy as np
 import pytest
 
-from runtime.bundle import Bundle
 from runtime.errors import BundleError
+from runtime.model import Bundle
 
 
 def test_bundle_has_its_files_and_manifest(tiny_bundle):

@@ -11,14 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from runtime.errors import MotionFormatError
-from runtime.io.amc import AMC_FPS, read_amc, read_asf
-from runtime.io.bvh import read_bvh
-from runtime.kinematics import forward_kinematics
-from runtime.motion import leg_length, load_motion
-from runtime.rigs import map_rig
 from runtime import shared_data
-from runtime.skeleton import J, JOINTS
+from runtime.errors import MotionFormatError
+from runtime.io import AMC_FPS, read_amc, read_asf, read_bvh
+from runtime.motion import JOINTS, J, forward_kinematics, leg_length, load_motion, map_rig
 
 CMU_UNIT_M = 0.0254 / 0.45  # CMU ASF `length 0.45`: the file unit is 1/0.45 inch
 

@@ -9,11 +9,9 @@ import numpy as np
 import pytest
 
 from runtime.errors import MotionFormatError
-from runtime.io.bvh import parse_bvh, read_bvh
-from runtime.kinematics import forward_kinematics
-from runtime.motion import leg_length, load_motion
+from runtime.io import parse_bvh, read_bvh
+from runtime.motion import J, forward_kinematics, leg_length, load_motion
 from runtime.shared_data import cmu_fps
-from runtime.skeleton import J
 
 EXPECTED_RIG = {
     "bandai-namco": "bandai",

@@ -1,13 +1,12 @@
-"""MaxSim on stored codes (runtime.code_scores) against float MaxSim on the decoded patches."""
+"""MaxSim on stored codes (runtime.search.code_scores) against float MaxSim on the decoded patches."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from runtime import codec as codecs
-from runtime.code_scores import CodeScorer
-from runtime.maxsim import maxsim_packed
+from runtime.index import decode, encode
+from runtime.search import CodeScorer, maxsim_packed
 
 
 def _unit(rng, n, d=256):
@@ -21,8 +20,8 @@ def test_kernel_matches_float_maxsim_on_decoded_codes(codec):
     lens = rng.integers(14, 200, 60)
     offsets = np.concatenate([[0], np.cumsum(lens)])
     patches = _unit(rng, int(offsets[-1]))
-    arrays = codecs.encode(patches, codec)
-    decoded = codecs.decode(arrays, codec)
+    arrays = encode(patches, codec)
+    decoded = decode(arrays, codec)
     query = _unit(rng, 7)
     want = maxsim_packed(query, decoded, offsets)
     got = CodeScorer(codec).maxsim(query, arrays["codes"], arrays["scales"], offsets)

@@ -17,7 +17,7 @@ from runtime import describe as describe_mod
 from runtime import shared_data
 from runtime.describe import describe, describe_positions
 from runtime.errors import MotionFormatError
-from runtime.skeleton import J, mirror_positions
+from runtime.motion import J, mirror_positions
 
 FPS = 20.0
 

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from runtime import shared_data
-from runtime.bundle import default_bundle_path
+from runtime.model import default_bundle_path
 
 WAVE = "dataset-2_wave-right-hand_active_001.bvh"  # 30 fps, 179 frames
 

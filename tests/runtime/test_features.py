@@ -5,13 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from runtime.features import (
-    C, CHANNELS, MIRROR_PERM, MIRROR_SIGN, NUM_CHANNELS, PART_JOINTS, PARTS, ChannelStats,
-    clip_angles, motion_windows, window_angles, window_starts,
-)
-from runtime.io.bvh import read_bvh
-from runtime.motion import load_motion
-from runtime.skeleton import J, JOINTS, mirror_positions
+from runtime.io import read_bvh
+from runtime.motion import (CHANNELS, JOINTS, MIRROR_PERM, MIRROR_SIGN, NUM_CHANNELS, PART_JOINTS, PARTS, C,
+                            ChannelStats, J, clip_angles, load_motion, mirror_positions, motion_windows, window_angles,
+                            window_starts)
 
 
 def test_layout_is_the_papers_29_channels_over_14_parts():

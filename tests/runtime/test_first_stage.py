@@ -9,10 +9,9 @@ import shutil
 import numpy as np
 import pytest
 
-from runtime.bundle import Bundle
-from runtime.first_stage import FirstStage, part_means, summarise
-from runtime.index import INDEX_VERSION, LibraryIndex
-from runtime.maxsim import maxsim_packed
+from runtime.index import INDEX_VERSION, FirstStage, LibraryIndex, part_means, summarise
+from runtime.model import Bundle
+from runtime.search import maxsim_packed
 
 PARTS = 14
 

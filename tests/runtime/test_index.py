@@ -14,9 +14,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from runtime.bundle import Bundle
 from runtime.errors import LibraryIndexError, StaleIndexError
-from runtime.index import LibraryIndex, MotionItem, motion_hash
+from runtime.hashing import motion_hash
+from runtime.index import LibraryIndex
+from runtime.library import MotionItem
+from runtime.model import Bundle
 from runtime.motion import load_motion
 
 
@@ -108,7 +110,7 @@ def test_cancel_keeps_what_was_done(library, bundle, tmp_path):
 KILLER = textwrap.dedent("""
     import os, signal, sys
     import numpy as np
-    from runtime.bundle import Bundle
+    from runtime.model import Bundle
     from runtime.index import LibraryIndex
     saves = []
     real_save = np.save

@@ -11,8 +11,10 @@ import sys
 
 import pytest
 
-from runtime.bundle import Bundle, default_bundle_path
-from runtime.index import INDEX_VERSION, LibraryIndex, MotionItem, motion_hash
+from runtime.hashing import motion_hash
+from runtime.index import INDEX_VERSION, LibraryIndex
+from runtime.library import MotionItem
+from runtime.model import Bundle, default_bundle_path
 from runtime.motion import load_motion
 from runtime.search import Searcher
 

@@ -8,9 +8,8 @@ import sys
 from types import SimpleNamespace
 
 from runtime import cli
-from runtime.io.blender_files import CACHE_FORMAT, NO_BLENDER, cache_path, find_converter, split_clip_id
-from runtime.library_files import other_files_text, scan
-from runtime.scene_clips import prune_cache
+from runtime.io import CACHE_FORMAT, NO_BLENDER, cache_path, find_converter, split_clip_id
+from runtime.library import other_files_text, prune_cache, scan
 
 
 def _library(root, bandai2):

@@ -8,11 +8,8 @@ import numpy as np
 import pytest
 
 from runtime.errors import RigMappingError
-from runtime.io.bvh import read_bvh
-from runtime.motion import load_motion
-from runtime.rig_shape import RigShapeError, map_shape, rest_heads
-from runtime.rigs import map_rig, map_skeleton
-from runtime.skeleton import JOINTS
+from runtime.io import read_bvh
+from runtime.motion import JOINTS, RigShapeError, load_motion, map_rig, map_shape, map_skeleton, rest_heads
 
 WAVE = "dataset-2_wave-right-hand_normal_001.bvh"
 

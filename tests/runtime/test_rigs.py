@@ -9,9 +9,7 @@ import numpy as np
 import pytest
 
 from runtime.errors import RigMappingError
-from runtime.motion import load_motion
-from runtime.rigs import CONVENTIONS, load_mapping_file, map_rig
-from runtime.skeleton import JOINTS
+from runtime.motion import CONVENTIONS, JOINTS, load_mapping_file, load_motion, map_rig
 
 MIXAMO = ["mixamorig:Hips", "mixamorig:Spine", "mixamorig:Spine1", "mixamorig:Spine2", "mixamorig:Neck",
           "mixamorig:Head", "mixamorig:HeadTop_End"] + [
@@ -86,7 +84,7 @@ def test_unknown_rig_names_the_missing_joints_and_a_mapping_file_fixes_it(bandai
 
 def test_a_fully_custom_rig_with_a_complete_mapping(bandai2, tmp_path):
     src = bandai2 / "dataset-2_walk_normal_001.bvh"
-    from runtime.io.bvh import read_bvh
+    from runtime.io import read_bvh
 
     names = [n for n in read_bvh(src).names if not n.endswith("_end")]
     rename = {n: f"bone{i:02d}" for i, n in enumerate(names)}

@@ -10,11 +10,10 @@ import sys
 import numpy as np
 import pytest
 
-from runtime.bundle import Bundle
-from runtime.explain import explain, explain_motion
 from runtime.index import LibraryIndex
+from runtime.model import Bundle
 from runtime.motion import load_motion
-from runtime.search import Searcher, rank_captions
+from runtime.search import Searcher, explain, explain_motion, rank_captions
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +62,7 @@ def test_hit_frames_are_frames_of_the_source_file(built):
 def built_shipped(library, tmp_path_factory):
     """The same library indexed with the shipped model: a 40-step tiny model's near-equal
     similarities let int8 rounding flip a word's best patch, a trained model's do not."""
-    from runtime.bundle import default_bundle_path
+    from runtime.model import default_bundle_path
 
     bundle = Bundle.load(default_bundle_path(), device="cpu")
     index = LibraryIndex.create(tmp_path_factory.mktemp("idx") / "index", bundle)

@@ -8,10 +8,9 @@ from collections import Counter
 
 import pytest
 
-from runtime.bundle import Bundle, default_bundle_path
-from runtime.explain import explain
 from runtime.index import LibraryIndex
-from runtime.search import Searcher
+from runtime.model import Bundle, default_bundle_path
+from runtime.search import Searcher, explain
 from training.data import bandai_clips, eval_caption, split_clips
 
 

@@ -10,9 +10,9 @@ import sys
 import numpy as np
 import pytest
 
-from runtime.bundle import Bundle, default_bundle_path
 from runtime.index import LibraryIndex
-from runtime.similar import SimilarSearcher
+from runtime.model import Bundle, default_bundle_path
+from runtime.search import SimilarSearcher
 
 WAVE_R = "dataset-2_wave-right-hand_normal_001.bvh"
 LIBRARY = [WAVE_R, "dataset-2_wave-right-hand_normal_002.bvh", "dataset-2_wave-left-hand_normal_001.bvh",

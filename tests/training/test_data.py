@@ -9,9 +9,8 @@ import numpy as np
 import pytest
 
 from runtime import shared_data
-from runtime.features import MIRROR_PERM, MIRROR_SIGN, ChannelStats
-from training.captions import (CONTENT, STYLE, bandai_labels, caption_true_of, compose,
-                               mirror_caption)
+from runtime.motion import MIRROR_PERM, MIRROR_SIGN, ChannelStats
+from training.captions import CONTENT, STYLE, bandai_labels, caption_true_of, compose, mirror_caption
 from training.data import TrainSet, bandai_clips, cmu_clips, load_splits, one_per_group, split_clips
 
 
@@ -81,7 +80,7 @@ def test_batches_bucket_lengths_mirror_and_pad(bandai2):
         assert (b.angles[~b.frame_mask] == 0).all()
     # mirroring permutes and flips the channels exactly like mirroring the positions would
     win, _, _, _ = ts.sample(0, random.Random(1))
-    from runtime.features import window_angles
+    from runtime.motion import window_angles
 
     ref = window_angles(feats[clips[0].key], 0, 224)[:, MIRROR_PERM] * MIRROR_SIGN
     np.testing.assert_allclose(win, ref, atol=1e-6)

@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 
 from runtime.describe import describe
-from runtime.features import NUM_PARTS, PART_NAMES
-from runtime.motion import load_motion
+from runtime.motion import NUM_PARTS, PART_NAMES, load_motion
 from training.data import ChannelStats, TrainSet, bandai_clips, load_events
 from training.described import link_targets, window_caption, window_events
 from training.models.text_encoder import load_tokenizer

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from runtime.bundle import Bundle, default_bundle_path
-from runtime.features import PART_NAMES
-from runtime.motion import load_motion
+from runtime.model import Bundle, default_bundle_path
+from runtime.motion import PART_NAMES, load_motion
 from training.bundle_eval import grounding_figures, part_speeds, side_kind
 
 

@@ -9,10 +9,7 @@ import shutil
 import numpy as np
 import pytest
 
-from runtime.features import C, clip_angles
-from runtime.motion import load_motion, resample
-from runtime.rigs import KIT_JOINTS
-from runtime.skeleton import J
+from runtime.motion import KIT_JOINTS, C, J, clip_angles, load_motion, resample
 from training.data import clip_motion, folder_clips, humanml3d_clips, kitml_clips
 
 KIT_FROM_SMPL = {"root": "pelvis", "BP": "spine1", "BT": "spine3", "BLN": "neck", "BUN": "head",

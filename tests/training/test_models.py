@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from runtime.features import NUM_PARTS
-from runtime.maxsim import maxsim_packed, maxsim_padded
+from runtime.motion import NUM_PARTS
+from runtime.search import maxsim_packed, maxsim_padded
 from training.losses import global_scores, info_nce, maxsim_scores
 from training.models.motion_vit import MODELS, create_motion_vit
 from training.models.text_encoder import mask_tokens

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from runtime.bundle import Bundle
-from runtime.explain import explain_motion
+from runtime.model import Bundle
 from runtime.motion import load_motion
+from runtime.search import explain_motion
 from training.evaluate import load_run
 from training.torch_bundle import torch_bundle
 

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from timm.layers import trunc_normal_
 from timm.models.vision_transformer import Block
 
-from runtime.features import NUM_CHANNELS, NUM_PARTS, PART_OF_CHANNEL
+from runtime.motion import NUM_CHANNELS, NUM_PARTS, PART_OF_CHANNEL
 
 __all__ = ["MotionViT", "MODELS", "create_motion_vit"]
 

@@ -1,11 +1,11 @@
 """Text -> motion search over an index (and motion -> text over a list of captions).
 
 Exact search scores every window with MaxSim. For a large library, a two-stage search first
-ranks windows by a cheap score on small per-body-part summaries (runtime.first_stage) and
+ranks windows by a cheap score on small per-body-part summaries (runtime.index.first_stage) and
 scores only the best candidates exactly; its recall against exact search is measured in
 bench/bench_search.py, also for the older first stage on pooled vectors (the query's mean token
 against each window's mean patch), kept as an option for that comparison. MaxSim runs on the
-index's int8 / int4 codes as stored (runtime.code_scores) unless a small library's patches are
+index's int8 / int4 codes as stored (runtime.search.code_scores) unless a small library's patches are
 already decoded in memory. Hits are clips (a clip's best window), with the frames of the source
 file that window covers and the clip's one-sentence description from the index ("" for a clip
 not described yet: an index upgraded from v2 before its next update, see runtime.index).
@@ -18,12 +18,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .bundle import Bundle, Query
-from .index import LibraryIndex, other_model_error
+from ..index import LibraryIndex, other_model_error
+from ..model import Bundle, Query
+from ..motion import Motion
 from .code_scores import CODECS as INTEGER_CODECS
 from .code_scores import CodeScorer
 from .maxsim import maxsim_packed
-from .motion import Motion
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import RigMappingError
+from ..errors import RigMappingError
 from .skeleton import JOINTS
 
 Candidate = str | tuple[str, str, str, float]

@@ -1,4 +1,4 @@
-"""Frame arithmetic between a motion file, its 20 fps canonical clip, and the Blender scene (no bpy).
+"""Frame arithmetic between a motion file, its 20 fps canonical clip, and a scene it is keyed into.
 
 Three clocks:
     source frames   the file's own frame numbers (what search hits and explanations report)
@@ -70,11 +70,3 @@ def source_to_scene(timing: Timing, source_frame: float, i0: float, scene_start:
 def scene_fps(fps: int, fps_base: float) -> float:
     """Blender's frame rate: `render.fps / render.fps_base`."""
     return float(fps) / float(fps_base or 1.0)
-
-
-def duration_text(seconds: float) -> str:
-    """`2.4 s`, `1 min 05 s`."""
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    m, s = divmod(int(round(seconds)), 60)
-    return f"{m} min {s:02d} s"

@@ -9,14 +9,14 @@ An index is a directory (ColBERT's layout, minus pickle):
                          description (one sentence from runtime.describe)
         windows.npy      (W, 3) int64: clip (in this chunk), first frame (20 fps), frames
         doclens.npy      (W,) int32 patches per window
-        codes.npy        (P, D) patch codes (runtime.codec), scales.npy for int codecs
+        codes.npy        (P, D) patch codes (runtime.index.codec), scales.npy for int codecs
         pooled.npy       (W, D) float16 unit mean of each window's patches
-        parts.npy        (W, parts, 32) float16 per-body-part means, projected (runtime.first_stage)
+        parts.npy        (W, parts, 32) float16 per-body-part means, projected (runtime.index.first_stage)
         basis.npy        (32, D) float32 the chunk's projection for parts.npy
     report.json          the last update: what was added, changed, removed, what failed, and the
                          files in the library folders it did not read
     converted/           FBX / glTF / .blend clips as Blender evaluated them, one .npz per file
-                         content (runtime.io.blender_files; runtime.scene_clips keeps it pruned)
+                         content (runtime.io.blender_files; runtime.library.scene_clips keeps it pruned)
 
 Updates are incremental: a file is re-encoded only when its content hash (checked when its
 size or modification time changed) or its frame-rate override differs. A killed update leaves
@@ -46,17 +46,22 @@ import os
 import shutil
 import time
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Callable, Iterable
 
 import numpy as np
 
+from ..errors import LibraryIndexError, StaleIndexError
+from ..hashing import content_hash
+from ..library import MotionItem, prune_cache, scan, scene_file_items
+from ..motion import Motion, Windows
 from . import codec as codecs
-from . import first_stage, library_files, scene_clips
-from .errors import LibraryIndexError, MotionSearchError, StaleIndexError
-from .features import NUM_PARTS, Windows
-from .motion import Motion, load_motion
+from . import first_stage
+from .chunks import load_npy, save_chunk_arrays, write_json
+from .entries import ClipEntry, UpdateReport, entry_json
+from .ingest import describer_version, read_all, read_description
+from .upgrade import upgrade_from_v1, upgrade_from_v2
 
 INDEX_FORMAT = "motion-search-index"
 INDEX_VERSION = 3  # 2: per-body-part first stage (parts.npy, basis.npy); 3: clip descriptions
@@ -64,93 +69,6 @@ DEFAULT_CODEC = "int8"
 ENCODE_BATCH = 32  # clips whose windows go through the motion encoder together
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class ClipEntry:
-    """One clip of the library (a file, or a motion handed over in memory such as a Blender action)."""
-
-    id: str
-    path: str
-    label: str
-    content_hash: str
-    size: int = 0
-    mtime_ns: int = 0
-    fps_override: float | None = None
-    rig_map: str = ""  # hash of the user's bone mapping it was read with ("" = none)
-    source_fps: float = 0.0
-    source_frames: int = 0
-    first_source_frame: int = 0
-    frames: int = 0  # at 20 fps
-    rig: str = ""
-    status: str = "ok"  # "ok" or "failed"
-    error: str = ""
-    description: str | None = None  # one sentence (runtime.describe); "" if none; None: not described yet (v2)
-    window_start: int = field(default=0, compare=False)  # global window index, set on load
-    window_count: int = field(default=0, compare=False)
-
-    def source_frame(self, frame20: float) -> float:
-        """The clip file's frame at a 20 fps frame of the clip."""
-        return self.first_source_frame + frame20 * self.source_fps / 20.0
-
-
-@dataclass
-class MotionItem:
-    """A motion that is not a file (a Blender action): indexed under `id` while its hash is unchanged.
-
-    A clip of an FBX, glTF or .blend file (runtime.io.blender_files) is one too, with its file's
-    `path`, size and time, so the next update sees the file unchanged without converting it; a
-    file that could not be converted is one with `motion` None and its `error`.
-    """
-
-    id: str
-    motion: Motion | None
-    content_hash: str
-    label: str = ""
-    path: str = ""
-    size: int = 0
-    mtime_ns: int = 0
-    fps_override: float | None = None
-    rig_map: str = ""
-    error: str = ""
-
-
-@dataclass
-class UpdateReport:
-    added: int = 0
-    updated: int = 0
-    removed: int = 0
-    unchanged: int = 0
-    described: int = 0  # unchanged clips of an upgraded index described without encoding them again
-    failed: list[tuple[str, str]] = field(default_factory=list)
-    cancelled: bool = False
-    seconds: float = 0.0
-    converted: int = 0  # FBX / glTF / .blend files read by Blender in this update (not from the cache)
-    not_read: list[tuple[str, str]] = field(default_factory=list)  # (file, why): not motion files, no Blender
-
-    def summary(self) -> str:
-        s = (f"{self.added} added, {self.updated} updated, {self.removed} removed, {self.unchanged} unchanged, "
-             f"{len(self.failed)} failed")
-        if self.described:
-            s += f", {self.described} described"
-        if self.converted:
-            s += f", {self.converted} files converted by Blender"
-        if self.not_read:
-            s += f", {len(self.not_read)} files not read"
-        return s + (" (cancelled: the rest stays for the next update)" if self.cancelled else "") + \
-            f" in {self.seconds:.1f} s"
-
-
-def content_hash(path: str | os.PathLike) -> str:
-    h = hashlib.sha1()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def motion_hash(motion: Motion) -> str:
-    return hashlib.sha1(np.ascontiguousarray(motion.positions).tobytes()).hexdigest()
 
 
 class LibraryIndex:
@@ -178,7 +96,7 @@ class LibraryIndex:
                 "embed_dim": bundle.embed_dim, "window": bundle.window, "hop": bundle.hop, "codec": codec,
                 "created": time.strftime("%Y-%m-%dT%H:%M:%S"), "chunks": [], "dropped": {},
                 "describer": describer_version()}
-        _write_json(path / "metadata.json", meta)
+        write_json(path / "metadata.json", meta)
         return cls(path, meta)
 
     @classmethod
@@ -205,9 +123,9 @@ class LibraryIndex:
         if bundle is not None and meta.get("model_id") != bundle.model_id:
             raise other_model_error(path, meta.get("model_id"), bundle.model_id)
         if version == 1:
-            meta = _upgrade_from_v1(path, meta)
+            meta = upgrade_from_v1(path, meta)
         if meta["format_version"] == 2:
-            meta = _upgrade_from_v2(path, meta)
+            meta = upgrade_from_v2(path, meta)
         if meta["format_version"] != INDEX_VERSION:
             raise StaleIndexError(f"{path}: index format v{version} is not v{INDEX_VERSION}: "
                                   "update the index to encode the library again")
@@ -245,13 +163,13 @@ class LibraryIndex:
             d = self.path / name
             try:
                 raw = json.loads((d / "clips.json").read_text(encoding="utf-8"))
-                w = _load_npy(d / "windows.npy")
-                dl = _load_npy(d / "doclens.npy")
-                arrays = {"codes": _load_npy(d / "codes.npy", mmap=True)}
+                w = load_npy(d / "windows.npy")
+                dl = load_npy(d / "doclens.npy")
+                arrays = {"codes": load_npy(d / "codes.npy", mmap=True)}
                 if self.codec != "fp16":
-                    arrays["scales"] = _load_npy(d / "scales.npy")
-                pw = _load_npy(d / "pooled.npy")
-                fs_parts, fs_basis = _load_npy(d / "parts.npy"), _load_npy(d / "basis.npy")
+                    arrays["scales"] = load_npy(d / "scales.npy")
+                pw = load_npy(d / "pooled.npy")
+                fs_parts, fs_basis = load_npy(d / "parts.npy"), load_npy(d / "basis.npy")
                 entries = [ClipEntry(**item) for item in raw]
             except (OSError, ValueError, TypeError, json.JSONDecodeError) as e:
                 raise LibraryIndexError(f"{d}: damaged index chunk ({e}); rebuild the index") from None
@@ -341,7 +259,7 @@ class LibraryIndex:
 
     def window_codes(self, window_ids: Iterable[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The stored codes and per-patch scales of the given windows, back to back, and their
-        offsets (for runtime.code_scores; int8 / int4 indexes only)."""
+        offsets (for runtime.search.code_scores; int8 / int4 indexes only)."""
         offsets, segments = self._by_chunk(window_ids)
         if len(segments) == 1:
             chunk, _, rows = segments[0]
@@ -369,7 +287,7 @@ class LibraryIndex:
 
         Args:
             sources: folders (searched recursively) and files.
-            bundle: the runtime.bundle.Bundle this index was built with.
+            bundle: the runtime.model.bundle.Bundle this index was built with.
             motions: in-memory motions (Blender actions), by id.
             fps_of: the real frame rate of a file when its own is wrong (None keeps the file's).
             progress: called as progress(done, total, note) while encoding.
@@ -377,7 +295,7 @@ class LibraryIndex:
             chunk_clips: clips per saved chunk (what a crash can lose at most).
             workers: processes reading files (0: in this process; use 0 inside Blender).
             rig_overrides: a user's bone mapping for rigs no convention knows
-                (runtime.rigs.load_mapping_file); changing it re-reads every file.
+                (runtime.motion.rigs.load_mapping_file); changing it re-reads every file.
             converter: the Blender that reads FBX, glTF and .blend files
                 (runtime.io.blender_files.find_converter); None: those files are reported as
                 not read unless their clips are in the index's conversion cache (`converted/`).
@@ -408,7 +326,7 @@ class LibraryIndex:
             if not os.path.exists(src):
                 report.failed.append((str(src), f"{src}: library folder or file not found"))
                 continue
-            found = library_files.scan(src)
+            found = scan(src)
             files += found.motion
             scene_files += found.scene
             report.not_read += [(p, "not a motion file") for p in found.other]
@@ -428,7 +346,7 @@ class LibraryIndex:
                     undescribed.append((path, path))
                 continue
             todo.append((path, path))
-        motions = list(motions) + scene_clips.changed_items(
+        motions = list(motions) + scene_file_items(
             self.path / "converted", scene_files, existing, seen, converter, fps_of, rig_overrides, rig_map,
             report, progress, should_stop, redescribe)
         for item in motions:
@@ -455,7 +373,7 @@ class LibraryIndex:
             entries, wins, patches = [], [], []
             pending: list[tuple[ClipEntry, Motion]] = []
             stopped = False
-            for _, (entry, motion) in _load_all(batch, fps_of, workers, rig_overrides, rig_map):
+            for _, (entry, motion) in read_all(batch, fps_of, workers, rig_overrides, rig_map):
                 if motion is None:
                     report.failed.append((entry.id, entry.error))
                     entries.append(entry)
@@ -483,7 +401,7 @@ class LibraryIndex:
                 undescribed, existing, fps_of, workers, rig_overrides, rig_map, progress, should_stop, done, total)
         if not report.cancelled and redescribe:
             self.meta["describer"] = describer_version()
-            _write_json(self.path / "metadata.json", self.meta)
+            write_json(self.path / "metadata.json", self.meta)
         # a file that failed is reported as failed, not as added or updated
         for ident, _ in report.failed:
             if ident in existing:
@@ -493,10 +411,10 @@ class LibraryIndex:
         if self._dropped_fraction() > 0.3:
             self.compact()
         report.seconds = time.time() - t0
-        _write_json(self.path / "report.json", asdict(report))
+        write_json(self.path / "report.json", asdict(report))
         self._load_chunks()
         if not report.cancelled:
-            scene_clips.prune_cache(self.path / "converted", self.clips)
+            prune_cache(self.path / "converted", self.clips)
         return report
 
     def _describe_unchanged(self, items: list[tuple[str, object]], existing: dict, fps_of, workers: int,
@@ -510,8 +428,8 @@ class LibraryIndex:
         described, stopped = 0, False
         for name, batch in by_chunk.items():
             found: dict[int, str] = {}
-            for ident, (label, text) in _load_all(batch, fps_of, workers, rig_overrides, rig_map,
-                                                  read=_description_of):
+            for ident, (label, text) in read_all(batch, fps_of, workers, rig_overrides, rig_map,
+                                                  read=read_description):
                 found[existing[ident][1]] = text
                 done += 1
                 if progress:
@@ -523,7 +441,7 @@ class LibraryIndex:
             raw = json.loads(clips_json.read_text(encoding="utf-8"))
             for k, text in found.items():
                 raw[k]["description"] = text
-            _write_json(clips_json, raw, indent=None)
+            write_json(clips_json, raw, indent=None)
             described += len(found)
             if stopped:
                 break
@@ -561,21 +479,21 @@ class LibraryIndex:
         tmp = self.path / f".tmp-{name}"
         tmp.mkdir()
         save_chunk_arrays(tmp, wins, patches, self.codec, self.embed_dim)
-        (tmp / "clips.json").write_text(json.dumps([_entry_json(e) for e in entries]), encoding="utf-8")
+        (tmp / "clips.json").write_text(json.dumps([entry_json(e) for e in entries]), encoding="utf-8")
         for f in tmp.iterdir():  # on disk before the rename makes the chunk visible
             with open(f, "rb") as fh:
                 os.fsync(fh.fileno())
         os.replace(tmp, self.path / name)
         self.meta["chunks"].append(name)
         self.meta["updated"] = time.strftime("%Y-%m-%dT%H:%M:%S")
-        _write_json(self.path / "metadata.json", self.meta)
+        write_json(self.path / "metadata.json", self.meta)
 
     def _drop(self, where: list[tuple[str, int]]) -> None:
         for chunk, k in where:
             self.meta["dropped"].setdefault(chunk, [])
             if k not in self.meta["dropped"][chunk]:
                 self.meta["dropped"][chunk].append(k)
-        _write_json(self.path / "metadata.json", self.meta)
+        write_json(self.path / "metadata.json", self.meta)
 
     def _dropped_fraction(self) -> float:
         total = live = 0
@@ -603,7 +521,7 @@ class LibraryIndex:
                     patches.append(p)
             self._write_chunk(part, wins, patches)
         if not entries:
-            _write_json(self.path / "metadata.json", self.meta)
+            write_json(self.path / "metadata.json", self.meta)
         for name in old:
             shutil.rmtree(self.path / name, ignore_errors=True)
         self._load_chunks()
@@ -616,151 +534,6 @@ class LibraryIndex:
                 shutil.rmtree(d, ignore_errors=True)
 
 
-def save_chunk_arrays(d: Path, wins: list[tuple[int, int, int]], patches: list[np.ndarray], codec: str,
-                      embed_dim: int) -> None:
-    """Write one chunk's arrays (all but clips.json) into directory `d`, from each window's float patches."""
-    flat = np.concatenate(patches) if patches else np.zeros((0, embed_dim), np.float32)
-    doclens = np.array([len(p) for p in patches], np.int32)
-    arrays = codecs.encode(flat, codec)
-    pooled = np.stack([p.mean(0) / max(np.linalg.norm(p.mean(0)), 1e-9) for p in patches]) if patches else \
-        np.zeros((0, embed_dim), np.float32)
-    summary = first_stage.summarise(flat, doclens, NUM_PARTS)
-    np.save(d / "windows.npy", np.array(wins, np.int64).reshape(-1, 3))
-    np.save(d / "doclens.npy", doclens)
-    np.save(d / "codes.npy", arrays["codes"])
-    if "scales" in arrays:
-        np.save(d / "scales.npy", arrays["scales"])
-    np.save(d / "pooled.npy", pooled.astype(np.float16))
-    np.save(d / "parts.npy", summary["parts"])
-    np.save(d / "basis.npy", summary["basis"])
-
-
-def _entry_json(e: ClipEntry) -> dict:
-    d = asdict(e)
-    d.pop("window_start")
-    d.pop("window_count")
-    return d
-
-
-def describer_version() -> str:
-    from .describe import version
-
-    return version()
-
-
-def describe_summary(motion: Motion) -> str:
-    """The sentence an index stores for a clip; "" when the describer cannot describe it (a clip
-    too short, or a describer error: logged, never fatal to indexing)."""
-    from .describe import describe
-
-    try:
-        return describe(motion).summary
-    except MotionSearchError:
-        return ""
-    except Exception as e:  # noqa: BLE001 - a describer bug must not cost the clip its place in the index
-        log.warning("%s: cannot describe (%s: %s)", motion.source, type(e).__name__, e)
-        return ""
-
-
-def _load_one(args: tuple) -> tuple[str, tuple[ClipEntry, Motion | None]]:
-    ident, item, fps, overrides, rig_map = args
-    if isinstance(item, MotionItem):
-        m = item.motion
-        entry = ClipEntry(id=ident, path=item.path, label=item.label or ident, content_hash=item.content_hash,
-                          size=item.size, mtime_ns=item.mtime_ns, fps_override=item.fps_override,
-                          rig_map=item.rig_map)
-        if m is None:
-            entry.status, entry.error, entry.description = "failed", item.error, ""
-            return ident, (entry, None)
-        entry.source_fps, entry.source_frames = m.source_fps, m.source_frames
-        entry.first_source_frame, entry.frames, entry.rig = m.first_source_frame, m.num_frames, m.rig
-        entry.description = describe_summary(m)
-        return ident, (entry, m)
-    path = str(item)
-    st = os.stat(path)
-    entry = ClipEntry(id=ident, path=path, label=Path(path).stem, content_hash=content_hash(path), size=st.st_size,
-                      mtime_ns=st.st_mtime_ns, fps_override=fps, rig_map=rig_map)
-    try:
-        m = load_motion(path, fps=fps, rig_overrides=overrides)
-    except (MotionSearchError, OSError) as e:
-        entry.status, entry.error, entry.description = "failed", str(e), ""
-        return ident, (entry, None)
-    entry.source_fps, entry.source_frames = m.source_fps, m.source_frames
-    entry.first_source_frame, entry.frames, entry.rig = m.first_source_frame, m.num_frames, m.rig
-    entry.description = describe_summary(m)
-    return ident, (entry, m)
-
-
-def _description_of(args: tuple) -> tuple[str, tuple[str, str]]:
-    """(id, (label, description)) of an unchanged clip: read and described, not hashed or encoded."""
-    ident, item, fps, overrides, _ = args
-    if isinstance(item, MotionItem):
-        return ident, (item.label or ident, describe_summary(item.motion) if item.motion is not None else "")
-    try:
-        motion = load_motion(str(item), fps=fps, rig_overrides=overrides)
-    except (MotionSearchError, OSError):
-        return ident, (Path(str(item)).stem, "")  # unreadable now: "", never fatal
-    return ident, (Path(str(item)).stem, describe_summary(motion))
-
-
-def _load_all(batch, fps_of, workers: int, overrides=None, rig_map: str = "", read=_load_one):
-    """`read` (_load_one, or _description_of) of each (id, path or MotionItem), in processes if asked."""
-    args = [(ident, item, None if isinstance(item, MotionItem) or not fps_of else fps_of(str(item)), overrides, rig_map)
-            for ident, item in batch]
-    if workers and workers > 1 and len(args) > 8:
-        import multiprocessing as mp
-
-        with mp.get_context("fork").Pool(workers) as pool:
-            yield from pool.imap(read, args, chunksize=4)
-    else:
-        for a in args:
-            yield read(a)
-
-
 def other_model_error(path: Path, built_with, in_use: str) -> StaleIndexError:
     return StaleIndexError(f"{path}: built with model {built_with}, but the model in use is {in_use}: "
                            "update the index to encode the library again")
-
-
-def _upgrade_from_v1(path: Path, meta: dict) -> dict:
-    """Add the first-stage summaries (v2) to a v1 index from its stored codes: no re-encoding.
-    Each file is renamed into place when complete, then the metadata says v2; an upgrade that is
-    killed midway is simply done again at the next open."""
-    for name in meta.get("chunks", []):
-        d = path / name
-        try:
-            arrays = {"codes": _load_npy(d / "codes.npy", mmap=True)}
-            if meta["codec"] != "fp16":
-                arrays["scales"] = _load_npy(d / "scales.npy")
-            doclens = _load_npy(d / "doclens.npy")
-            summary = first_stage.summarise(codecs.decode(arrays, meta["codec"]), doclens, NUM_PARTS)
-        except (OSError, ValueError, KeyError) as e:
-            raise LibraryIndexError(f"{d}: damaged index chunk ({e}); rebuild the index") from None
-        for key, value in summary.items():
-            tmp = d / f".{key}.{uuid.uuid4().hex[:6]}.npy"
-            np.save(tmp, value)
-            os.replace(tmp, d / f"{key}.npy")
-    meta = dict(meta, format_version=2)
-    _write_json(path / "metadata.json", meta)
-    return meta
-
-
-def _upgrade_from_v2(path: Path, meta: dict) -> dict:
-    """v2 -> v3 (clip descriptions): the metadata only. A clip entry without a description reads as
-    None (not described yet); the next update describes those clips (see the module docstring)."""
-    meta = dict(meta, format_version=3)
-    _write_json(path / "metadata.json", meta)
-    return meta
-
-
-def _write_json(path: Path, data, indent: int | None = 1) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:6]}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=indent)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def _load_npy(path: Path, mmap: bool = False) -> np.ndarray:
-    return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)

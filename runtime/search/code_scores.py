@@ -4,7 +4,7 @@ Decoding the candidates' codes to float32 before a float matrix product reads an
 times the bytes the codes hold; on a 2-core CPU that copy, not the arithmetic, is most of a
 query's time. Here the query tokens are quantised to int8 (one scale per token) and multiplied
 with the stored codes as they are; the two scales are applied to the int32 products. The kernels
-are the two ONNX graphs in runtime/kernels/ (exporter/make_kernels.py writes them).
+are the two ONNX graphs in runtime/search/kernels/ (exporter/make_kernels.py writes them).
 
 Quantising the query adds an error of at most about 1/254 of a token's largest component per
 dimension; bench/bench_search.py measures the effect as recall@10 against float MaxSim.
@@ -24,7 +24,7 @@ CODECS = ("int8", "int4")
 
 
 class CodeScorer:
-    """Scores packed documents given by their codes and per-patch scales (see runtime.codec)."""
+    """Scores packed documents given by their codes and per-patch scales (see runtime.index.codec)."""
 
     def __init__(self, codec: str, threads: int = 0):
         if codec not in CODECS:
@@ -58,7 +58,7 @@ class CodeScorer:
         return self.session.run(None, feed)[0]
 
     def maxsim(self, q: np.ndarray, codes: np.ndarray, scales: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-        """MaxSim of one query (L, D) against packed documents (offsets as in runtime.maxsim)."""
+        """MaxSim of one query (L, D) against packed documents (offsets as in runtime.search.maxsim)."""
         if len(offsets) < 2:
             return np.zeros(0, np.float32)
         sims = self.patch_scores(q, codes, scales)  # (sum N, L)

@@ -4,32 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .io.animation import Animation
-
-
-def axis_rotation(axis: str, degrees: np.ndarray) -> np.ndarray:
-    """Rotation matrices (..., 3, 3) about "X", "Y" or "Z" by `degrees` (...)."""
-    a = np.deg2rad(np.asarray(degrees, np.float64))
-    c, s = np.cos(a), np.sin(a)
-    out = np.zeros(a.shape + (3, 3))
-    i, j, k = {"X": (0, 1, 2), "Y": (1, 2, 0), "Z": (2, 0, 1)}[axis]
-    out[..., i, i] = 1.0
-    out[..., j, j] = c
-    out[..., k, k] = c
-    out[..., j, k] = -s
-    out[..., k, j] = s
-    return out
-
-
-def euler_matrix(axes: str, degrees: np.ndarray) -> np.ndarray:
-    """R(axes[0], d0) @ R(axes[1], d1) @ ... for `degrees` (..., len(axes)); identity for ""."""
-    degrees = np.asarray(degrees)
-    if not axes:
-        return np.broadcast_to(np.eye(3), degrees.shape[:-1] + (3, 3)).copy()
-    out = axis_rotation(axes[0], degrees[..., 0])
-    for k in range(1, len(axes)):
-        out = out @ axis_rotation(axes[k], degrees[..., k])
-    return out
+from ..io import Animation, euler_matrix
 
 
 def local_rotations(anim: Animation, joints: list[int], frames: np.ndarray) -> np.ndarray:
@@ -93,7 +68,7 @@ def normalize(v: np.ndarray, eps: float = 1e-9) -> np.ndarray:
 def rotation_to_vector(rot: np.ndarray) -> np.ndarray:
     """Axis-angle vectors (..., 3) in radians of rotation matrices (..., 3, 3) (the log map).
 
-    Continuous everywhere except at 180 degrees, which the body frames of `runtime.features`
+    Continuous everywhere except at 180 degrees, which the body frames of `runtime.motion.features`
     are set up never to reach in normal poses.
     """
     tr = np.trace(rot, axis1=-2, axis2=-1)
@@ -133,13 +108,20 @@ def frame_from_yz(y: np.ndarray, z_hint: np.ndarray) -> np.ndarray:
 
 
 def rotation_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """The smallest rotation (..., 3, 3) taking unit vectors a to b (Rodrigues)."""
-    a, b = normalize(a), normalize(b)
+    """The smallest rotations (..., 3, 3) taking the directions a (..., 3) onto b (Rodrigues); for
+    opposite directions, a half turn about an axis perpendicular to a."""
+    a, b = np.broadcast_arrays(normalize(np.asarray(a, np.float64)), normalize(np.asarray(b, np.float64)))
     v = np.cross(a, b)
     c = np.sum(a * b, axis=-1)
-    vx = np.zeros(v.shape[:-1] + (3, 3))
-    vx[..., 0, 1], vx[..., 0, 2] = -v[..., 2], v[..., 1]
-    vx[..., 1, 0], vx[..., 1, 2] = v[..., 2], -v[..., 0]
-    vx[..., 2, 0], vx[..., 2, 1] = -v[..., 1], v[..., 0]
-    k = 1.0 / np.maximum(1.0 + c, 1e-9)
-    return np.eye(3) + vx + (vx @ vx) * k[..., None, None]
+    k = np.zeros(a.shape[:-1] + (3, 3))
+    k[..., 0, 1], k[..., 0, 2] = -v[..., 2], v[..., 1]
+    k[..., 1, 0], k[..., 1, 2] = v[..., 2], -v[..., 0]
+    k[..., 2, 0], k[..., 2, 1] = -v[..., 1], v[..., 0]
+    opposite = c < -1.0 + 1e-9
+    out = np.eye(3) + k + (k @ k) * (1.0 / np.where(opposite, 1.0, 1.0 + c))[..., None, None]
+    if np.any(opposite):
+        ao = a[opposite]
+        helper = np.where(np.abs(ao[:, :1]) < 0.9, [[1.0, 0.0, 0.0]], [[0.0, 1.0, 0.0]])
+        axis = normalize(np.cross(ao, helper))
+        out[opposite] = 2.0 * axis[:, :, None] * axis[:, None, :] - np.eye(3)
+    return out

@@ -25,9 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from runtime.motion import leg_length
-from runtime.rigs import RigMap
-from runtime.skeleton import J, JOINTS
+from ..motion import JOINTS, J, RigMap, leg_length, rotation_between
 
 # The canonical joint a bone mapped to each joint points at (the next joint down its chain).
 AIM_CHILD: dict[str, str] = {
@@ -65,26 +63,6 @@ def _unit(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def rot_z(angle: float) -> np.ndarray:
     c, s = math.cos(angle), math.sin(angle)
     return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
-
-
-def swing(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """The smallest rotations (..., 3, 3) taking unit vectors a (..., 3) onto unit vectors b."""
-    a, b = np.broadcast_arrays(np.asarray(a, np.float64), np.asarray(b, np.float64))
-    v = np.cross(a, b)
-    c = np.sum(a * b, axis=-1)
-    k = np.zeros(a.shape[:-1] + (3, 3))
-    k[..., 0, 1], k[..., 0, 2] = -v[..., 2], v[..., 1]
-    k[..., 1, 0], k[..., 1, 2] = v[..., 2], -v[..., 0]
-    k[..., 2, 0], k[..., 2, 1] = -v[..., 1], v[..., 0]
-    opposite = c < -1.0 + 1e-9
-    scale = 1.0 / np.where(opposite, 1.0, 1.0 + c)
-    out = np.eye(3) + k + (k @ k) * scale[..., None, None]
-    if np.any(opposite):  # half turn about any axis perpendicular to a
-        ao = a[opposite]
-        helper = np.where(np.abs(ao[:, :1]) < 0.9, [[1.0, 0.0, 0.0]], [[0.0, 1.0, 0.0]])
-        axis, _ = _unit(np.cross(ao, helper))
-        out[opposite] = 2.0 * axis[:, :, None] * axis[:, None, :] - np.eye(3)
-    return out
 
 
 def body_frame(pos: np.ndarray) -> np.ndarray:
@@ -282,7 +260,7 @@ class Plan:
 
     Attributes:
         rig: the armature.
-        rigmap: canonical joints -> the rig's bones (`runtime.rigs.map_rig` on `rig.names`).
+        rigmap: canonical joints -> the rig's bones (`runtime.motion.rigs.map_rig` on `rig.names`).
         joint_bone: (22,) the bone index each joint is the head of, or -1 for a joint between
             bones (a lerp in the bone map).
         pelvis: the pelvis bone.
@@ -367,7 +345,7 @@ def solve(p: Plan, targets: np.ndarray) -> np.ndarray:
             want, length = _unit(targets[:, aim] - targets[:, joint])
             want = np.where((length > _EPS)[:, None], want, current)  # a zero-length segment: no swing
             m = np.array(base)
-            m[:, :3, :3] = swing(current, want) @ base[:, :3, :3]
+            m[:, :3, :3] = rotation_between(current, want) @ base[:, :3, :3]
         else:
             pose[:, b] = base
             continue

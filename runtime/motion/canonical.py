@@ -8,19 +8,17 @@ Run `python -m runtime.motion show FILE --png OUT.png` to check a clip by eye.
 
 from __future__ import annotations
 
-import argparse
 import math
 import os
-import sys
 from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import MotionFormatError, MotionSearchError
-from .io.animation import Animation
+from ..errors import MotionFormatError
+from ..io import Animation
 from .kinematics import forward_kinematics, normalize
 from .rig_shape import rest_heads
-from .rigs import Candidate, RigMap, load_mapping_file, map_skeleton
+from .rigs import Candidate, RigMap, map_skeleton
 from .skeleton import J
 
 TARGET_FPS = 20.0
@@ -75,11 +73,11 @@ def read_animation(path: str | os.PathLike, *, asf: str | os.PathLike | None = N
     path = os.fspath(path)
     suffix = os.path.splitext(path)[1].lower()
     if suffix == ".bvh":
-        from .io.bvh import read_bvh
+        from ..io import read_bvh
 
         return read_bvh(path)
     if suffix == ".amc":
-        from .io.amc import read_amc
+        from ..io import read_amc
 
         return read_amc(path, asf=asf)
     raise MotionFormatError(path, f"unsupported motion format '{suffix}' (supported: {', '.join(MOTION_SUFFIXES)})")
@@ -100,7 +98,7 @@ def load_motion(
         path: a .bvh or .amc file.
         fps: the capture's real frame rate when the file's is wrong (CMU conversions claim
             120 fps for 60 fps trials).
-        rig_overrides: a user's bone mapping (see `runtime.rigs.load_mapping_file`).
+        rig_overrides: a user's bone mapping (see `runtime.motion.rigs.load_mapping_file`).
         asf: the skeleton of an .amc file, when it is not beside it.
         drop_rest_frame: force (True/False) or auto-detect (None) an added rest-pose frame 0.
         target_fps: the rate of the result; search uses 20 (the model's), retargeting may want
@@ -110,12 +108,12 @@ def load_motion(
         MotionFormatError, RigMappingError: the file cannot be read or its rig mapped.
     """
     anim = read_animation(path, asf=asf)
-    rig = map_skeleton(anim.names, anim.parents, lambda: _shape_pose(anim), anim.path, overrides=rig_overrides,
+    rig = map_skeleton(anim.names, anim.parents, lambda: shape_pose(anim), anim.path, overrides=rig_overrides,
                        forward_hint=(0.0, 0.0, 1.0), ignore=anim.end_site)
     return canonical_motion(anim, rig, fps=fps, drop_rest_frame=drop_rest_frame, target_fps=target_fps)
 
 
-def _shape_pose(anim: Animation) -> np.ndarray:
+def shape_pose(anim: Animation) -> np.ndarray:
     """Joint positions for telling a rig by its shape: the middle frame's pose (many files' zero
     pose has every bone along one axis, which shows no left and right)."""
     if not anim.num_frames:
@@ -266,30 +264,34 @@ def to_canonical_frame(pos: np.ndarray) -> np.ndarray:
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m runtime.motion", description=__doc__.split("\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    show = sub.add_parser("show", help="draw a clip's joint-angle image and a few poses as a PNG")
-    show.add_argument("file")
-    show.add_argument("--png", required=True, help="where to write the picture")
-    show.add_argument("--fps", type=float, default=None, help="the capture's real frame rate, if the file's is wrong")
-    show.add_argument("--rig-map", default=None, help="JSON bone mapping for an unknown rig")
-    show.add_argument("--asf", default=None, help="ASF skeleton of an AMC file")
-    args = parser.parse_args(argv)
-    try:
-        overrides = load_mapping_file(args.rig_map) if args.rig_map else None
-        motion = load_motion(args.file, fps=args.fps, rig_overrides=overrides, asf=args.asf)
-        from .plots import draw_motion
+def clip_range(motion: Motion, start: int | None, end: int | None, *, min_frames: int = 2,
+               purpose: str = "describe") -> tuple[int | None, int | None]:
+    """--start/--end (frames of the file, both included, as search hits give them) -> [start, end)
+    in the Motion's 20 fps frames (None, None: the whole clip).
 
-        draw_motion(motion, args.png)
-    except MotionSearchError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    print(f"{args.file}: {motion.num_frames} frames at {motion.fps:g} fps ({motion.duration:.1f} s), "
-          f"rig {motion.rig}, {motion.metres_per_unit:g} m/unit, "
-          f"{'dropped rest frame 0, ' if motion.first_source_frame else ''}wrote {args.png}")
-    return 0
+    Raises:
+        MotionFormatError: naming the file, for an empty, reversed, outside or too short range.
+    """
+    if start is None and end is None:
+        return None, None
+    first, last = motion.first_source_frame, motion.source_frames - 1
+    s = first if start is None else start
+    e = last if end is None else end
+    if s >= e:
+        raise MotionFormatError(motion.source, f"--start {s} must come before "
+                                + (f"--end {e}" if end is not None else f"the file's last frame ({e})"))
+    if s < 0 or e > last:
+        raise MotionFormatError(motion.source, f"frames {s}-{e} are outside the file's frames 0-{last}")
+    s = max(s, first)  # an added rest pose (frame 0) is not part of the motion
+    k = motion.fps / motion.source_fps
+    a, b = round((s - first) * k), min(round((e - first) * k) + 1, motion.num_frames)
+    if b - a < min_frames:
+        raise MotionFormatError(motion.source, f"frames {s}-{e} ({(e - s) / motion.source_fps:.2f} s) are too short "
+                                f"to {purpose}: at least {min_frames / motion.fps:.2f} s is needed")
+    return a, b
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def source_range(motion: Motion, start: int, end: int) -> tuple[int, int]:
+    """[start, end) at 20 fps -> the file's first and last frame (both included)."""
+    return int(round(float(motion.source_frame(start)))), \
+        min(int(round(float(motion.source_frame(max(end - 1, start))))), motion.source_frames - 1)

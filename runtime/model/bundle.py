@@ -13,7 +13,6 @@ about the model is hard-coded in the runtime.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -21,9 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import BundleError
-from .features import NUM_CHANNELS, NUM_PARTS, PART_NAMES, ChannelStats, Windows, clip_angles, motion_windows
-from .motion import Motion
+from ..errors import BundleError
+from ..hashing import file_sha256
+from ..motion import NUM_CHANNELS, NUM_PARTS, PART_NAMES, ChannelStats, Motion, Windows, clip_angles, motion_windows
 
 FORMAT = "motion-search-bundle"
 FORMAT_VERSION = 1
@@ -33,15 +32,7 @@ FILES = ("manifest.json", "text_encoder.onnx", "motion_encoder.onnx", "tokenizer
 def default_bundle_path() -> Path:
     """MOTION_SEARCH_BUNDLE if set, else the repository's committed models/default."""
     env = os.environ.get("MOTION_SEARCH_BUNDLE")
-    return Path(env) if env else Path(__file__).resolve().parent.parent / "models" / "default"
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    return Path(env) if env else Path(__file__).resolve().parents[2] / "models" / "default"
 
 
 @dataclass(frozen=True)
@@ -192,7 +183,7 @@ class Bundle:
     # ------------------------------------------------------------------------------------ layout
 
     def patch_part(self, patch: np.ndarray | int) -> np.ndarray:
-        """Body-part index (into runtime.features.PART_NAMES) of patch indices."""
+        """Body-part index (into runtime.motion.features.PART_NAMES) of patch indices."""
         return np.asarray(patch) % NUM_PARTS
 
     def patch_frames_of(self, patch: np.ndarray | int) -> np.ndarray:

@@ -12,9 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .bundle import Bundle, Query
-from .features import NUM_PARTS, PART_JOINTS, PART_NAMES
-from .skeleton import JOINTS
+from ..model import Bundle, Query
+from ..motion import JOINTS, NUM_PARTS, PART_JOINTS, PART_NAMES
 
 STOP_WORDS = frozenset("a an the and or of to with his her their its is are was while then as in on at".split())
 

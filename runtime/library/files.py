@@ -10,8 +10,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from .io.blender_files import SCENE_SUFFIXES
-from .motion import MOTION_SUFFIXES
+from ..io import SCENE_SUFFIXES
+from ..motion import MOTION_SUFFIXES
 
 COMPANION_SUFFIXES = (".asf",)
 

@@ -1,6 +1,6 @@
 """The index's side of FBX, glTF and .blend files: which changed, their clips as index items.
 
-A file's clips are indexed as `<file>#<clip name>` (runtime.io.blender_files) with the file's size,
+A file's clips are indexed as `<file>#<clip name>` (runtime.io) with the file's size,
 time and content hash, so an unchanged file is neither converted nor read again; a changed one is
 converted (one background Blender for all of them) and replaces its old clips. A file that fails
 becomes one failed entry under its own path, with the importer's message.
@@ -11,11 +11,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .errors import MotionSearchError
-from .io import blender_files
+from ..errors import MotionSearchError
+from ..hashing import content_hash
+from ..io import blender_files
+from ..motion import clip_motion
+from .items import MotionItem
 
 
-def changed_items(cache_dir: Path, files: list[str], existing: dict, seen: set, converter, fps_of,
+def scene_file_items(cache_dir: Path, files: list[str], existing: dict, seen: set, converter, fps_of,
                   rig_overrides, rig_map: str, report, progress=None, should_stop=None,
                   redescribe: bool = False) -> list:
     """MotionItems for the clips of new and changed `files`; the ids of unchanged files' clips
@@ -23,8 +26,6 @@ def changed_items(cache_dir: Path, files: list[str], existing: dict, seen: set, 
     (`redescribe`, or none yet): then their clips come back as items with the same content hash,
     read from the conversion cache, which the index describes without encoding them again.
     `existing`: id -> (chunk, row, ClipEntry)."""
-    from .index import MotionItem, content_hash
-
     by_path: dict[str, list] = {}
     for _, _, entry in existing.values():
         if entry.path and blender_files.is_scene_file(entry.path):
@@ -67,7 +68,7 @@ def changed_items(cache_dir: Path, files: list[str], existing: dict, seen: set, 
         for clip in result.clips:
             ident = blender_files.clip_id(path, clip.name)
             try:
-                motion = blender_files.clip_motion(clip, ident, fps=fps, rig_overrides=rig_overrides)
+                motion = clip_motion(clip, ident, fps=fps, rig_overrides=rig_overrides)
                 error = ""
             except MotionSearchError as e:
                 motion, error = None, str(e)

@@ -19,9 +19,9 @@ file) scores each library window by its best query window: a clip is alike if it
 stretch of the query. bench/eval_similar.py compares these choices on real clips.
 
 Speed reuses text search's two stages (runtime.search): the per-body-part first stage
-(runtime.first_stage) ranks windows with the query's 14 part means as its tokens (for each, the
+(runtime.index.first_stage) ranks windows with the query's 14 part means as its tokens (for each, the
 best body part of the window), then the candidates are scored exactly on their stored int8 / int4
-codes (runtime.code_scores). bench/bench_similar.py measures latency and the first stage's recall.
+codes (runtime.search.code_scores). bench/bench_similar.py measures latency and the first stage's recall.
 """
 
 from __future__ import annotations
@@ -31,11 +31,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .features import NUM_PARTS
-from .index import content_hash
+from ..hashing import content_hash
+from ..motion import NUM_PARTS, Motion
 from .maxsim import segment_max
-from .motion import Motion
-from .search import Hit, Searcher
+from .searcher import Hit, Searcher
 
 BLOCK_WINDOWS = 2048  # library windows scored per product (bounds the cosine matrix to ~100 MB)
 
@@ -137,7 +136,7 @@ class SimilarSearcher(Searcher):
 
     def candidates_like(self, query: MotionQuery, count: int) -> np.ndarray:
         """The first stage: the `count` windows whose per-body-part summaries best match the part
-        means of some query window, part for part (runtime.first_stage; the same-part counterpart
+        means of some query window, part for part (runtime.index.first_stage; the same-part counterpart
         of its text score, and 14 times less arithmetic)."""
         fs = self.index.first_stage
         if self._flat_parts is None:  # window-major copies: one matrix-vector product per chunk

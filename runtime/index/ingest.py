@@ -1,0 +1,91 @@
+"""Reading the library's clips for an update: a file or a MotionItem -> its ClipEntry, its Motion and
+its one-sentence description; in worker processes when asked."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from ..errors import MotionSearchError
+from ..hashing import content_hash
+from ..library import MotionItem
+from ..motion import Motion, load_motion
+from .entries import ClipEntry
+
+log = logging.getLogger(__name__)
+
+
+def describer_version() -> str:
+    from ..describe import version
+
+    return version()
+
+
+def describe_summary(motion: Motion) -> str:
+    """The sentence an index stores for a clip; "" when the describer cannot describe it (a clip
+    too short, or a describer error: logged, never fatal to indexing)."""
+    from ..describe import describe
+
+    try:
+        return describe(motion).summary
+    except MotionSearchError:
+        return ""
+    except Exception as e:  # noqa: BLE001 - a describer bug must not cost the clip its place in the index
+        log.warning("%s: cannot describe (%s: %s)", motion.source, type(e).__name__, e)
+        return ""
+
+
+def read_clip(args: tuple) -> tuple[str, tuple[ClipEntry, Motion | None]]:
+    ident, item, fps, overrides, rig_map = args
+    if isinstance(item, MotionItem):
+        m = item.motion
+        entry = ClipEntry(id=ident, path=item.path, label=item.label or ident, content_hash=item.content_hash,
+                          size=item.size, mtime_ns=item.mtime_ns, fps_override=item.fps_override,
+                          rig_map=item.rig_map)
+        if m is None:
+            entry.status, entry.error, entry.description = "failed", item.error, ""
+            return ident, (entry, None)
+        entry.source_fps, entry.source_frames = m.source_fps, m.source_frames
+        entry.first_source_frame, entry.frames, entry.rig = m.first_source_frame, m.num_frames, m.rig
+        entry.description = describe_summary(m)
+        return ident, (entry, m)
+    path = str(item)
+    st = os.stat(path)
+    entry = ClipEntry(id=ident, path=path, label=Path(path).stem, content_hash=content_hash(path), size=st.st_size,
+                      mtime_ns=st.st_mtime_ns, fps_override=fps, rig_map=rig_map)
+    try:
+        m = load_motion(path, fps=fps, rig_overrides=overrides)
+    except (MotionSearchError, OSError) as e:
+        entry.status, entry.error, entry.description = "failed", str(e), ""
+        return ident, (entry, None)
+    entry.source_fps, entry.source_frames = m.source_fps, m.source_frames
+    entry.first_source_frame, entry.frames, entry.rig = m.first_source_frame, m.num_frames, m.rig
+    entry.description = describe_summary(m)
+    return ident, (entry, m)
+
+
+def read_description(args: tuple) -> tuple[str, tuple[str, str]]:
+    """(id, (label, description)) of an unchanged clip: read and described, not hashed or encoded."""
+    ident, item, fps, overrides, _ = args
+    if isinstance(item, MotionItem):
+        return ident, (item.label or ident, describe_summary(item.motion) if item.motion is not None else "")
+    try:
+        motion = load_motion(str(item), fps=fps, rig_overrides=overrides)
+    except (MotionSearchError, OSError):
+        return ident, (Path(str(item)).stem, "")  # unreadable now: "", never fatal
+    return ident, (Path(str(item)).stem, describe_summary(motion))
+
+
+def read_all(batch, fps_of, workers: int, overrides=None, rig_map: str = "", read=read_clip):
+    """`read` (read_clip, or read_description) of each (id, path or MotionItem), in processes if asked."""
+    args = [(ident, item, None if isinstance(item, MotionItem) or not fps_of else fps_of(str(item)), overrides, rig_map)
+            for ident, item in batch]
+    if workers and workers > 1 and len(args) > 8:
+        import multiprocessing as mp
+
+        with mp.get_context("fork").Pool(workers) as pool:
+            yield from pool.imap(read, args, chunksize=4)
+    else:
+        for a in args:
+            yield read(a)

@@ -1,0 +1,12 @@
+"""Searching an index: text -> motion (two-stage MaxSim on the stored codes), motion -> motion
+(find similar), motion -> text (ranking captions), the MaxSim kernels, and explanations (each
+word's best patch: a body part over a time span).
+
+May import: runtime.index, runtime.model, runtime.motion, runtime.errors, runtime.hashing.
+"""
+
+from .code_scores import CodeScorer
+from .explain import Explanation, WordMatch, explain, explain_motion, explain_patches
+from .maxsim import maxsim_packed, maxsim_padded, segment_max, token_patch_argmax
+from .searcher import Hit, Searcher, default_candidates, rank_captions
+from .similar import MotionQuery, SimilarSearcher, similar_candidates

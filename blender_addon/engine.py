@@ -127,13 +127,21 @@ def index_for_update(path: str, bundle):
     """A separate instance of the index for a background update: searches meanwhile keep using
     the cached instance, which holds the last saved state. An index built by another model (an
     add-on update with a new model) is replaced by an empty one, so the update encodes the library
-    again; `index.replaced` says so.
+    again; `index.replaced` says so. A damaged index (a file that fails its checksum, say) is
+    rebuilt the same way: it is derived from the library files, and a Blender user has no
+    command line to rebuild it from.
 
-    Raises runtime.errors.LibraryIndexError for a damaged index (never replaced on its own).
+    Raises runtime.errors.LibraryIndexError for an index of a newer format, or one being updated
+    by another process.
     """
+    from runtime.errors import DamagedIndexError
     from runtime.index import LibraryIndex
 
-    index = LibraryIndex.open_or_create(path, bundle, replace_stale=True)
+    try:
+        index = LibraryIndex.open_or_create(path, bundle, replace_stale=True)
+    except DamagedIndexError as e:
+        index = LibraryIndex.open_or_create(path, bundle, rebuild=True)
+        index.replaced = f"the index was damaged ({e}); encoding the library again"
     if index.replaced:
         index_changed()
     return index

@@ -27,7 +27,7 @@ import os
 import sys
 from pathlib import Path
 
-from .errors import MotionSearchError
+from .errors import MotionSearchError, safe_text
 
 
 def default_index_path() -> Path:
@@ -45,14 +45,15 @@ def _bundle(args):
 
 
 def _update(index_path: Path, sources: list[str], bundle, fps_of=None, jobs: int = 1, codec: str = "int8",
-            rig_overrides=None, converter=None):
+            rig_overrides=None, converter=None, wait_s: float = 0.0, rebuild: bool = False):
     from .index import LibraryIndex
     from .progress import Progress
 
-    index = LibraryIndex.open_or_create(index_path, bundle, codec, replace_stale=True)
+    index = LibraryIndex.open_or_create(index_path, bundle, codec, replace_stale=True, rebuild=rebuild)
     if index.replaced:
-        print(f"index {index_path} was built by another model or format ({index.replaced}): "
-              "encoding the library again", file=sys.stderr)
+        why = "rebuilding it" if rebuild else "built by another model or format"
+        print(f"index {safe_text(index_path)}: {why} ({safe_text(index.replaced)}): encoding the library again",
+              file=sys.stderr)
     bar: Progress | None = None
 
     def progress(done: int, total: int, note: str) -> None:
@@ -64,27 +65,35 @@ def _update(index_path: Path, sources: list[str], bundle, fps_of=None, jobs: int
             bar = Progress(total, label)
         bar.update(1, note)
 
-    report = index.update(sources, bundle, fps_of=fps_of, progress=progress, workers=jobs,
-                          rig_overrides=rig_overrides, converter=converter)
-    if bar is not None:
-        bar.close()
-    print(f"index {index_path}: {report.summary()}; {len(index.ok_clips)} clips, {index.num_windows} windows")
+    try:
+        report = index.update(sources, bundle, fps_of=fps_of, progress=progress, workers=jobs,
+                              rig_overrides=rig_overrides, converter=converter, wait_s=wait_s)
+    finally:
+        if bar is not None:
+            bar.close()
+    print(f"index {safe_text(index_path)}: {report.summary()}; {len(index.ok_clips)} clips, "
+          f"{index.num_windows} windows")
     for ident, error in report.failed:
-        print(f"  skipped {error}")
+        print(f"  failed: {safe_text(error)}")
     _print_not_read(report.not_read, index_path)
     return index, report
 
 
 def _print_not_read(not_read: list[tuple[str, str]], index_path: Path) -> None:
-    """FBX / glTF / .blend files left unread (no Blender) one by one; other files counted and named."""
-    from .library import other_files_text
+    """Entries that could not be read (links, special files, folders, no Blender) one by one; other
+    files and hidden ones counted and named (all of them are in report.json)."""
+    from .library import HIDDEN, NOT_MOTION, other_files_text
 
-    others = [p for p, why in not_read if why == "not a motion file"]
+    others = [p for p, why in not_read if why == NOT_MOTION]
+    hidden = [p for p, why in not_read if why == HIDDEN]
     for path, why in not_read:
-        if why != "not a motion file":
-            print(f"  {why}: {path}")
+        if why not in (NOT_MOTION, HIDDEN):
+            print(f"  {safe_text(why)}: {safe_text(path)}")
     if others:
-        print(f"  {other_files_text(others)} (all in {index_path / 'report.json'})")
+        print(f"  {safe_text(other_files_text(others))} (all in {safe_text(index_path / 'report.json')})")
+    if hidden:
+        names = ", ".join(os.path.basename(p) for p in hidden[:10]) + (", ..." if len(hidden) > 10 else "")
+        print(f"  {len(hidden)} hidden file{'s' if len(hidden) != 1 else ''} or folders skipped: {safe_text(names)}")
 
 
 def cmd_index(args) -> int:
@@ -96,7 +105,8 @@ def cmd_index(args) -> int:
     converter = find_converter(args.blender)
     if converter is not None:
         print(f"FBX, glTF and .blend files are read by {converter}", file=sys.stderr)
-    _update(Path(args.index), args.folders, _bundle(args), fps, args.jobs, args.codec, overrides, converter)
+    _update(Path(args.index), args.folders, _bundle(args), fps, args.jobs, args.codec, overrides, converter,
+            wait_s=args.wait, rebuild=args.rebuild)
     return 0
 
 
@@ -109,17 +119,34 @@ def cmd_search(args) -> int:
         return _search_like(args, bundle)
     searcher = Searcher(LibraryIndex.open(args.index, bundle), bundle)
     if args.queries:
-        lines = [ln.strip() for ln in Path(args.queries).read_text(encoding="utf-8").splitlines() if ln.strip()]
-        for text in lines:
-            hits = searcher.search(text, args.top, exact=args.exact or None)
-            print(json.dumps([_hit_json(h) for h in hits]))
-        return 0
+        return _search_lines(searcher, args)
     hits = searcher.search(args.text, args.top, exact=args.exact or None)
     if args.json:
         print(json.dumps([_hit_json(h) for h in hits], indent=1))
     else:
         _print_hits(args.text, hits)
     return 0
+
+
+def _search_lines(searcher, args) -> int:
+    """--queries FILE: one JSON list of hits per query line (blank lines skipped); a line that cannot
+    be searched (no known words, not UTF-8) gives {"line": N, "error": ...} there and on stderr,
+    and the other lines still run. Exit status 1 when any line failed."""
+    raw = Path(args.queries).read_bytes()
+    failed = 0
+    for number, line in enumerate(raw.splitlines(), 1):
+        try:
+            text = line.decode("utf-8").strip()
+            if not text:
+                continue
+            hits = searcher.search(text, args.top, exact=args.exact or None)
+            print(json.dumps([_hit_json(h) for h in hits]), flush=True)
+        except (UnicodeDecodeError, ValueError) as e:
+            why = "not UTF-8 text" if isinstance(e, UnicodeDecodeError) else safe_text(e)
+            print(json.dumps({"line": number, "error": why}), flush=True)
+            print(f"error: {safe_text(args.queries)}:{number}: {why}", file=sys.stderr)
+            failed += 1
+    return 1 if failed else 0
 
 
 def _search_like(args, bundle) -> int:
@@ -163,10 +190,10 @@ def _hit_json(hit) -> dict:
 
 
 def _print_hits(text: str, hits) -> None:
-    print(f'"{text}"')
+    print(f'"{safe_text(text)}"')
     for rank, h in enumerate(hits, 1):
-        print(f"  {rank:2d}. {h.score:.3f}  {h.label:<48s} frames {h.start_frame}-{h.end_frame} "
-              f"@ {h.fps:g} fps ({h.duration_s:.1f} s)  {h.path}")
+        print(f"  {rank:2d}. {h.score:.3f}  {safe_text(h.label):<48s} frames {h.start_frame}-{h.end_frame} "
+              f"@ {h.fps:g} fps ({h.duration_s:.1f} s)  {safe_text(h.path)}")
         if h.description:
             print(f"      {h.description}")
 
@@ -325,6 +352,13 @@ def cmd_demo(args) -> int:
     return 0
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m runtime", description="Fine-grained text-to-motion search.")
     common = argparse.ArgumentParser(add_help=False)
@@ -342,12 +376,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="processes reading files")
     p.add_argument("--blender", default=None, help="Blender executable (or a Python with bpy) that reads FBX, glTF "
                    "and .blend files (default: MOTION_SEARCH_BLENDER, blender on PATH, or this Python's bpy)")
+    p.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
+                   help="wait this long for another update of the same index to finish (default: say who holds it)")
+    p.add_argument("--rebuild", action="store_true",
+                   help="encode the whole library again into a fresh index (a damaged index, say)")
     p.set_defaults(func=cmd_index)
 
     p = sub.add_parser("search", parents=[common], help="search the index by text")
     p.add_argument("text", nargs="?", default="", help="what the motion looks like")
     p.add_argument("--index", default=str(default_index_path()), help="index folder")
-    p.add_argument("--top", type=int, default=10, help="how many clips")
+    p.add_argument("--top", type=_positive_int, default=10, help="how many clips (1 or more)")
     p.add_argument("--json", action="store_true", help="print hits as JSON")
     p.add_argument("--queries", default=None, help="a file with one query per line: one JSON list per line")
     p.add_argument("--exact", action="store_true", help="score every window (no candidate stage)")
@@ -401,14 +439,16 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=cmd_demo)
 
     args = parser.parse_args(argv)
+    if isinstance(getattr(args, "text", None), str):  # bytes that were not UTF-8 in a query: replaced
+        args.text = args.text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
     if args.command == "search" and not args.queries and not args.like and not args.text.strip():
         parser.error("search needs a TEXT, --queries FILE or --like FILE")
     if args.command == "search" and not args.like and (args.start is not None or args.end is not None):
         parser.error("--start and --end choose frames of the --like FILE: give --like FILE too")
     try:
         return args.func(args)
-    except (MotionSearchError, ValueError, FileNotFoundError) as e:
-        print(f"error: {e}", file=sys.stderr)
+    except (MotionSearchError, ValueError, OSError) as e:
+        print(f"error: {safe_text(e)}", file=sys.stderr)
         return 1
 
 

@@ -5,9 +5,11 @@ May import: runtime.library, runtime.describe, runtime.motion, runtime.errors, r
 The model bundle is handed to `update`, never imported.
 """
 
-from .chunks import load_npy, save_chunk_arrays, write_json
+from .chunks import chunk_checksums, file_crc32, load_npy, save_chunk_arrays, write_json
 from .codec import CODECS, bytes_per_patch, decode, encode
 from .entries import ClipEntry, UpdateReport
 from .first_stage import FirstStage, part_means, summarise
 from .ingest import describe_summary, describer_version
-from .store import DEFAULT_CODEC, INDEX_FORMAT, INDEX_VERSION, LibraryIndex, other_model_error
+from .lock import IndexLock
+from .store import (DEFAULT_CODEC, INDEX_FORMAT, INDEX_VERSION, LibraryIndex, other_model_error, read_meta,
+                    write_metadata)

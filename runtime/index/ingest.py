@@ -7,7 +7,7 @@ import logging
 import os
 from pathlib import Path
 
-from ..errors import MotionSearchError
+from ..errors import MotionSearchError, safe_text
 from ..hashing import content_hash
 from ..library import MotionItem
 from ..motion import Motion, load_motion
@@ -51,13 +51,22 @@ def read_clip(args: tuple) -> tuple[str, tuple[ClipEntry, Motion | None]]:
         entry.description = describe_summary(m)
         return ident, (entry, m)
     path = str(item)
-    st = os.stat(path)
-    entry = ClipEntry(id=ident, path=path, label=Path(path).stem, content_hash=content_hash(path), size=st.st_size,
-                      mtime_ns=st.st_mtime_ns, fps_override=fps, rig_map=rig_map)
-    try:
+    entry = ClipEntry(id=ident, path=path, label=Path(path).stem, content_hash="", fps_override=fps, rig_map=rig_map)
+    try:  # a file can vanish or be unreadable between the scan and now: that file fails, nothing else
+        st = os.stat(path)
+        entry.size, entry.mtime_ns, entry.content_hash = st.st_size, st.st_mtime_ns, content_hash(path)
         m = load_motion(path, fps=fps, rig_overrides=overrides)
-    except (MotionSearchError, OSError) as e:
+    except OSError as e:
+        entry.status, entry.error, entry.description = "failed", f"{safe_text(path)}: cannot read the file " \
+            f"({e.strerror or e})", ""
+        return ident, (entry, None)
+    except MotionSearchError as e:
         entry.status, entry.error, entry.description = "failed", str(e), ""
+        return ident, (entry, None)
+    except Exception as e:  # noqa: BLE001 - a reader bug on one file must not stop the library
+        log.warning("%s: unexpected %s while reading", safe_text(path), type(e).__name__, exc_info=True)
+        entry.status, entry.description = "failed", ""
+        entry.error = safe_text(f"{path}: cannot be read ({type(e).__name__}: {e})")
         return ident, (entry, None)
     entry.source_fps, entry.source_frames = m.source_fps, m.source_frames
     entry.first_source_frame, entry.frames, entry.rig = m.first_source_frame, m.num_frames, m.rig
@@ -72,8 +81,8 @@ def read_description(args: tuple) -> tuple[str, tuple[str, str]]:
         return ident, (item.label or ident, describe_summary(item.motion) if item.motion is not None else "")
     try:
         motion = load_motion(str(item), fps=fps, rig_overrides=overrides)
-    except (MotionSearchError, OSError):
-        return ident, (Path(str(item)).stem, "")  # unreadable now: "", never fatal
+    except Exception:  # noqa: BLE001 - unreadable now: "", never fatal
+        return ident, (Path(str(item)).stem, "")
     return ident, (Path(str(item)).stem, describe_summary(motion))
 
 

@@ -3,10 +3,13 @@
 An index is a directory (ColBERT's layout, minus pickle):
 
     metadata.json        format version, the bundle's model id, sizes, codec, the chunk list,
-                         dropped entries; replaced atomically after every chunk
+                         dropped entries, a CRC-32 of every chunk file, its own digest; the one
+                         commit point, replaced atomically (see "Commit protocol")
+    .lock                the writer lock (runtime/index/lock.py)
     chunk-000001/        one batch of clips, written to a temporary name and renamed when complete
         clips.json       per clip: id, path, content hash, size/mtime, frame rates, rig, status, error,
-                         description (one sentence from runtime.describe)
+                         description (one sentence from runtime.describe); after descriptions
+                         are redone, clips-<id>.json (metadata names it)
         windows.npy      (W, 3) int64: clip (in this chunk), first frame (20 fps), frames
         doclens.npy      (W,) int32 patches per window
         codes.npy        (P, D) patch codes (runtime.index.codec), scales.npy for int codecs
@@ -19,15 +22,37 @@ An index is a directory (ColBERT's layout, minus pickle):
                          content (runtime.io.blender_files; runtime.library.scene_clips keeps it pruned)
 
 Updates are incremental: a file is re-encoded only when its content hash (checked when its
-size or modification time changed) or its frame-rate override differs. A killed update leaves
-the index as it was after the last completed chunk. A file that fails to load becomes a
-`failed` entry with its error, listed in the report, and never stops the rest.
+size or modification time changed) or its frame-rate override differs. A file that fails to load
+becomes a `failed` entry with its error and never stops the rest; failed entries are tried again
+at every update (a worker crash or a changed converter is not the file's fault), and the report
+lists every clip that is failed now. A file that was indexed and cannot be read now keeps its
+entry (reported, not lost).
+
+Commit protocol (what a kill -9 at any moment leaves: the index of the last commit, complete):
+1. Only the holder of the writer lock (`.lock`, released by the OS when its process dies) writes;
+   it re-reads metadata.json after taking the lock. Readers never lock and never write, except to
+   upgrade an older format, which they do under the lock.
+2. A chunk's files are written into `.tmp-<name>/`, fsynced, their CRC-32s taken, and the folder is
+   renamed to `<name>/`. Nothing refers to it yet: a kill here leaves an unlisted folder, which the
+   next writer deletes.
+3. The commit: metadata.json is replaced atomically (temporary file, fsync, rename, folder fsync)
+   by one that lists the new chunk with its checksums AND drops the entries it replaces (changed
+   files' old versions) in the same write. So a changed clip is always searchable, old or new.
+   Files gone from the library are dropped in a commit of their own (they are gone).
+4. Chunk files are never modified in place. Descriptions redone are a new clips-<id>.json,
+   committed like a chunk; compaction writes all its new chunks first and commits them in one
+   metadata write; only then are replaced files and folders deleted.
+5. A reader verifies metadata.json's digest and every listed file's CRC-32 (each file once per
+   process while it is unchanged); a mismatch is a damaged index, named with the file, and
+   `python -m runtime index --rebuild` encodes the library again. A reader that raced a writer's
+   deletion of replaced files reads the new metadata.json and tries again.
 
 Each clip's description (`Description.summary` of runtime.describe, e.g. "A person waves the right
 hand.") is computed from the Motion already loaded for encoding; a clip the describer cannot
 describe (too short, say) gets "" and is indexed all the same. Format history: v1 patches only;
 v2 adds the per-body-part first stage, computed from the stored codes when a v1 index is opened;
-v3 adds descriptions. Opening a v2 index only rewrites its metadata (v3): its clips have no
+v3 adds descriptions; v4 adds the checksums and the digest (computed from the files as they are when
+a v3 index is opened). Opening a v2 index only rewrites its metadata (v3): its clips have no
 description yet (None; search shows ""), and the next `update` reads those unchanged files again
 to describe them, without encoding them again (clips.json of each chunk is replaced atomically).
 The same happens when the describer itself changed (metadata.json records its `describer`
@@ -52,21 +77,25 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from ..errors import LibraryIndexError, StaleIndexError
+from ..errors import DamagedIndexError, LibraryIndexError, StaleIndexError, safe_text
 from ..hashing import content_hash
-from ..library import MotionItem, prune_cache, scan, scene_file_items
+from ..library import NOT_MOTION, MotionItem, prune_cache, scan, scene_file_items
 from ..motion import Motion, Windows
 from . import codec as codecs
 from . import first_stage
-from .chunks import load_npy, save_chunk_arrays, write_json
+from .chunks import chunk_checksums, file_crc32, load_npy, save_chunk_arrays, sync_folder, write_json
 from .entries import ClipEntry, UpdateReport, entry_json
 from .ingest import describer_version, read_all, read_description
-from .upgrade import upgrade_from_v1, upgrade_from_v2
+from .lock import IndexLock
+from .upgrade import meta_digest, upgrade_from_v1, upgrade_from_v2, upgrade_from_v3
 
 INDEX_FORMAT = "motion-search-index"
-INDEX_VERSION = 3  # 2: per-body-part first stage (parts.npy, basis.npy); 3: clip descriptions
+INDEX_VERSION = 4  # 2: per-body-part first stage (parts.npy, basis.npy); 3: clip descriptions; 4: checksums
 DEFAULT_CODEC = "int8"
 ENCODE_BATCH = 32  # clips whose windows go through the motion encoder together
+UPGRADE_WAIT_S = 60.0  # a reader waits this long for a running update before upgrading an old format
+OPEN_TRIES = 3  # a reader that raced a writer's clean-up reads the new metadata and tries again
+REBUILD_HINT = "run `python -m runtime index --rebuild FOLDER...` (or Update Index in Blender) to encode it again"
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +109,7 @@ class LibraryIndex:
         self.codec = meta["codec"]
         self.embed_dim = int(meta["embed_dim"])
         self.replaced = ""  # what open_or_create(replace_stale=True) replaced, if it did
+        self._lock = IndexLock(path)
         self._load_chunks()
 
     # ----------------------------------------------------------------------------- open / create
@@ -92,67 +122,80 @@ class LibraryIndex:
         if (path / "metadata.json").exists():
             raise LibraryIndexError(f"{path}: an index already exists here")
         path.mkdir(parents=True, exist_ok=True)
+        with IndexLock(path):
+            if (path / "metadata.json").exists():
+                raise LibraryIndexError(f"{path}: an index already exists here")
+            return cls._create_locked(path, bundle, codec)
+
+    @classmethod
+    def _create_locked(cls, path: Path, bundle, codec: str) -> "LibraryIndex":
         meta = {"format": INDEX_FORMAT, "format_version": INDEX_VERSION, "model_id": bundle.model_id,
                 "embed_dim": bundle.embed_dim, "window": bundle.window, "hop": bundle.hop, "codec": codec,
-                "created": time.strftime("%Y-%m-%dT%H:%M:%S"), "chunks": [], "dropped": {},
-                "describer": describer_version()}
-        write_json(path / "metadata.json", meta)
-        return cls(path, meta)
+                "created": time.strftime("%Y-%m-%dT%H:%M:%S"), "chunks": [], "dropped": {}, "checksums": {},
+                "clips_files": {}, "describer": describer_version()}
+        return cls(path, write_metadata(path, meta))
 
     @classmethod
     def open(cls, path: str | os.PathLike, bundle=None) -> "LibraryIndex":
         """Open an index; with `bundle`, refuse one built by another model.
 
         Raises:
-            LibraryIndexError: missing, unreadable, truncated, another format version or model.
+            LibraryIndexError: missing, unreadable, damaged, another format version or model.
         """
         path = Path(path)
-        meta_path = path / "metadata.json"
-        if not meta_path.exists():
-            raise LibraryIndexError(f"{path}: no index here (metadata.json missing): build one with `index`")
-        try:
-            meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise LibraryIndexError(f"{meta_path}: unreadable index metadata ({e}); rebuild the index") from None
-        if not isinstance(meta, dict) or meta.get("format") != INDEX_FORMAT:
-            raise LibraryIndexError(f"{path}: not a motion search index")
-        version = meta.get("format_version")
-        if not isinstance(version, int) or version > INDEX_VERSION:
-            raise LibraryIndexError(f"{path}: index format v{version} is newer than this version of motion search "
-                                    f"reads (v{INDEX_VERSION}): update motion search, or index into another folder")
-        if bundle is not None and meta.get("model_id") != bundle.model_id:
-            raise other_model_error(path, meta.get("model_id"), bundle.model_id)
-        if version == 1:
-            meta = upgrade_from_v1(path, meta)
-        if meta["format_version"] == 2:
-            meta = upgrade_from_v2(path, meta)
-        if meta["format_version"] != INDEX_VERSION:
-            raise StaleIndexError(f"{path}: index format v{version} is not v{INDEX_VERSION}: "
-                                  "update the index to encode the library again")
-        return cls(path, meta)
+        for attempt in range(OPEN_TRIES):
+            meta = read_meta(path)
+            if bundle is not None and meta.get("model_id") != bundle.model_id:
+                raise other_model_error(path, meta.get("model_id"), bundle.model_id)
+            if meta["format_version"] < INDEX_VERSION:
+                with IndexLock(path, wait_s=UPGRADE_WAIT_S):
+                    meta = _upgraded(path, read_meta(path))
+            try:
+                return cls(path, meta)
+            except _Raced:
+                if attempt == OPEN_TRIES - 1:
+                    raise LibraryIndexError(f"{path}: the index keeps changing while it is read; try again") from None
+        raise AssertionError("unreachable")
 
     @classmethod
     def open_or_create(cls, path: str | os.PathLike, bundle, codec: str = DEFAULT_CODEC,
-                       replace_stale: bool = False) -> "LibraryIndex":
+                       replace_stale: bool = False, rebuild: bool = False) -> "LibraryIndex":
         """Open the index at `path`, or create an empty one there.
 
         With `replace_stale`, an index built by another model or in an older format is replaced by
         an empty one with the same codec (the next update encodes every clip again): an index is
-        derived from the motion files, which stay the truth. A damaged index is never replaced.
+        derived from the motion files, which stay the truth. A damaged index is replaced only with
+        `rebuild`, which replaces any index there (keeping its conversion cache).
         """
         path = Path(path)
         if not (path / "metadata.json").exists():
             return cls.create(path, bundle, codec)
+        if rebuild:
+            return cls._replace(path, bundle, codec, "rebuilt on request")
         try:
             return cls.open(path, bundle)
-        except StaleIndexError:
+        except StaleIndexError as e:
             if not replace_stale:
                 raise
-        meta = json.loads((path / "metadata.json").read_text(encoding="utf-8"))  # open() read it just now
-        old = path.with_name(f".{path.name}.stale-{uuid.uuid4().hex[:6]}")
-        os.replace(path, old)  # out of the way first: a crash leaves either index, never a mix
-        index = cls.create(path, bundle, meta.get("codec", codec) if meta.get("codec") in codecs.CODECS else codec)
-        index.replaced = f"{meta.get('model_id')}, format v{meta.get('format_version')}"
+            return cls._replace(path, bundle, codec, str(e))
+
+    @classmethod
+    def _replace(cls, path: Path, bundle, codec: str, why: str) -> "LibraryIndex":
+        """An empty index in place of the one at `path` (same codec when it can be read), under the
+        writer lock; the conversion cache moves across (it depends on the files, not the model)."""
+        with IndexLock(path, wait_s=0.0):
+            try:
+                meta = json.loads((path / "metadata.json").read_text(encoding="utf-8"))
+                old_codec = meta.get("codec") if isinstance(meta, dict) else None
+                what = f"{meta.get('model_id')}, format v{meta.get('format_version')}"
+            except (OSError, ValueError):
+                old_codec, what = None, "unreadable"
+            old = path.with_name(f".{path.name}.old-{uuid.uuid4().hex[:6]}")
+            os.replace(path, old)  # out of the way first: a crash leaves either index, never a mix
+        index = cls.create(path, bundle, old_codec if old_codec in codecs.CODECS else codec)
+        if (old / "converted").is_dir():
+            os.replace(old / "converted", path / "converted")
+        index.replaced = what if not why.startswith("rebuilt") else f"{what}; {why}"
         shutil.rmtree(old, ignore_errors=True)
         return index
 
@@ -161,8 +204,9 @@ class LibraryIndex:
         windows, doclens, pooled, parts, summaries = [], [], [], [], []
         for name in self.meta["chunks"]:
             d = self.path / name
+            self._verify(name)
             try:
-                raw = json.loads((d / "clips.json").read_text(encoding="utf-8"))
+                raw = json.loads((d / self._clips_file(name)).read_text(encoding="utf-8"))
                 w = load_npy(d / "windows.npy")
                 dl = load_npy(d / "doclens.npy")
                 arrays = {"codes": load_npy(d / "codes.npy", mmap=True)}
@@ -171,11 +215,13 @@ class LibraryIndex:
                 pw = load_npy(d / "pooled.npy")
                 fs_parts, fs_basis = load_npy(d / "parts.npy"), load_npy(d / "basis.npy")
                 entries = [ClipEntry(**item) for item in raw]
-            except (OSError, ValueError, TypeError, json.JSONDecodeError) as e:
-                raise LibraryIndexError(f"{d}: damaged index chunk ({e}); rebuild the index") from None
+            except FileNotFoundError as e:
+                raise _Raced(e.filename or str(d)) from None
+            except (OSError, ValueError, TypeError, EOFError, json.JSONDecodeError) as e:
+                raise DamagedIndexError(f"{d}: damaged index chunk ({safe_text(e, 200)}); {REBUILD_HINT}") from None
             if not (len(w) == len(dl) == len(pw) == len(fs_parts)) or int(dl.sum()) != len(arrays["codes"]) or \
                     (w.size and int(w[:, 0].max()) >= len(raw)):
-                raise LibraryIndexError(f"{d}: index chunk arrays disagree in size (truncated?); rebuild the index")
+                raise DamagedIndexError(f"{d}: index chunk arrays disagree in size (truncated?); {REBUILD_HINT}")
             dropped = set(self.meta["dropped"].get(name, []))
             offsets = np.concatenate([[0], np.cumsum(dl)])
             first_local = {}
@@ -206,6 +252,26 @@ class LibraryIndex:
         starts = np.concatenate([[0], np.cumsum(counts)[:-1]]) if len(self.clips) else np.zeros(0, np.int64)
         for entry, start, count in zip(self.clips, starts, counts):
             entry.window_start, entry.window_count = int(start), int(count)
+
+    def _clips_file(self, chunk: str) -> str:
+        return self.meta.get("clips_files", {}).get(chunk, "clips.json")
+
+    def _verify(self, chunk: str) -> None:
+        """Every file the metadata lists for `chunk` is there with its CRC-32 (see the module docstring)."""
+        d = self.path / chunk
+        for fname, crc in self.meta.get("checksums", {}).get(chunk, {}).items():
+            try:
+                ok = file_crc32(d / fname) == crc
+            except FileNotFoundError:
+                if not d.is_dir() or fname == self._clips_file(chunk):
+                    raise _Raced(str(d / fname)) from None  # a writer replaced it since we read the metadata
+                raise DamagedIndexError(f"{d / fname}: index file missing; {REBUILD_HINT}") from None
+            except OSError as e:
+                raise DamagedIndexError(f"{d / fname}: cannot read index file ({e.strerror or e}); {REBUILD_HINT}") \
+                    from None
+            if not ok:
+                raise DamagedIndexError(f"{d / fname}: damaged index file (its checksum differs from the one "
+                                        f"recorded when it was written); {REBUILD_HINT}")
 
     # ----------------------------------------------------------------------------------- reading
 
@@ -282,12 +348,13 @@ class LibraryIndex:
                fps_of: Callable[[str], float | None] | None = None,
                progress: Callable[[int, int, str], None] | None = None,
                should_stop: Callable[[], bool] | None = None, chunk_clips: int = 256,
-               workers: int = 0, rig_overrides: dict | None = None, converter=None) -> UpdateReport:
+               workers: int = 0, rig_overrides: dict | None = None, converter=None,
+               wait_s: float = 0.0) -> UpdateReport:
         """Make the index hold exactly the motion files under `sources` and the given `motions`.
 
         Args:
             sources: folders (searched recursively) and files.
-            bundle: the runtime.model.bundle.Bundle this index was built with.
+            bundle: the runtime.model.Bundle this index was built with.
             motions: in-memory motions (Blender actions), by id.
             fps_of: the real frame rate of a file when its own is wrong (None keeps the file's).
             progress: called as progress(done, total, note) while encoding.
@@ -295,14 +362,31 @@ class LibraryIndex:
             chunk_clips: clips per saved chunk (what a crash can lose at most).
             workers: processes reading files (0: in this process; use 0 inside Blender).
             rig_overrides: a user's bone mapping for rigs no convention knows
-                (runtime.motion.rigs.load_mapping_file); changing it re-reads every file.
+                (runtime.motion.load_mapping_file); changing it re-reads every file.
             converter: the Blender that reads FBX, glTF and .blend files
-                (runtime.io.blender_files.find_converter); None: those files are reported as
-                not read unless their clips are in the index's conversion cache (`converted/`).
+                (runtime.io.find_converter); None: those files are reported as not read unless
+                their clips are in the index's conversion cache (`converted/`).
+            wait_s: how long to wait for another update of this index to finish (then the error
+                says which process holds it).
 
         Unchanged clips with no description yet (an index upgraded from v2) are read again and
         described after the new clips are encoded, without encoding them again (report.described).
+
+        Raises:
+            LibraryIndexError: another process is updating this index (after `wait_s`), or the
+                index on disk is damaged.
         """
+        self._lock.wait_s = wait_s
+        with self._lock:
+            self.meta = read_meta(self.path)  # what the last writer committed
+            if self.meta["format_version"] < INDEX_VERSION:
+                self.meta = _upgraded(self.path, self.meta)
+            self._load_chunks()
+            return self._update(sources, bundle, motions, fps_of, progress, should_stop, chunk_clips, workers,
+                                rig_overrides, converter)
+
+    def _update(self, sources, bundle, motions, fps_of, progress, should_stop, chunk_clips, workers,
+                rig_overrides, converter) -> UpdateReport:
         t0 = time.time()
         if bundle.model_id != self.meta["model_id"]:
             raise other_model_error(self.path, self.meta["model_id"], bundle.model_id)
@@ -312,7 +396,7 @@ class LibraryIndex:
             if rig_overrides else ""
         existing: dict[str, tuple[str, int, ClipEntry]] = {}
         for name in self.meta["chunks"]:
-            raw = json.loads((self.path / name / "clips.json").read_text(encoding="utf-8"))
+            raw = json.loads((self.path / name / self._clips_file(name)).read_text(encoding="utf-8"))
             dropped = set(self.meta["dropped"].get(name, []))
             for k, item in enumerate(raw):
                 if k not in dropped:
@@ -321,42 +405,54 @@ class LibraryIndex:
         undescribed: list[tuple[str, object]] = []  # unchanged clips to describe: (id, path or MotionItem)
         redescribe = self.meta.get("describer") != describer_version()  # descriptions of an older describer
         seen: set[str] = set()
-        files, scene_files = [], []
+        kept: list[tuple[str, str]] = []  # (id, why): indexed before, unreadable now, entry kept
+        files, scene_files, roots = [], [], []
         for src in sources:
-            if not os.path.exists(src):
-                report.failed.append((str(src), f"{src}: library folder or file not found"))
+            src = os.fspath(src)
+            if not os.path.lexists(src):
+                report.failed.append((src, f"{src}: library folder or file not found"))
                 continue
             found = scan(src)
+            roots.append(src if os.path.isdir(src) else os.path.dirname(os.path.abspath(src)))
             files += found.motion
             scene_files += found.scene
-            report.not_read += [(p, "not a motion file") for p in found.other]
+            report.not_read += [(p, NOT_MOTION) for p in found.other] + found.skipped
         for path in files:
             path = os.path.abspath(path)
             if path in seen:
                 continue
             seen.add(path)
-            st = os.stat(path)
             fps = fps_of(path) if fps_of else None
             old = existing.get(path)
-            same_reading = old is not None and old[2].fps_override == fps and old[2].rig_map == rig_map
-            if same_reading and (old[2].size == st.st_size and old[2].mtime_ns == st.st_mtime_ns
-                                 or old[2].content_hash == content_hash(path)):  # else touched, not changed
+            try:
+                st = os.stat(path)
+                same_reading = old is not None and old[2].fps_override == fps and old[2].rig_map == rig_map
+                unchanged = same_reading and (old[2].size == st.st_size and old[2].mtime_ns == st.st_mtime_ns
+                                              or old[2].content_hash == content_hash(path))  # touched, not changed
+            except OSError as e:
+                why = f"{path}: cannot read the file now ({e.strerror or e})"
+                if old is not None and old[2].status == "ok":
+                    kept.append((path, why + "; kept as it was indexed"))
+                    continue
+                unchanged = False  # read (and fail) below, so that it is a failed entry
+            if unchanged and old[2].status == "ok":
                 report.unchanged += 1
-                if (old[2].description is None or redescribe) and old[2].status == "ok":
+                if old[2].description is None or redescribe:
                     undescribed.append((path, path))
                 continue
-            todo.append((path, path))
+            todo.append((path, path))  # new, changed, or failed before: tried (again)
         motions = list(motions) + scene_file_items(
             self.path / "converted", scene_files, existing, seen, converter, fps_of, rig_overrides, rig_map,
-            report, progress, should_stop, redescribe)
+            report, progress, should_stop, redescribe, roots)
         for item in motions:
             if item.id in seen:
                 continue
             seen.add(item.id)
             old = existing.get(item.id)
-            if old and old[2].content_hash == item.content_hash:
+            if old and old[2].content_hash == item.content_hash and old[2].status == "ok" and \
+                    old[2].rig_map == item.rig_map:
                 report.unchanged += 1
-                if (old[2].description is None or redescribe) and old[2].status == "ok":
+                if old[2].description is None or redescribe:
                     undescribed.append((item.id, item))
                 continue
             todo.append((item.id, item))
@@ -365,8 +461,8 @@ class LibraryIndex:
         report.removed = len(gone)
         report.updated = len(replaced)
         report.added = len(todo) - len(replaced)
-        if gone or replaced:
-            self._drop([existing[i][:2] for i in gone + replaced])
+        if gone:  # gone from the library: dropped now (a changed clip is dropped with its new version)
+            self._commit_meta(self._with_drops(self.meta, [existing[i][:2] for i in gone]))
         done, total = 0, len(todo) + len(undescribed)
         for s in range(0, len(todo), chunk_clips):
             batch = todo[s: s + chunk_clips]
@@ -390,7 +486,7 @@ class LibraryIndex:
                     break
             self._encode(bundle, pending, entries, wins, patches, report)
             if entries:
-                self._write_chunk(entries, wins, patches)
+                self._write_chunk(entries, wins, patches, [existing[e.id][:2] for e in entries if e.id in existing])
             if stopped:
                 report.cancelled = True
                 not_done = len(todo) - done
@@ -400,8 +496,7 @@ class LibraryIndex:
             report.described, report.cancelled = self._describe_unchanged(
                 undescribed, existing, fps_of, workers, rig_overrides, rig_map, progress, should_stop, done, total)
         if not report.cancelled and redescribe:
-            self.meta["describer"] = describer_version()
-            write_json(self.path / "metadata.json", self.meta)
+            self._commit_meta(dict(self.meta, describer=describer_version()))
         # a file that failed is reported as failed, not as added or updated
         for ident, _ in report.failed:
             if ident in existing:
@@ -410,9 +505,12 @@ class LibraryIndex:
                 report.added -= 1
         if self._dropped_fraction() > 0.3:
             self.compact()
+        self._load_chunks()
+        listed = {ident for ident, _ in report.failed}
+        report.failed += [(c.id, c.error) for c in self.clips if c.status == "failed" and c.id not in listed]
+        report.failed += kept
         report.seconds = time.time() - t0
         write_json(self.path / "report.json", asdict(report))
-        self._load_chunks()
         if not report.cancelled:
             prune_cache(self.path / "converted", self.clips)
         return report
@@ -421,7 +519,7 @@ class LibraryIndex:
                             rig_overrides, rig_map: str, progress, should_stop, done: int,
                             total: int) -> tuple[int, bool]:
         """Describe unchanged clips that have no description (read again, not encoded again) and
-        replace their chunks' clips.json, chunk by chunk. Returns (clips described, stopped)."""
+        commit each touched chunk's new clips file. Returns (clips described, stopped)."""
         by_chunk: dict[str, list[tuple[str, object]]] = {}
         for ident, item in items:
             by_chunk.setdefault(existing[ident][0], []).append((ident, item))
@@ -437,11 +535,19 @@ class LibraryIndex:
                 if should_stop and should_stop():
                     stopped = True
                     break
-            clips_json = self.path / name / "clips.json"
-            raw = json.loads(clips_json.read_text(encoding="utf-8"))
+            old_file = self._clips_file(name)
+            raw = json.loads((self.path / name / old_file).read_text(encoding="utf-8"))
             for k, text in found.items():
                 raw[k]["description"] = text
-            write_json(clips_json, raw, indent=None)
+            new_file = f"clips-{uuid.uuid4().hex[:8]}.json"
+            write_json(self.path / name / new_file, raw, indent=None)
+            meta = json.loads(json.dumps(self.meta))
+            meta.setdefault("clips_files", {})[name] = new_file
+            sums = meta.setdefault("checksums", {}).setdefault(name, {})
+            sums.pop(old_file, None)
+            sums[new_file] = file_crc32(self.path / name / new_file)
+            self._commit_meta(meta)
+            (self.path / name / old_file).unlink(missing_ok=True)
             described += len(found)
             if stopped:
                 break
@@ -473,8 +579,9 @@ class LibraryIndex:
                 k += 1
             entries.append(entry)
 
-    def _write_chunk(self, entries: list[ClipEntry], wins: list[tuple[int, int, int]],
-                     patches: list[np.ndarray]) -> None:
+    def _build_chunk(self, entries: list[ClipEntry], wins: list[tuple[int, int, int]],
+                     patches: list[np.ndarray]) -> tuple[str, dict[str, int]]:
+        """Write a chunk's files, durable and checksummed, under its final name; nothing lists it yet."""
         name = f"chunk-{len(self.meta['chunks']) + 1:06d}-{uuid.uuid4().hex[:6]}"
         tmp = self.path / f".tmp-{name}"
         tmp.mkdir()
@@ -483,57 +590,158 @@ class LibraryIndex:
         for f in tmp.iterdir():  # on disk before the rename makes the chunk visible
             with open(f, "rb") as fh:
                 os.fsync(fh.fileno())
+        sums = chunk_checksums(tmp)
         os.replace(tmp, self.path / name)
-        self.meta["chunks"].append(name)
-        self.meta["updated"] = time.strftime("%Y-%m-%dT%H:%M:%S")
-        write_json(self.path / "metadata.json", self.meta)
+        sync_folder(self.path)
+        return name, sums
 
-    def _drop(self, where: list[tuple[str, int]]) -> None:
+    def _write_chunk(self, entries: list[ClipEntry], wins: list[tuple[int, int, int]],
+                     patches: list[np.ndarray], replaces: list[tuple[str, int]] = ()) -> None:
+        """Build a chunk and commit it, dropping the entries it `replaces` in the same commit."""
+        name, sums = self._build_chunk(entries, wins, patches)
+        meta = self._with_drops(self.meta, replaces)
+        meta["chunks"].append(name)
+        meta.setdefault("checksums", {})[name] = sums
+        meta["updated"] = time.strftime("%Y-%m-%dT%H:%M:%S")
+        self._commit_meta(meta)
+
+    def _commit_meta(self, meta: dict) -> None:
+        """The commit point (see the module docstring)."""
+        self.meta = write_metadata(self.path, meta)
+
+    @staticmethod
+    def _with_drops(meta: dict, where) -> dict:
+        meta = json.loads(json.dumps(meta))  # a copy: self.meta changes only by a commit
         for chunk, k in where:
-            self.meta["dropped"].setdefault(chunk, [])
-            if k not in self.meta["dropped"][chunk]:
-                self.meta["dropped"][chunk].append(k)
-        write_json(self.path / "metadata.json", self.meta)
+            meta["dropped"].setdefault(chunk, [])
+            if k not in meta["dropped"][chunk]:
+                meta["dropped"][chunk].append(k)
+        return meta
 
     def _dropped_fraction(self) -> float:
         total = live = 0
         for name in self.meta["chunks"]:
-            n = len(json.loads((self.path / name / "clips.json").read_text(encoding="utf-8")))
+            n = len(json.loads((self.path / name / self._clips_file(name)).read_text(encoding="utf-8")))
             total += n
             live += n - len(self.meta["dropped"].get(name, []))
         return 1.0 - live / total if total else 0.0
 
     def compact(self) -> None:
-        """Rewrite the live entries into fresh chunks and delete the old ones (atomically)."""
-        self._load_chunks()
-        old = list(self.meta["chunks"])
-        entries = list(self.clips)
-        new_meta = dict(self.meta, chunks=[], dropped={})
-        self.meta = new_meta
-        step = 1024
-        for s in range(0, len(entries), step):
-            part = entries[s: s + step]
-            wins, patches = [], []
-            for k, e in enumerate(part):
-                for w in range(e.window_start, e.window_start + e.window_count):
-                    p, _ = self.window_patches([w])
-                    wins.append((k, int(self.windows[w, 1]), int(self.windows[w, 2])))
-                    patches.append(p)
-            self._write_chunk(part, wins, patches)
-        if not entries:
-            write_json(self.path / "metadata.json", self.meta)
-        for name in old:
-            shutil.rmtree(self.path / name, ignore_errors=True)
-        self._load_chunks()
+        """Rewrite the live entries into fresh chunks, commit them in one metadata write, then delete
+        the old chunks (the caller holds the writer lock: update() does)."""
+        with self._lock:
+            self._load_chunks()
+            old = list(self.meta["chunks"])
+            entries = list(self.clips)
+            built: list[tuple[str, dict[str, int]]] = []
+            step = 1024
+            for s in range(0, len(entries), step):
+                part = entries[s: s + step]
+                wins, patches = [], []
+                for k, e in enumerate(part):
+                    for w in range(e.window_start, e.window_start + e.window_count):
+                        p, _ = self.window_patches([w])
+                        wins.append((k, int(self.windows[w, 1]), int(self.windows[w, 2])))
+                        patches.append(p)
+                built.append(self._build_chunk(part, wins, patches))
+            meta = json.loads(json.dumps(self.meta))
+            meta.update(chunks=[n for n, _ in built], dropped={}, checksums={n: sums for n, sums in built},
+                        clips_files={})
+            self._commit_meta(meta)
+            for name in old:
+                shutil.rmtree(self.path / name, ignore_errors=True)
+            self._load_chunks()
 
     def _collect_garbage(self) -> None:
-        """Remove what an interrupted update left: temporary and unlisted chunk folders."""
+        """Remove what an interrupted writer left: temporary and unlisted chunk folders, unlisted
+        clips files, temporary metadata files (the caller holds the writer lock)."""
         listed = set(self.meta["chunks"])
         for d in self.path.iterdir():
             if d.is_dir() and (d.name.startswith(".tmp-") or (d.name.startswith("chunk-") and d.name not in listed)):
                 shutil.rmtree(d, ignore_errors=True)
+            elif d.is_file() and d.name.startswith(".metadata.json."):
+                d.unlink(missing_ok=True)
+        for name in listed:
+            keep = self._clips_file(name)
+            for f in (self.path / name).glob("*.json"):
+                if f.name != keep:
+                    f.unlink(missing_ok=True)
+            for f in (self.path / name).glob(".*.tmp"):
+                f.unlink(missing_ok=True)
 
 
 def other_model_error(path: Path, built_with, in_use: str) -> StaleIndexError:
     return StaleIndexError(f"{path}: built with model {built_with}, but the model in use is {in_use}: "
                            "update the index to encode the library again")
+
+
+class _Raced(DamagedIndexError):
+    """A file listed by the metadata this reader read is gone: a writer replaced it since (open()
+    reads the new metadata and tries again), or, under the writer lock, the index is damaged."""
+
+    def __init__(self, path: str):
+        super().__init__(f"{path}: index file missing; {REBUILD_HINT}")
+
+
+def write_metadata(path: str | os.PathLike, meta: dict) -> dict:
+    """Replace `<path>/metadata.json` atomically with `meta` and its digest; returns `meta` without it.
+    Only a writer holding the lock calls this (and tests that make damaged or foreign indexes)."""
+    meta = {k: v for k, v in meta.items() if k != "digest"}
+    write_json(Path(path) / "metadata.json", dict(meta, digest=meta_digest(meta)))
+    return meta
+
+
+def read_meta(path: Path) -> dict:
+    """metadata.json, checked: this format, a version this code reads, its digest (v4 on).
+
+    Raises:
+        LibraryIndexError: missing, unreadable, damaged, not an index, or a newer format.
+    """
+    meta_path = path / "metadata.json"
+    if not meta_path.exists():
+        raise LibraryIndexError(f"{path}: no index here (metadata.json missing): build one with `index`")
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise DamagedIndexError(f"{meta_path}: unreadable index metadata ({safe_text(e, 200)}); {REBUILD_HINT}") \
+            from None
+    if not isinstance(meta, dict) or meta.get("format") != INDEX_FORMAT:
+        raise LibraryIndexError(f"{path}: not a motion search index")
+    version = meta.get("format_version")
+    if not isinstance(version, int) or version > INDEX_VERSION or version < 1:
+        raise LibraryIndexError(f"{path}: index format v{version} is newer than this version of motion search "
+                                f"reads (v{INDEX_VERSION}): update motion search, or index into another folder")
+    if version >= 4:
+        digest = meta.pop("digest", None)
+        if digest != meta_digest(meta):
+            raise DamagedIndexError(f"{meta_path}: damaged index metadata (its digest differs); {REBUILD_HINT}")
+    try:
+        _check_meta(meta)
+    except (KeyError, TypeError, ValueError) as e:
+        raise DamagedIndexError(f"{meta_path}: damaged index metadata ({safe_text(e, 200)}); {REBUILD_HINT}") \
+            from None
+    return meta
+
+
+def _check_meta(meta: dict) -> None:
+    if meta["codec"] not in codecs.CODECS or int(meta["embed_dim"]) <= 0:
+        raise ValueError(f"codec {meta['codec']!r}, embed_dim {meta['embed_dim']!r}")
+    if not isinstance(meta["chunks"], list) or not isinstance(meta["dropped"], dict):
+        raise ValueError("chunks / dropped")
+    for name in meta["chunks"]:
+        if not isinstance(name, str) or not name.startswith("chunk-") or "/" in name or "\\" in name:
+            raise ValueError(f"chunk name {name!r}")
+
+
+def _upgraded(path: Path, meta: dict) -> dict:
+    """An older format brought up to this one in place (the caller holds the writer lock)."""
+    if meta["format_version"] == 1:
+        meta = upgrade_from_v1(path, meta)
+    if meta["format_version"] == 2:
+        meta = upgrade_from_v2(path, meta)
+    if meta["format_version"] == 3:
+        meta = upgrade_from_v3(path, meta)
+    if meta["format_version"] != INDEX_VERSION:
+        raise StaleIndexError(f"{path}: index format v{meta['format_version']} is not v{INDEX_VERSION}: "
+                              "update the index to encode the library again")
+    return meta

@@ -3,17 +3,19 @@ format history in runtime/index/store.py)."""
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
+import zlib
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import LibraryIndexError
+from ..errors import DamagedIndexError
 from ..motion import NUM_PARTS
 from . import codec as codecs
 from . import first_stage
-from .chunks import load_npy, write_json
+from .chunks import chunk_checksums, load_npy, write_json
 
 
 def upgrade_from_v1(path: Path, meta: dict) -> dict:
@@ -28,8 +30,9 @@ def upgrade_from_v1(path: Path, meta: dict) -> dict:
                 arrays["scales"] = load_npy(d / "scales.npy")
             doclens = load_npy(d / "doclens.npy")
             summary = first_stage.summarise(codecs.decode(arrays, meta["codec"]), doclens, NUM_PARTS)
-        except (OSError, ValueError, KeyError) as e:
-            raise LibraryIndexError(f"{d}: damaged index chunk ({e}); rebuild the index") from None
+        except (OSError, ValueError, KeyError, EOFError) as e:
+            raise DamagedIndexError(f"{d}: damaged index chunk ({e}); rebuild the index "
+                                    "(python -m runtime index --rebuild FOLDER...)") from None
         for key, value in summary.items():
             tmp = d / f".{key}.{uuid.uuid4().hex[:6]}.npy"
             np.save(tmp, value)
@@ -45,3 +48,18 @@ def upgrade_from_v2(path: Path, meta: dict) -> dict:
     meta = dict(meta, format_version=3)
     write_json(path / "metadata.json", meta)
     return meta
+
+
+def upgrade_from_v3(path: Path, meta: dict) -> dict:
+    """v3 -> v4: the CRC-32 of every chunk file as it is now, and the metadata's digest. The files
+    are trusted as found (a v3 index recorded no checksums to check them against)."""
+    meta = dict(meta, format_version=4, checksums={name: chunk_checksums(path / name) for name in meta["chunks"]},
+                clips_files={})
+    write_json(path / "metadata.json", dict(meta, digest=meta_digest(meta)))
+    return meta
+
+
+def meta_digest(meta: dict) -> str:
+    """CRC-32 (hex) of the metadata's canonical JSON, less its own digest: a changed byte shows."""
+    body = json.dumps({k: v for k, v in meta.items() if k != "digest"}, sort_keys=True, separators=(",", ":"))
+    return f"{zlib.crc32(body.encode('utf-8')):08x}"

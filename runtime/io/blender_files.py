@@ -13,14 +13,41 @@ with the rig conventions (and the user's bone map), so a new bone map or an Appl
 Which Blender: `--blender PATH` (an executable, or a Python that has the `bpy` module), else the
 MOTION_SEARCH_BLENDER environment variable, else `blender` on PATH, else this Python when it has
 the bpy module (`pip install .[blender]`). The add-on passes its own executable (bpy.app.binary_path).
+
+What the background Blender promises (tests/blender/test_worker_isolation.py holds each one):
+
+- Isolation: it never touches the user's Blender. Each run gets one temporary folder holding its
+  user folders (BLENDER_USER_RESOURCES, and BLENDER_USER_CONFIG / SCRIPTS / EXTENSIONS / DATAFILES,
+  which override it and which older Blenders honour alone) and its temporary files (TMPDIR, TEMP,
+  TMP, XDG_CACHE_HOME); the folder is removed when the run ends. Its factory-settings reset, which
+  re-syncs extension wheels with no extension enabled, happens there: the user's installed
+  extensions, their wheels and preferences stay as they were.
+- Results on their own channel: the worker appends its events (JSON lines) to a file of the run,
+  so importer output (often printed without a newline) can never hide or split a result.
+- It dies with its parent: it watches its stdin, a pipe nobody writes to, and exits at its end of
+  file (every platform, between Python steps); on Linux also PR_SET_PDEATHSIG (at once, even inside
+  an importer).
+- A memory cap: address space may grow by MEMORY_LIMIT_BYTES past start-up (RLIMIT_AS; Linux only:
+  macOS does not enforce it, Windows has no rlimit). Past it the file fails (or Blender crashes on
+  it), and the batch goes on.
+- A time budget per file, FILE_TIMEOUT_S: past it that Blender is killed, the file reported, and
+  the rest of the batch goes on in a new Blender.
+- Reads inside the library: a glTF whose buffer or image `uri` leads outside the folders allowed
+  (its own folder, or the library folder given in `roots`), or to anything but a regular file, is
+  refused before the importer sees it; FBX textures are never looked up (motion needs none). Not
+  contained: a .blend file's linked libraries, which Blender reads when it opens the file.
+- No temporary files left: a clip file is written under a temporary name beside its cache entry
+  and renamed; the parent deletes it if the worker died first. A parent killed with SIGKILL leaves
+  its run folder; the next run on POSIX removes run folders (over ten minutes old) of processes
+  that no longer exist.
 """
 
 from __future__ import annotations
 
+import collections
 import importlib.util
 import json
 import os
-import queue
 import shutil
 import subprocess
 import sys
@@ -37,9 +64,10 @@ from ..errors import MotionSearchError
 
 SCENE_SUFFIXES = (".fbx", ".glb", ".gltf", ".blend")
 WORKER = Path(__file__).with_name("blender_worker.py")
-MARKER = "@@motion_search "  # blender_worker.MARKER
 CACHE_FORMAT = 3  # blender_worker.FORMAT
 FILE_TIMEOUT_S = 600.0  # one file's import and sampling; past it the file is reported and skipped
+MEMORY_LIMIT_BYTES: int | None = None  # address space a worker may add past start-up; None: 3/4 of RAM
+RUN_PREFIX = "motion_search_convert_"  # + the parent's pid: a run folder in the system's temporary folder
 NO_BLENDER = "not read: no Blender found (give --blender PATH, set MOTION_SEARCH_BLENDER, or put blender on PATH)"
 
 
@@ -57,7 +85,8 @@ class Converter:
     def command(self, jobs_file: str) -> list[str]:
         if self.is_python:
             return [self.executable, str(WORKER), "--jobs", jobs_file]
-        return [self.executable, "-b", "--factory-startup", "--python", str(WORKER), "--", "--jobs", jobs_file]
+        return [self.executable, "-b", "--factory-startup", "--disable-autoexec", "--python", str(WORKER), "--",
+                "--jobs", jobs_file]
 
     def __str__(self) -> str:
         return f"{self.executable} ({'Python with bpy' if self.is_python else 'Blender'})"
@@ -154,10 +183,13 @@ def read_cached(npz: str | os.PathLike) -> list[SceneClip]:
 
 def convert_files(files: list[tuple[str, str]], converter: Converter | None, cache_dir: str | os.PathLike,
                   progress: Callable[[int, int, str], None] | None = None,
-                  should_stop: Callable[[], bool] | None = None) -> dict[str, Converted]:
+                  should_stop: Callable[[], bool] | None = None,
+                  roots: list[str] | tuple[str, ...] = ()) -> dict[str, Converted]:
     """Clips of each (path, content hash): from the cache, else from one background Blender for all
     the others. A file that fails (importer error, no animation, a crash or hang of Blender on it)
     gets its error; one left unconverted when `should_stop` turned True is missing from the result.
+    `roots`: library folders; a glTF under one may reference files anywhere in it (else only in
+    its own folder).
     """
     cache_dir = Path(cache_dir)
     cache_dir.mkdir(parents=True, exist_ok=True)
@@ -176,9 +208,11 @@ def convert_files(files: list[tuple[str, str]], converter: Converter | None, cac
         for path, _ in todo:
             out[path] = Converted(path, None, NO_BLENDER)
         return out
+    if todo:
+        _sweep_stale_runs()
     done = len(out)
     while todo:
-        results, crashed = _run_worker(converter, todo, progress, should_stop, done, len(files))
+        results, crashed = _run_worker(converter, todo, progress, should_stop, done, len(files), roots)
         npz_of = dict(todo)
         for path, error in results:
             out[path] = _finish(path, npz_of[path], error)
@@ -204,79 +238,202 @@ def _finish(path: str, npz: Path, error: str | None) -> Converted:
         return Converted(path, None, f"the converted clips cannot be read back ({e})")
 
 
+def root_of(path: str, roots) -> str:
+    """The folder a file's references must stay in (links resolved): the deepest of `roots` holding
+    the file, else the folder it is listed in."""
+    folder = os.path.dirname(os.path.abspath(path))
+    holding = [r for r in (os.path.abspath(r).rstrip(os.sep) for r in roots)
+               if (folder + os.sep).startswith(r + os.sep)]
+    return os.path.realpath(max(holding, key=len) if holding else folder)
+
+
 def _run_worker(converter: Converter, todo: list[tuple[str, Path]], progress, should_stop, done: int,
-                total: int) -> tuple[list[tuple[str, str | None]], tuple[str, str] | None]:
+                total: int, roots=()) -> tuple[list[tuple[str, str | None]], tuple[str, str] | None]:
     """One Blender over `todo`. Returns ([(path, error or None)] of files it finished, and
     (path, message) of the file it died or hung on, or None when it ended normally or was stopped)."""
     results: list[tuple[str, str | None]] = []
-    with tempfile.TemporaryDirectory(prefix="motion_search_convert_") as tmp:
-        jobs = os.path.join(tmp, "jobs.json")
-        with open(jobs, "w", encoding="utf-8") as f:
-            json.dump([{"path": p, "out": str(npz)} for p, npz in todo], f)
-        errors = open(os.path.join(tmp, "stderr.txt"), "w+", encoding="utf-8", errors="replace")
+    run = tempfile.mkdtemp(prefix=f"{RUN_PREFIX}{os.getpid()}_")
+    token = os.path.basename(run)[len(RUN_PREFIX):]
+    jobs = [{"path": p, "out": str(npz), "tmp": f"{npz}.{token}.tmp.npz", "root": root_of(p, roots)}
+            for p, npz in todo]
+    events_path = os.path.join(run, "events.jsonl")
+    proc = events = None
+    try:
+        spec = os.path.join(run, "jobs.json")
+        with open(spec, "w", encoding="utf-8") as f:
+            json.dump({"jobs": jobs, "events": events_path, "memory_limit": _memory_limit(), "watch_stdin": True}, f)
+        open(events_path, "w").close()
+        events = _Events(events_path)
         try:
-            proc = subprocess.Popen(converter.command(jobs), stdout=subprocess.PIPE, stderr=errors,
-                                    stdin=subprocess.DEVNULL, text=True, encoding="utf-8", errors="replace",
-                                    env=_worker_env())
+            proc = subprocess.Popen(converter.command(spec), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                    stderr=subprocess.STDOUT, env=_worker_env(run))
         except OSError as e:
-            errors.close()
             return [(p, f"cannot start Blender {converter}: {e}") for p, _ in todo], None
-        lines: queue.Queue = queue.Queue()
-        threading.Thread(target=_pump, args=(proc.stdout, lines), daemon=True).start()
-        current, deadline, tail = None, time.monotonic() + FILE_TIMEOUT_S, []
-        try:
-            while True:
-                if should_stop and should_stop():
-                    proc.kill()
-                    return results, None
-                try:
-                    line = lines.get(timeout=0.2)
-                except queue.Empty:
-                    if time.monotonic() > deadline:
-                        proc.kill()
-                        return results, (current or todo[len(results)][0],
-                                         f"Blender took more than {FILE_TIMEOUT_S:.0f} s on this file: skipped")
-                    continue
-                if line is None:  # Blender's output ended
-                    break
-                if not line.startswith(MARKER):
-                    tail = (tail + [line.rstrip()])[-20:]
-                    continue
-                event = json.loads(line[len(MARKER):])
-                if event["event"] == "start":
-                    current, deadline = event["path"], time.monotonic() + FILE_TIMEOUT_S
-                    if progress:
-                        progress(done + len(results), total, f"converting {os.path.basename(current)}")
-                elif event["event"] == "done":
-                    results.append((event["path"], None if event["ok"] else event["error"]))
-                    current = None
-                elif event["event"] == "end":
-                    proc.wait(timeout=60)
-                    return results, None
-            code = proc.wait(timeout=60)
-            errors.seek(0)
-            why = " | ".join(ln.strip() for ln in (tail + errors.read().splitlines())[-3:] if ln.strip())
-            victim = current or (todo[len(results)][0] if len(results) < len(todo) else None)
-            if victim is None:
+        tail: collections.deque = collections.deque(maxlen=20)
+        threading.Thread(target=_pump, args=(proc.stdout, tail), daemon=True).start()
+        return _watch(proc, events, todo, results, tail, progress, should_stop, done, total)
+    finally:
+        if proc is not None:
+            _end(proc)
+        if events is not None:
+            events.close()
+        for job in jobs:
+            _remove(job["tmp"])
+        shutil.rmtree(run, ignore_errors=True)
+
+
+def _watch(proc, events, todo, results, tail, progress, should_stop, done, total):
+    """Follow the worker's events until it ends, is stopped, dies or runs past a file's budget."""
+    current, deadline = None, time.monotonic() + FILE_TIMEOUT_S
+    while True:
+        for event in events.read():
+            if event["event"] == "start":
+                current = event["path"]
+                if progress:
+                    progress(done + len(results), total, f"converting {os.path.basename(current)}")
+            elif event["event"] == "done":
+                results.append((event["path"], None if event["ok"] else event["error"]))
+                current = None
+            elif event["event"] == "end":
                 return results, None
-            return results, (victim, f"Blender stopped while reading this file (exit code {code})"
-                             + (f": {why}" if why else ""))
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-            errors.close()
+            deadline = time.monotonic() + FILE_TIMEOUT_S
+        if should_stop and should_stop():
+            proc.kill()
+            return results, None
+        code = proc.poll()
+        if code is not None and not events.more():
+            break
+        if time.monotonic() > deadline:
+            proc.kill()
+            return results, (current or _next(todo, results),
+                             f"Blender took more than {FILE_TIMEOUT_S:g} s on this file: skipped")
+        time.sleep(0.05)
+    victim = current or _next(todo, results)
+    if victim is None:
+        return results, None
+    time.sleep(0.1)  # the last of Blender's output
+    why = " | ".join(ln for ln in list(tail)[-3:] if ln)
+    message = f"Blender stopped while reading this file (exit code {code})"
+    return results, (victim, message + (f": {why}" if why else ""))
 
 
-def _pump(stream, lines: queue.Queue) -> None:
-    for line in stream:
-        lines.put(line)
-    lines.put(None)
+def _next(todo, results) -> str | None:
+    return todo[len(results)][0] if len(results) < len(todo) else None
 
 
-def _worker_env() -> dict:
-    """The worker's environment: numpy of Blender's own Python, not of ours."""
+class _Events:
+    """The worker's events file, read as it grows: whole JSON lines only."""
+
+    def __init__(self, path: str):
+        self._file = open(path, "rb")
+        self._partial = b""
+
+    def read(self) -> list[dict]:
+        data = self._partial + self._file.read()
+        *lines, self._partial = data.split(b"\n")
+        out = []
+        for line in lines:
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                continue  # cannot happen (the worker writes whole lines); never stop on it
+        return out
+
+    def more(self) -> bool:
+        """Whether anything is left to read (after the worker ended)."""
+        pos = self._file.tell()
+        size = os.fstat(self._file.fileno()).st_size
+        return size > pos
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def _pump(stream, tail: collections.deque) -> None:
+    """Blender's own output (importers print a lot): only the last lines are kept, for a crash's message."""
+    for raw in stream:
+        line = raw.decode("utf-8", "replace").strip()
+        if line:
+            tail.append(line[:300])
+
+
+def _end(proc: subprocess.Popen) -> None:
+    """Close the worker's stdin (its signal that we are done) and make sure it has ended."""
+    try:
+        proc.stdin.close()
+    except OSError:
+        pass
+    if proc.poll() is None:
+        try:
+            proc.wait(timeout=10)  # after its "end" event it only has to exit
+        except subprocess.TimeoutExpired:
+            pass
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+
+
+def _remove(path: str) -> None:
+    try:
+        os.remove(path)
+    except OSError:
+        pass
+
+
+def _memory_limit() -> int | None:
+    """MEMORY_LIMIT_BYTES, else 3/4 of the machine's memory (at least 2 GiB); None where unknown."""
+    if MEMORY_LIMIT_BYTES is not None:
+        return MEMORY_LIMIT_BYTES
+    try:
+        ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+    return max(2 << 30, ram * 3 // 4)
+
+
+def _worker_env(run: str) -> dict:
+    """The worker's environment: Blender's own Python (not ours), and user folders and temporary
+    files inside the run folder `run`, so nothing of the user's Blender is read or changed."""
     env = dict(os.environ)
     env.pop("PYTHONPATH", None)
     env.pop("PYTHONHOME", None)
+    user = os.path.join(run, "user")
+    env["BLENDER_USER_RESOURCES"] = user
+    for kind in ("CONFIG", "SCRIPTS", "EXTENSIONS", "DATAFILES"):
+        env[f"BLENDER_USER_{kind}"] = os.path.join(user, kind.lower())
+    tmp = os.path.join(run, "tmp")
+    os.makedirs(tmp, exist_ok=True)
+    for name in ("TMPDIR", "TEMP", "TMP"):
+        env[name] = tmp
+    if os.name == "posix":
+        env["XDG_CACHE_HOME"] = os.path.join(run, "cache")
     return env
+
+
+def _sweep_stale_runs() -> None:
+    """Remove run folders left by processes killed outright (POSIX: a process can be asked if it lives)."""
+    if os.name != "posix":
+        return
+    base = tempfile.gettempdir()
+    try:
+        names = [n for n in os.listdir(base) if n.startswith(RUN_PREFIX)]
+    except OSError:
+        return
+    for name in names:
+        pid, folder = name[len(RUN_PREFIX):].split("_", 1)[0], os.path.join(base, name)
+        try:
+            old = time.time() - os.stat(folder).st_mtime > 600  # not a run of another pid namespace just begun
+        except OSError:
+            continue
+        if old and pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # someone else's process
+    return True

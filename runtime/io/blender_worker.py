@@ -5,11 +5,16 @@ runtime.io.blender_files as
     blender -b --factory-startup --python blender_worker.py -- --jobs JOBS.json
     python-with-bpy blender_worker.py --jobs JOBS.json
 
-JOBS.json is a list of {"path": file to read, "out": .npz to write}. One process reads many files;
-each file goes into a fresh empty scene. Per file the worker prints, on stdout, a line starting with
-MARKER and a JSON object: {"event": "start", "path"} before reading it, then {"event": "done",
-"path", "ok", "clips" | "error"}; the parent reads only these lines (importers print a lot), and a
-"start" without its "done" means Blender died on that file.
+JOBS.json holds {"jobs": [{"path": file to read, "out": .npz to write, "tmp": its name while being
+written, "root": the folder a glTF's references must stay in}], "events": a file to append events
+to, "memory_limit": bytes of address space the worker may add past start-up (or null),
+"watch_stdin": whether to exit at the end of stdin}. One process reads many files; each file goes
+into a fresh empty scene. Per file the worker appends to the events file one JSON line {"event":
+"start", "path"} before reading it, then {"event": "done", "path", "ok", "clips" | "error"}, and
+{"event": "end"} after the last; a "start" without its "done" means Blender died on that file.
+Events have their own file, not stdout: importers print a lot, some of it without a newline. The
+containment (parent death, memory cap, references, no image lookups) is listed in
+runtime.io.blender_files.
 
 Each clip is one action on one armature, evaluated frame by frame by Blender itself
 (scene.frame_set: constraints, drivers and object motion included) over the action's frame range
@@ -28,23 +33,136 @@ bpy.data.libraries.load: opening gives the scene's frame rate and the armatures 
 (transforms, parents, constraints), which appending actions and armatures alone would lose.
 """
 
+import errno
 import json
 import os
+import signal
 import sys
+import threading
 import traceback
+from urllib.parse import unquote
 
 import bpy  # noqa: F401  (this file runs only inside Blender)
 import numpy as np
 
-MARKER = "@@motion_search "
 FORMAT = 3  # of the .npz; runtime.io.blender_files.CACHE_FORMAT must match
 IMPORTERS = {".fbx": "io_scene_fbx", ".glb": "io_scene_gltf2", ".gltf": "io_scene_gltf2"}
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
-def emit(**event) -> None:
-    sys.stdout.write(MARKER + json.dumps(event) + "\n")
-    sys.stdout.flush()
+class Events:
+    """The events file: one JSON object per line, flushed at once."""
 
+    def __init__(self, path: str):
+        self._file = open(path, "a", encoding="utf-8")
+
+    def emit(self, **event) -> None:
+        self._file.write(json.dumps(event) + "\n")
+        self._file.flush()
+
+
+# ------------------------------------------------------------------------------------ containment
+
+def die_with_parent(watch_stdin: bool) -> None:
+    """Exit when the parent is gone: at the end of stdin (a pipe only the parent holds open, when
+    `watch_stdin`), and on Linux by the kernel's parent-death signal, which also ends an importer
+    stuck in C code."""
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+        except (OSError, AttributeError):
+            pass
+    if not watch_stdin:
+        return
+
+    def watch() -> None:
+        try:
+            while os.read(0, 4096):
+                pass
+        except OSError as e:
+            if e.errno in (errno.EBADF, errno.EINVAL):  # no stdin at all: nothing to watch
+                return
+        os._exit(3)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+def cap_memory(limit) -> None:
+    """Let the address space grow by at most `limit` bytes past what Blender holds now (Linux; macOS
+    does not enforce RLIMIT_AS and Windows has none)."""
+    if not limit or not sys.platform.startswith("linux"):
+        return
+    import resource
+
+    try:
+        with open("/proc/self/statm") as f:
+            now = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+        _, hard = resource.getrlimit(resource.RLIMIT_AS)
+        cap = now + int(limit)
+        resource.setrlimit(resource.RLIMIT_AS, (cap if hard == resource.RLIM_INFINITY else min(cap, hard), hard))
+    except (OSError, ValueError):
+        pass
+
+
+def _no_image_lookups() -> None:
+    """FBX textures become empty placeholders: no file named in an FBX is opened (its embedded
+    data is still packed into the placeholder), no folder searched. Motion needs no images."""
+    from bpy_extras import image_utils
+
+    def placeholder(imagepath, dirname="", place_holder=False, *args, **kwargs):
+        if not place_holder:
+            return None
+        image = bpy.data.images.new(os.path.basename(imagepath) or "image", 1, 1)
+        image.filepath = imagepath
+        return image
+
+    image_utils.load_image = placeholder
+
+
+def gltf_document(path: str) -> dict:
+    """The JSON of a .gltf file, or the JSON chunk of a .glb (raises RuntimeError when unreadable)."""
+    with open(path, "rb") as f:
+        head = f.read(20)
+        if path.lower().endswith(".glb") or head[:4] == b"glTF":
+            if len(head) < 20 or head[:4] != b"glTF" or head[16:20] != b"JSON":
+                raise RuntimeError("not a glTF binary file (no glTF header and JSON chunk)")
+            size = int.from_bytes(head[12:16], "little")
+            text = f.read(size)
+        else:
+            text = head + f.read()
+    try:
+        doc = json.loads(text.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError) as e:
+        raise RuntimeError(f"the glTF's JSON cannot be read ({e})") from None
+    if not isinstance(doc, dict):
+        raise RuntimeError("the glTF's JSON is not an object")
+    return doc
+
+
+def check_references(path: str, root: str) -> None:
+    """Refuse a glTF whose buffers or images name a file outside `root` or anything but a regular
+    file (before the importer opens it: it would read /dev/zero until memory runs out)."""
+    doc = gltf_document(path)
+    base, inside = os.path.dirname(os.path.abspath(path)), os.path.realpath(root)
+    for kind in ("buffers", "images"):
+        entries = doc.get(kind)
+        for k, entry in enumerate(entries if isinstance(entries, list) else ()):
+            uri = entry.get("uri") if isinstance(entry, dict) else None
+            if not isinstance(uri, str) or uri.startswith("data:"):
+                continue
+            shown = uri if len(uri) <= 60 else uri[:57] + "..."
+            if "://" in uri:
+                raise RuntimeError(f"{kind[:-1]} {k} is not a file beside it ({shown!r}): not read")
+            target = os.path.realpath(os.path.join(base, unquote(uri)))
+            if not (target + os.sep).startswith(inside.rstrip(os.sep) + os.sep):
+                raise RuntimeError(f"{kind[:-1]} {k} points outside the library folder ({shown!r}): not read")
+            if os.path.exists(target) and not os.path.isfile(target):
+                raise RuntimeError(f"{kind[:-1]} {k} is not a regular file ({shown!r}): not read")
+
+
+# ------------------------------------------------------------------------------------ reading
 
 def _enable(module: str) -> None:
     import addon_utils
@@ -65,7 +183,7 @@ def read_file(path: str) -> None:
     bpy.ops.wm.read_factory_settings(use_empty=True)
     _enable(IMPORTERS[suffix])
     if suffix == ".fbx":
-        bpy.ops.import_scene.fbx(filepath=path)
+        bpy.ops.import_scene.fbx(filepath=path, use_image_search=False)
     else:
         bpy.ops.import_scene.gltf(filepath=path)
 
@@ -198,7 +316,7 @@ def sample(obj, action, slot, scene):
     return names, parents, out, fps, start / step
 
 
-def convert(path: str, out: str) -> list:
+def convert(path: str, out: str, tmp: str) -> list:
     read_file(path)
     scene = bpy.context.scene
     arrays, meta = {}, []
@@ -211,33 +329,45 @@ def convert(path: str, out: str) -> list:
                      "first_frame": start, "frames": int(pos.shape[0]), "bones": len(obj.pose.bones)})
     if not meta:
         raise RuntimeError("no armature animation in the file (no action keys the bones of an armature)")
-    tmp = f"{out}.{os.getpid()}.tmp.npz"
     np.savez(tmp, meta=np.array(json.dumps({"format": FORMAT, "clips": meta})), **arrays)
     os.replace(tmp, out)
     return meta
 
 
 def _message(e: BaseException) -> str:
+    if isinstance(e, MemoryError):
+        return "out of memory (the conversion's memory cap was reached)"
     text = str(e).strip() or type(e).__name__
     lines = [ln for ln in text.splitlines() if ln.strip()]
     last = lines[-1] if lines else text
-    return last[len("Error: "):] if last.startswith("Error: ") else last
+    last = last[len("Error: "):] if last.startswith("Error: ") else last
+    return last if len(last) <= 300 else last[:297] + "..."
+
+
+def run_job(job: dict, events: Events) -> None:
+    path = job["path"]
+    events.emit(event="start", path=path)
+    try:
+        if path.lower().endswith((".gltf", ".glb")):
+            check_references(path, job.get("root") or os.path.dirname(path))
+        clips = convert(path, job["out"], job["tmp"])
+    except Exception as e:  # noqa: BLE001 - any importer failure (MemoryError too) is this file's, not the batch's
+        sys.stderr.write(traceback.format_exc())
+        events.emit(event="done", path=path, ok=False, error=_message(e))
+    else:
+        events.emit(event="done", path=path, ok=True, clips=clips)
 
 
 def main(argv) -> int:
-    jobs_file = argv[argv.index("--jobs") + 1]
-    with open(jobs_file, encoding="utf-8") as f:
-        jobs = json.load(f)
-    for job in jobs:
-        emit(event="start", path=job["path"])
-        try:
-            clips = convert(job["path"], job["out"])
-        except Exception as e:  # noqa: BLE001 - any importer failure is this file's, never the batch's
-            sys.stderr.write(traceback.format_exc())
-            emit(event="done", path=job["path"], ok=False, error=_message(e))
-        else:
-            emit(event="done", path=job["path"], ok=True, clips=clips)
-    emit(event="end")
+    with open(argv[argv.index("--jobs") + 1], encoding="utf-8") as f:
+        spec = json.load(f)
+    die_with_parent(spec.get("watch_stdin", False))
+    events = Events(spec["events"])
+    cap_memory(spec.get("memory_limit"))
+    _no_image_lookups()
+    for job in spec["jobs"]:
+        run_job(job, events)
+    events.emit(event="end")
     return 0
 
 

@@ -5,6 +5,6 @@ cache kept pruned), and `MotionItem`, a motion handed to the index that is not a
 May import: runtime.io, runtime.motion, runtime.errors, runtime.hashing.
 """
 
-from .files import LibraryFiles, other_files_text, scan
+from .files import HIDDEN, NOT_MOTION, LibraryFiles, other_files_text, scan
 from .items import MotionItem
 from .scene_clips import prune_cache, scene_file_items

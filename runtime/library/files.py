@@ -1,19 +1,28 @@
 """What is in a library folder: motion files the runtime reads itself, files only Blender reads
 (FBX, glTF/GLB, .blend), and everything else, which the index names in its report as not read.
 
-Hidden files and folders are skipped. Files read together with another one are not "other": an
-ASF skeleton (with its AMC motions) and a glTF's buffers (.bin beside a .gltf).
+Every entry is its own fault domain: listing never opens a file, and an entry that cannot be a
+motion file is set aside with its reason instead of stopping the scan: a broken or looping link,
+a FIFO, device or socket (never opened: reading one can hang or never end), an entry that
+vanished, a folder that cannot be listed, a hidden file or folder (skipped, and named so).
+Links to files and folders are followed, each real folder once (a link back up the tree is a
+loop, named as one). Files read together with another one are not "other": an ASF skeleton
+(with its AMC motions) and a glTF's buffers (.bin beside a .gltf).
 """
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 from dataclasses import dataclass, field
 
 from ..io import SCENE_SUFFIXES
 from ..motion import MOTION_SUFFIXES
 
 COMPANION_SUFFIXES = (".asf",)
+HIDDEN = "hidden: skipped"
+NOT_MOTION = "not a motion file"
 
 
 @dataclass
@@ -21,19 +30,83 @@ class LibraryFiles:
     motion: list[str] = field(default_factory=list)  # .bvh, .amc
     scene: list[str] = field(default_factory=list)  # .fbx, .glb, .gltf, .blend
     other: list[str] = field(default_factory=list)  # not motion files: not read
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, why): cannot be a motion file
 
 
 def scan(root: str | os.PathLike) -> LibraryFiles:
     """The files under `root` (or `root` itself), each list sorted."""
     root = os.fspath(root)
     out = LibraryFiles()
-    if os.path.isfile(root):
+    kind, why = _kind(root)
+    if kind == "file":
         _sort_into(out, os.path.dirname(root), [os.path.basename(root)])
         return out
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        _sort_into(out, dirpath, sorted(f for f in filenames if not f.startswith(".")))
+    if kind != "dir":
+        out.skipped.append((root, why))
+        return out
+    seen: set[tuple[int, int]] = set()
+    _walk(root, out, seen)
     return out
+
+
+def _walk(folder: str, out: LibraryFiles, seen: set[tuple[int, int]]) -> None:
+    try:
+        st = os.stat(folder)
+    except OSError as e:
+        out.skipped.append((folder, _reason(e, folder=True)))
+        return
+    key = (st.st_dev, st.st_ino)
+    if key in seen:
+        out.skipped.append((folder, "link loop: this folder is already in the library"))
+        return
+    seen.add(key)
+    try:
+        names = sorted(os.listdir(folder))
+    except OSError as e:
+        out.skipped.append((folder, _reason(e, folder=True)))
+        return
+    files, folders = [], []
+    for name in names:
+        path = os.path.join(folder, name)
+        if name.startswith("."):
+            out.skipped.append((path, HIDDEN))
+            continue
+        kind, why = _kind(path)
+        if kind == "file":
+            files.append(name)
+        elif kind == "dir":
+            folders.append(path)
+        else:
+            out.skipped.append((path, why))
+    _sort_into(out, folder, files)
+    for sub in folders:
+        _walk(sub, out, seen)
+
+
+def _kind(path: str) -> tuple[str, str]:
+    """("file" | "dir" | "skip", why) from the entry's stat (links followed), without opening it."""
+    try:
+        st = os.stat(path)
+    except OSError as e:
+        return "skip", _reason(e)
+    if stat.S_ISREG(st.st_mode):
+        return "file", ""
+    if stat.S_ISDIR(st.st_mode):
+        return "dir", ""
+    what = "a FIFO" if stat.S_ISFIFO(st.st_mode) else "a socket" if stat.S_ISSOCK(st.st_mode) else \
+        "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) else "not a regular file"
+    return "skip", f"{what}, not a file: not opened"
+
+
+def _reason(e: OSError, folder: bool = False) -> str:
+    thing = "folder" if folder else "file"
+    if e.errno == errno.ELOOP:
+        return "link loop: the link points back at itself"
+    if e.errno == errno.ENOENT:
+        return "broken link: what it points to does not exist" if not folder else "folder vanished"
+    if e.errno in (errno.EACCES, errno.EPERM):
+        return f"permission denied: cannot read this {thing}"
+    return f"cannot read this {thing} ({e.strerror or e})"
 
 
 def _sort_into(out: LibraryFiles, folder: str, names: list[str]) -> None:

@@ -13,31 +13,45 @@ from pathlib import Path
 
 from ..errors import MotionSearchError
 from ..hashing import content_hash
-from ..io import blender_files
+from ..io import NO_BLENDER, cache_path, clip_id, convert_files, is_scene_file
 from ..motion import clip_motion
 from .items import MotionItem
 
 
 def scene_file_items(cache_dir: Path, files: list[str], existing: dict, seen: set, converter, fps_of,
-                  rig_overrides, rig_map: str, report, progress=None, should_stop=None,
-                  redescribe: bool = False) -> list:
+                     rig_overrides, rig_map: str, report, progress=None, should_stop=None,
+                     redescribe: bool = False, roots: list[str] | tuple[str, ...] = ()) -> list:
     """MotionItems for the clips of new and changed `files`; the ids of unchanged files' clips
     go into `seen` (and count as unchanged), except when their descriptions are to be redone
     (`redescribe`, or none yet): then their clips come back as items with the same content hash,
     read from the conversion cache, which the index describes without encoding them again.
+    A file any of whose clips failed is converted (or mapped) again: a crash of Blender or a
+    missing bone map is not the file's fault. `roots`: the library folders (a glTF may reference
+    files anywhere in its library folder, nowhere outside it).
     `existing`: id -> (chunk, row, ClipEntry)."""
     by_path: dict[str, list] = {}
     for _, _, entry in existing.values():
-        if entry.path and blender_files.is_scene_file(entry.path):
+        if entry.path and is_scene_file(entry.path):
             by_path.setdefault(entry.path, []).append(entry)
     todo: list[tuple[str, str, os.stat_result, float | None]] = []
+    items: list[MotionItem] = []
     for path in dict.fromkeys(os.path.abspath(p) for p in files):
-        st = os.stat(path)
         fps = fps_of(path) if fps_of else None
         old = by_path.get(path, [])
-        same = bool(old) and all(e.fps_override == fps and e.rig_map == rig_map for e in old)
-        touched = not (same and all(e.size == st.st_size and e.mtime_ns == st.st_mtime_ns for e in old))
-        digest = content_hash(path) if touched else old[0].content_hash
+        same = bool(old) and all(e.fps_override == fps and e.rig_map == rig_map and e.status == "ok" for e in old)
+        try:
+            st = os.stat(path)
+            touched = not (same and all(e.size == st.st_size and e.mtime_ns == st.st_mtime_ns for e in old))
+            digest = content_hash(path) if touched else old[0].content_hash
+        except OSError as e:  # vanished or unreadable since the scan: this file only
+            why = f"{path}: cannot read the file now ({e.strerror or e})"
+            if old and all(c.status == "ok" for c in old):
+                seen.update(c.id for c in old)  # indexed before: kept as it was
+                report.failed.append((path, why + "; kept as it was indexed"))
+            else:
+                items.append(MotionItem(id=path, motion=None, content_hash="", label=Path(path).name, path=path,
+                                        fps_override=fps, rig_map=rig_map, error=why))
+            continue
         if same and all(e.content_hash == digest for e in old):
             if redescribe or any(e.description is None and e.status == "ok" for e in old):
                 todo.append((path, digest, st, fps))  # read again to be described, not encoded
@@ -47,13 +61,12 @@ def scene_file_items(cache_dir: Path, files: list[str], existing: dict, seen: se
             continue
         todo.append((path, digest, st, fps))
     if not todo:
-        return []
-    converted = blender_files.convert_files([(p, h) for p, h, _, _ in todo], converter, cache_dir,
-                                            progress, should_stop)
-    items = []
+        return items
+    converted = convert_files([(p, h) for p, h, _, _ in todo], converter, cache_dir, progress, should_stop,
+                              roots=roots)
     for path, digest, st, fps in todo:
         result = converted.get(path)
-        if result is None or result.error == blender_files.NO_BLENDER:  # stopped, or no Blender: keep the old
+        if result is None or result.error == NO_BLENDER:  # stopped, or no Blender: keep the old
             seen.update(e.id for e in by_path.get(path, []))
             if result is not None:
                 report.not_read.append((path, result.error))
@@ -66,7 +79,7 @@ def scene_file_items(cache_dir: Path, files: list[str], existing: dict, seen: se
                                     **common))
             continue
         for clip in result.clips:
-            ident = blender_files.clip_id(path, clip.name)
+            ident = clip_id(path, clip.name)
             try:
                 motion = clip_motion(clip, ident, fps=fps, rig_overrides=rig_overrides)
                 error = ""
@@ -82,8 +95,8 @@ def prune_cache(cache_dir: Path, clips) -> int:
     (`<hash>-v1.npz` from an older version: never read again); returns how many."""
     if not cache_dir.is_dir():
         return 0
-    live = {blender_files.cache_path(cache_dir, c.content_hash).name
-            for c in clips if c.path and blender_files.is_scene_file(c.path)}
+    live = {cache_path(cache_dir, c.content_hash).name
+            for c in clips if c.path and is_scene_file(c.path)}
     gone = 0
     for f in cache_dir.glob("*.npz"):
         name = f.name.split(".npz.", 1)[0] + ".npz" if ".npz." in f.name else f.name  # a worker's file in

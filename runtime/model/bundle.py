@@ -20,13 +20,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import BundleError
+from ..errors import BundleError, safe_text
 from ..hashing import file_sha256
 from ..motion import NUM_CHANNELS, NUM_PARTS, PART_NAMES, ChannelStats, Motion, Windows, clip_angles, motion_windows
 
 FORMAT = "motion-search-bundle"
 FORMAT_VERSION = 1
 FILES = ("manifest.json", "text_encoder.onnx", "motion_encoder.onnx", "tokenizer.json")
+SPECIAL_PIECES = frozenset({"[CLS]", "[SEP]", "[UNK]", "[PAD]", "[MASK]"})
 
 
 def default_bundle_path() -> Path:
@@ -94,20 +95,24 @@ class Bundle:
             raise BundleError(f"{path}: model bundle is incomplete: missing {', '.join(missing)}")
         try:
             manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as e:
-            raise BundleError(f"{path / 'manifest.json'}: unreadable ({e})") from None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
+            raise BundleError(f"{path / 'manifest.json'}: unreadable ({safe_text(e, 200)})") from None
+        if not isinstance(manifest, dict):
+            raise BundleError(f"{path / 'manifest.json'}: not a bundle manifest (a JSON object)")
         if manifest.get("format") != FORMAT or manifest.get("format_version") != FORMAT_VERSION:
-            raise BundleError(f"{path}: bundle format {manifest.get('format')} v{manifest.get('format_version')} "
+            raise BundleError(f"{path}: bundle format {safe_text(manifest.get('format'), 80)} "
+                              f"v{safe_text(manifest.get('format_version'), 20)} "
                               f"is not {FORMAT} v{FORMAT_VERSION}: re-export it with this version")
         if manifest.get("num_channels") != NUM_CHANNELS or manifest.get("parts") != list(PART_NAMES):
             raise BundleError(f"{path}: the bundle was made for a different joint-angle layout")
+        files = _checked_manifest(path, manifest)
         if verify:
-            for name, digest in manifest.get("files", {}).items():
+            for name, digest in files.items():
                 if file_sha256(path / name) != digest:
                     raise BundleError(f"{path / name}: contents do not match the manifest (damaged or replaced file)")
         try:
             text, note = make_session(str(path / manifest["text_encoder"]["file"]), device)
-            motion, _ = make_session(str(path / manifest["motion_encoder"]["file"]), device)
+            motion, _ = make_session(str(path / manifest["motion_encoder"]["file"]), device)  # names checked above
             tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
         except Exception as e:  # onnxruntime/tokenizers raise their own types for broken files
             raise BundleError(f"{path}: cannot load the encoders ({str(e).splitlines()[0][:200]})") from None
@@ -146,11 +151,18 @@ class Bundle:
         return out
 
     def encode_query(self, text: str) -> Query:
+        """One search text, encoded.
+
+        Raises:
+            ValueError: the text is empty, or has no word the tokenizer knows (emoji or symbols
+                only become [UNK] and punctuation, which would rank clips on nothing).
+        """
         if not text or not text.strip():
             raise ValueError("the query is empty: type what the motion should look like")
         query = self.encode_queries([text])[0]
-        if len(query.tokens) == 0:
-            raise ValueError(f"the query '{text}' has no words the model knows")
+        if not any(any(ch.isalnum() for ch in p) and p not in SPECIAL_PIECES for p in query.pieces):
+            raise ValueError(f"the query '{safe_text(text, 200)}' has no words the model knows: "
+                             "describe the motion in words")
         return query
 
     # ----------------------------------------------------------------------------------- motion
@@ -189,3 +201,61 @@ class Bundle:
     def patch_frames_of(self, patch: np.ndarray | int) -> np.ndarray:
         """First frame (20 fps, within the window) covered by patch indices."""
         return (np.asarray(patch) // NUM_PARTS) * self.patch_frames
+
+
+def _checked_manifest(path: Path, manifest: dict) -> dict[str, str]:
+    """The manifest's `files` ({name: sha256}) after checking that it lists every file the bundle
+    loads, each a plain name inside `path`, and that the sizes and rates are usable numbers.
+
+    Raises:
+        BundleError: naming the manifest and the first value that is wrong.
+    """
+    where = path / "manifest.json"
+    files = manifest.get("files")
+    if not isinstance(files, dict) or not files:
+        raise BundleError(f"{where}: no `files` list with the SHA-256 of each file: re-export the bundle")
+    for name, digest in files.items():
+        if not isinstance(digest, str) or len(digest) != 64:
+            raise BundleError(f"{where}: `files` entry {safe_text(name, 100)!r} has no SHA-256")
+        _inside(path, name, where)
+    loaded = []
+    for key in ("text_encoder", "motion_encoder"):
+        entry = manifest.get(key)
+        if not isinstance(entry, dict) or not isinstance(entry.get("file"), str):
+            raise BundleError(f"{where}: `{key}.file` is missing")
+        loaded.append(entry["file"])
+    loaded.append("tokenizer.json")
+    for name in loaded:
+        _inside(path, name, where)
+        if name not in files:
+            raise BundleError(f"{where}: {safe_text(name, 100)} is loaded but not listed (with its hash) in `files`")
+    ints = {"embed_dim": (1, 1 << 16), "window": (1, 1 << 20), "patch_frames": (1, 1 << 10),
+            "max_text_tokens": (2, 1 << 16)}
+    for key, (low, high) in ints.items():
+        value = manifest.get(key)
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+            raise BundleError(f"{where}: `{key}` must be a whole number from {low} to {high}, not {value!r}")
+    hop, window, patch = manifest.get("hop"), manifest["window"], manifest["patch_frames"]
+    if not isinstance(hop, int) or isinstance(hop, bool) or not 1 <= hop <= window:
+        raise BundleError(f"{where}: `hop` must be a whole number from 1 to the window ({window}), not {hop!r}")
+    if window % patch:
+        raise BundleError(f"{where}: `window` ({window}) must be a multiple of `patch_frames` ({patch})")
+    fps = manifest.get("fps")
+    if not isinstance(fps, (int, float)) or isinstance(fps, bool) or not 1.0 <= fps <= 1000.0:
+        raise BundleError(f"{where}: `fps` must be a frame rate from 1 to 1000, not {fps!r}")
+    if not isinstance(manifest.get("model_id"), str) or not manifest["model_id"]:
+        raise BundleError(f"{where}: `model_id` is missing")
+    try:
+        ChannelStats.from_json(manifest.get("channel_stats") or {})
+    except (ValueError, TypeError, KeyError) as e:
+        raise BundleError(f"{where}: `channel_stats`: {safe_text(e, 200)}") from None
+    return files
+
+
+def _inside(path: Path, name: object, where: Path) -> None:
+    """`name` is a file directly in the bundle folder (no folders, no '..', no link out of it)."""
+    if not isinstance(name, str) or not name or Path(name).name != name or name in (".", ".."):
+        raise BundleError(f"{where}: {safe_text(name, 100)!r} is not a file name in the bundle folder")
+    real = (path / name).resolve()
+    if real.parent != path.resolve() or not real.is_file():
+        raise BundleError(f"{where}: {safe_text(name, 100)} is not a file inside {path}")

@@ -137,6 +137,8 @@ class Searcher:
         return self.search_query(self.bundle.encode_query(text), k, exact)
 
     def search_query(self, query: Query, k: int = 10, exact: bool | None = None) -> list[Hit]:
+        if k < 1:
+            raise ValueError(f"the number of hits must be 1 or more, not {k}")
         windows, scores = self.window_scores(query, exact, k)
         if len(windows) == 0:
             return []

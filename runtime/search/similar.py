@@ -154,6 +154,8 @@ class SimilarSearcher(Searcher):
                     exact: bool | None = None) -> list[Hit]:
         """The `k` clips most alike `query`, best first, leaving out the clips in `exclude`
         (positions in index.clips: the query itself when it is in the index)."""
+        if k < 1:
+            raise ValueError(f"the number of hits must be 1 or more, not {k}")
         n = self.index.num_windows
         if n == 0 or not query.windows:
             return []

@@ -11,6 +11,7 @@ from pathlib import Path
 import bpy
 import pytest
 
+from runtime.index import write_metadata
 from runtime.model import default_bundle_path
 
 from .conftest import BOW, WAVE, import_bvh, library_preferences, submodule, update_index
@@ -109,13 +110,33 @@ def test_an_index_of_another_model_is_encoded_again(configured):
     """After an add-on update ships a new model, Update Index re-encodes the library."""
     bpy.context.scene.motion_search.use_blend_actions = False
     _index()
-    meta_path = Path(submodule("preferences").prefs().index_path) / "metadata.json"
-    meta_path.write_text(json.dumps(dict(json.loads(meta_path.read_text()), model_id="0123456789abcdef")))
+    index_dir = Path(submodule("preferences").prefs().index_path)
+    write_metadata(index_dir, dict(json.loads((index_dir / "metadata.json").read_text()), model_id="0123456789abcdef"))
     submodule("engine").forget()
     st = bpy.context.window_manager.motion_search
     with submodule("props").quiet():
         st.query = "a person runs"
     with pytest.raises(RuntimeError, match="built with model 0123456789abcdef.*encode the library again"):
+        bpy.ops.motionsearch.search()
+    st = _index()
+    assert st.index_status.startswith(f"Index updated: {len(LIBRARY)} added, 0 updated, 0 removed, 0 unchanged")
+    assert bpy.ops.motionsearch.search() == {'FINISHED'} and len(st.results) == len(LIBRARY)
+
+
+def test_a_damaged_index_is_named_and_update_index_rebuilds_it(configured):
+    """A file of the index damaged on disk: search names it; Update Index encodes the library again."""
+    bpy.context.scene.motion_search.use_blend_actions = False
+    _index()
+    index_dir = Path(submodule("preferences").prefs().index_path)
+    codes = next(index_dir.glob("chunk-*/codes.npy"))
+    data = bytearray(codes.read_bytes())
+    data[-10] ^= 0x40
+    codes.write_bytes(bytes(data))
+    submodule("engine").forget()
+    st = bpy.context.window_manager.motion_search
+    with submodule("props").quiet():
+        st.query = "a person runs"
+    with pytest.raises(RuntimeError, match="codes.npy: damaged index file.*Update Index"):
         bpy.ops.motionsearch.search()
     st = _index()
     assert st.index_status.startswith(f"Index updated: {len(LIBRARY)} added, 0 updated, 0 removed, 0 unchanged")

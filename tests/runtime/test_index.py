@@ -16,7 +16,7 @@ import pytest
 
 from runtime.errors import LibraryIndexError, StaleIndexError
 from runtime.hashing import motion_hash
-from runtime.index import LibraryIndex
+from runtime.index import LibraryIndex, write_metadata
 from runtime.library import MotionItem
 from runtime.model import Bundle
 from runtime.motion import load_motion
@@ -70,14 +70,16 @@ def test_updates_are_incremental(library, bundle, tmp_path):
     index = LibraryIndex.create(tmp_path / "idx", bundle)
     index.update([library], bundle)
     again = index.update([library], bundle)
-    assert (again.added, again.updated, again.removed, again.unchanged) == (0, 0, 0, 22)
+    # the broken file is tried again (a failure may not be the file's fault) and is still listed as failed
+    assert (again.added, again.updated, again.removed, again.unchanged) == (0, 0, 0, 21)
+    assert [p for p, _ in again.failed] == [str(library / "sub" / "broken.bvh")]
     walk = library / "dataset-2_walk_normal_001.bvh"
     os.utime(walk, ns=(1, 1))  # touched, same content: hashed, still unchanged
-    assert index.update([library], bundle).unchanged == 22
+    assert index.update([library], bundle).unchanged == 21
     with open(walk, "a") as f:
         f.write("\n")  # new content
     r = index.update([library], bundle)
-    assert (r.added, r.updated, r.unchanged) == (0, 1, 21)
+    assert (r.added, r.updated, r.unchanged) == (0, 1, 20)
     (library / "dataset-2_run_normal_001.bvh").unlink()
     r = index.update([library], bundle)
     assert r.removed == 1 and len(LibraryIndex.open(tmp_path / "idx").clips) == 21
@@ -147,9 +149,9 @@ def test_damaged_or_foreign_indexes_are_refused_clearly(library, bundle, tiny_bu
     codes = chunk / "codes.npy"
     data = codes.read_bytes()
     codes.write_bytes(data[: len(data) // 3])
-    with pytest.raises(LibraryIndexError, match="damaged index chunk|truncated"):
+    with pytest.raises(LibraryIndexError, match="codes.npy: damaged index file.*--rebuild"):
         LibraryIndex.open(idx, bundle)
-    with pytest.raises(LibraryIndexError, match="damaged index chunk|truncated"):  # never replaced on its own
+    with pytest.raises(LibraryIndexError, match="damaged index file"):  # never replaced on its own
         LibraryIndex.open_or_create(idx, bundle, replace_stale=True)
     (idx / "metadata.json").write_text("{ not json")
     with pytest.raises(LibraryIndexError, match="unreadable"):
@@ -160,11 +162,11 @@ def test_damaged_or_foreign_indexes_are_refused_clearly(library, bundle, tiny_bu
     LibraryIndex.create(other, bundle)
     meta = json.loads((other / "metadata.json").read_text())
     meta["model_id"] = "0123456789abcdef"
-    (other / "metadata.json").write_text(json.dumps(meta))
+    write_metadata(other, meta)
     with pytest.raises(StaleIndexError, match="built with model 0123456789abcdef.*encode the library again"):
         LibraryIndex.open(other, bundle)
     meta["model_id"], meta["format_version"] = bundle.model_id, 7
-    (other / "metadata.json").write_text(json.dumps(meta))
+    write_metadata(other, meta)
     with pytest.raises(LibraryIndexError, match="format v7 is newer"):
         LibraryIndex.open(other, bundle)
     with pytest.raises(LibraryIndexError, match="format v7 is newer"):  # a newer index is never thrown away
@@ -175,13 +177,13 @@ def test_an_index_of_another_model_is_replaced_when_updating(library, bundle, tm
     idx = tmp_path / "idx"
     LibraryIndex.create(idx, bundle, codec="int4").update([library], bundle)
     meta = json.loads((idx / "metadata.json").read_text())
-    (idx / "metadata.json").write_text(json.dumps(dict(meta, model_id="0123456789abcdef")))
+    write_metadata(idx, dict(meta, model_id="0123456789abcdef"))
     with pytest.raises(StaleIndexError):
         LibraryIndex.open_or_create(idx, bundle)
     index = LibraryIndex.open_or_create(idx, bundle, replace_stale=True)
     assert index.replaced.startswith("0123456789abcdef") and index.codec == "int4" and not index.clips
     assert sorted(p.name for p in tmp_path.iterdir()) == ["idx", "library"]  # the old one is gone
-    assert [p.name for p in idx.iterdir()] == ["metadata.json"]
+    assert sorted(p.name for p in idx.iterdir()) == [".lock", "metadata.json"]
     report = index.update([library], bundle)
     assert report.added == len(LibraryIndex.open(idx, bundle).ok_clips) == 21 and report.unchanged == 0
 

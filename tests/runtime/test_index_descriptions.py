@@ -12,7 +12,7 @@ import sys
 import pytest
 
 from runtime.hashing import motion_hash
-from runtime.index import INDEX_VERSION, LibraryIndex
+from runtime.index import INDEX_VERSION, LibraryIndex, chunk_checksums, write_metadata
 from runtime.library import MotionItem
 from runtime.model import Bundle, default_bundle_path
 from runtime.motion import load_motion
@@ -66,7 +66,7 @@ def test_each_clip_gets_its_sentence_and_a_short_one_gets_none(built, bundle):
     assert d["Wave"] == d["dataset-2_wave-right-hand_active_001"]  # a Blender action: the same motion
     short = next(c for c in index.clips if c.label == "short")
     assert short.status == "ok" and short.description == "" and short.window_count == 1  # indexed all the same
-    assert json.loads((built / "metadata.json").read_text())["format_version"] == INDEX_VERSION == 3
+    assert json.loads((built / "metadata.json").read_text())["format_version"] == INDEX_VERSION == 4
     hit = Searcher(index, bundle).search("a person waves the right hand", k=5)
     assert {h.label: h.description for h in hit} == d
 
@@ -103,7 +103,7 @@ def test_a_v2_index_is_upgraded_and_described_without_encoding_again(built, libr
     arrays = {p.relative_to(old): p.read_bytes() for p in old.glob("chunk-*/*.npy")}
 
     index = LibraryIndex.open(old, bundle)  # upgraded in place: metadata only
-    assert json.loads((old / "metadata.json").read_text())["format_version"] == 3
+    assert json.loads((old / "metadata.json").read_text())["format_version"] == INDEX_VERSION
     assert set(_descriptions(index).values()) == {None}
     hits = Searcher(index, bundle).search("a person waves", k=5)  # searchable meanwhile
     assert len(hits) == 5 and {h.description for h in hits} == {""}
@@ -134,10 +134,11 @@ def test_descriptions_of_another_describer_are_redone_without_encoding(tmp_path,
     meta = json.loads(meta_path.read_text())
     assert meta["describer"]
     meta["describer"] = "an-older-one"
-    meta_path.write_text(json.dumps(meta))
-    for chunk in meta["chunks"]:  # what the older describer wrote
+    for chunk in meta["chunks"]:  # what the older describer wrote (and the checksums it recorded)
         clips = tmp_path / "index" / chunk / "clips.json"
         clips.write_text(json.dumps([dict(c, description="old words") for c in json.loads(clips.read_text())]))
+        meta["checksums"][chunk] = chunk_checksums(clips.parent)
+    write_metadata(tmp_path / "index", meta)
 
     encoded = []
     real = Bundle.encode_windows

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 from runtime import cli
 from runtime.io import CACHE_FORMAT, NO_BLENDER, cache_path, find_converter, split_clip_id
-from runtime.library import other_files_text, prune_cache, scan
+from runtime.library import HIDDEN, other_files_text, prune_cache, scan
 
 
 def _library(root, bandai2):
@@ -32,6 +32,7 @@ def test_scan_sorts_files_into_read_by_us_by_blender_and_not_read(tmp_path, band
     assert found.scene == [str(lib / "scene.gltf"), str(lib / "sub" / "take.fbx")]
     assert found.other == [str(lib / "wave.json"), str(lib / "sub" / "readme.txt")]
     assert other_files_text(found.other, show=1) == "2 other files not read (1 .json, 1 .txt): wave.json, ... (1 more)"
+    assert found.skipped == [(str(lib / ".DS_Store"), HIDDEN)]
     assert split_clip_id(str(lib / "sub" / "take.fbx") + "#Take 001") == (str(lib / "sub" / "take.fbx"), "Take 001")
     assert split_clip_id(str(lib / "wave.bvh")) is None
 
@@ -44,13 +45,15 @@ def test_index_report_names_the_files_it_did_not_read(tmp_path, bandai2, monkeyp
     index = tmp_path / "index"
     assert cli.main(["index", str(lib), "--index", str(index), "--jobs", "1"]) == 0
     out = capsys.readouterr().out
-    assert "1 added, 0 updated, 0 removed, 0 unchanged, 0 failed, 4 files not read" in out
+    assert "1 added, 0 updated, 0 removed, 0 unchanged, 0 failed, 5 files not read" in out
     assert f"{NO_BLENDER}: {lib / 'scene.gltf'}" in out and f"{NO_BLENDER}: {lib / 'sub' / 'take.fbx'}" in out
     assert "2 other files not read (1 .json, 1 .txt): wave.json, readme.txt" in out
+    assert "1 hidden file or folders skipped: .DS_Store" in out
     report = json.loads((index / "report.json").read_text())
     assert sorted(map(tuple, report["not_read"])) == sorted([
         (str(lib / "wave.json"), "not a motion file"), (str(lib / "sub" / "readme.txt"), "not a motion file"),
-        (str(lib / "scene.gltf"), NO_BLENDER), (str(lib / "sub" / "take.fbx"), NO_BLENDER)])
+        (str(lib / "scene.gltf"), NO_BLENDER), (str(lib / "sub" / "take.fbx"), NO_BLENDER),
+        (str(lib / ".DS_Store"), HIDDEN)])
 
     assert cli.main(["index", str(lib), "--index", str(index), "--blender", str(tmp_path / "no-blender")]) == 1
     assert "no-blender: Blender not found there" in capsys.readouterr().err

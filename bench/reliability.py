@@ -39,7 +39,7 @@ GOOD = ["dataset-2_walk_normal_001.bvh", "dataset-2_run_normal_001.bvh", "datase
         "dataset-2_walk-turn-right_normal_001.bvh", "dataset-2_raise-up-both-hands_normal_001.bvh",
         "dataset-2_wave-both-hands_normal_001.bvh"]
 EXPORT = r"""
-import sys, addon_utils, bpy
+import sys, bpy, addon_utils
 for m in ("io_anim_bvh", "io_scene_fbx", "io_scene_gltf2"):
     addon_utils.enable(m, default_set=True)
 out = sys.argv[-1]

@@ -5,7 +5,7 @@ No bpy: callers pass bone names and the user's entries (joint -> bone name, "" =
 
 from __future__ import annotations
 
-from runtime.errors import RigMappingError
+from runtime.errors import BoneMapFileError, RigMappingError
 from runtime.motion import CONVENTIONS, JOINTS, RigMap, map_rig, map_skeleton
 
 
@@ -91,7 +91,11 @@ def describe(rigmap: RigMap, user: dict[str, str] | None = None) -> str:
     if conv == "user" or len([b for b in (user or {}).values() if b]) == len(JOINTS):
         return "Bone map: set by hand"
     base, _, plus = conv.partition("+")
-    if base == "shape":
+    if base == "shape" and rigmap.unsure:
+        n = len(rigmap.unsure_joints)
+        found = (f"found by the skeleton's shape, unsure of {n} joint{'s' * (n != 1)}: "
+                 f"check {'them' if n != 1 else 'it'} below")
+    elif base == "shape":
         sure = min(rigmap.sureness) if rigmap.sureness else 0.0
         found = f"found by the skeleton's shape (sureness {sure:.0%} or more)"
     else:
@@ -100,6 +104,40 @@ def describe(rigmap: RigMap, user: dict[str, str] | None = None) -> str:
         count = len([b for b in (user or {}).values() if b])
         return f"Bone map: your bone map ({count} joint{'s' * (count != 1)}) + {found}"
     return f"Bone map: {found}"
+
+
+# ---------------------------------------------------------------------------------------------
+# an unsure map (found by shape with too little evidence for some joints): shown, confirmed or fixed
+
+def unsure_rows(rigmap: RigMap) -> list[tuple[str, str, str]]:
+    """(joint label, bone, why unsure) for each joint the map is unsure of (none for a sure map)."""
+    return [(joint_label(j), bone, why) for j, bone, why in rigmap.unsure_joints]
+
+
+def confirmation_key(rigmap: RigMap) -> str:
+    """What confirming an unsure map records: its unsure joints and their bones, so a confirmation
+    lapses when the map (the rig or the user's entries) changes. "" for a sure map."""
+    return ";".join(f"{j}={bone}" for j, bone, _ in rigmap.unsure_joints)
+
+
+def needs_confirmation(rigmap: RigMap, confirmed: str = "") -> bool:
+    """An unsure map the user has not confirmed as it is now."""
+    return rigmap.unsure and confirmed != confirmation_key(rigmap)
+
+
+def unsure_list(rigmap: RigMap, most: int = 3) -> str:
+    """The unsure joints and their bones, for a message: `Left Elbow ('b12'), ... and 5 more`."""
+    rows = unsure_rows(rigmap)
+    cut = len(rows) > most + 1  # "and 1 more" would be no shorter than the name
+    shown = ", ".join(f"{label} ('{bone}')" for label, bone, _ in (rows[:most] if cut else rows))
+    return shown + (f" and {len(rows) - most} more" if cut else "")
+
+
+def unsure_message(armature: str, rigmap: RigMap) -> str:
+    """Why Apply stops on an unsure map, and what to do (a line for the status bar)."""
+    return (f"Not applied: the bone map of '{armature}', found by the skeleton's shape, may be wrong for "
+            f"{unsure_list(rigmap)}. Check them in the Bone Map section (Select Unsure Bones), then press Confirm "
+            "Bone Map or pick the right bones there")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -118,10 +156,8 @@ def read_file(path: str, what: str = "Bone map file") -> dict[str, list]:
         raise BoneMapError(f"{what}: no file given")
     try:
         mapping = load_mapping_file(path)
-    except RigMappingError as e:
-        reason = (e.missing[0] if e.missing else str(e)).strip("()")
-        reason = reason.replace("mapping file unreadable: ", "cannot be read: ").replace("mapping file must", "must")
-        raise BoneMapError(f"{what} '{path}': {reason}") from None
+    except BoneMapFileError as e:
+        raise BoneMapError(f"{what} '{path}': {e.reason}") from None
     except (TypeError, ValueError) as e:  # ["lerp", a, b, "half"]
         raise BoneMapError(f"{what} '{path}': a [\"lerp\", bone, bone, t] entry needs a number t ({e})") from None
     if not mapping:

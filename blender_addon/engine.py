@@ -134,14 +134,14 @@ def index_for_update(path: str, bundle):
     Raises runtime.errors.LibraryIndexError for an index of a newer format, or one being updated
     by another process.
     """
-    from runtime.errors import DamagedIndexError
+    from runtime.errors import DamagedIndexError, safe_text
     from runtime.index import LibraryIndex
 
     try:
         index = LibraryIndex.open_or_create(path, bundle, replace_stale=True)
     except DamagedIndexError as e:
         index = LibraryIndex.open_or_create(path, bundle, rebuild=True)
-        index.replaced = f"the index was damaged ({e}); encoding the library again"
+        index.replaced = f"The index was damaged and is being rebuilt ({safe_text(e, 200)})"
     if index.replaced:
         index_changed()
     return index

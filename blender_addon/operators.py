@@ -38,6 +38,21 @@ def _armature(context):
     return armature_of(context.active_object)
 
 
+def _unsure_map(context):
+    """The active armature's bone map when it is unsure and not confirmed, else None (a map that
+    cannot be resolved is left to Apply's own error)."""
+    from . import apply, bonemap
+
+    obj = _armature(context)
+    if obj is None:
+        return None
+    try:
+        rigmap = apply.resolve_map(obj)
+    except apply.ApplyError:
+        return None
+    return rigmap if bonemap.needs_confirmation(rigmap, obj.data.motion_search.confirmed) else None
+
+
 def _load_engine(op, context, need_index=True, level='ERROR'):
     """(bundle, index) or None after reporting why not."""
     from runtime.errors import BundleError, LibraryIndexError
@@ -174,16 +189,39 @@ class MOTIONSEARCH_OT_apply(Operator):
     markers: CollectionProperty(type=MOTIONSEARCH_PG_marker, options={'SKIP_SAVE'},
                                 description="Timeline markers (name, file frame)")
     use_markers: BoolProperty(name="Add Markers", default=True, options={'SKIP_SAVE'})
+    use_unsure_map: BoolProperty(name="Apply With an Unsure Bone Map", default=False, options={'SKIP_SAVE'},
+                                 description="Apply even when the bone map found by the skeleton's shape is unsure "
+                                             "(and confirm that map)")
+
+    def invoke(self, context, event):
+        """An unsure bone map not yet confirmed: ask first, naming the joints in doubt."""
+        rigmap = _unsure_map(context)
+        if rigmap is None or self.use_unsure_map:
+            return self.execute(context)
+        from . import bonemap
+
+        self.use_unsure_map = True
+        return context.window_manager.invoke_confirm(
+            self, event, title="Bone Map Unsure", confirm_text="Apply Anyway", icon='WARNING',
+            message="The bone map was found by the skeleton's shape and may be wrong for "
+                    f"{bonemap.unsure_list(rigmap)}. Apply anyway (and keep this map), or cancel and check it in the "
+                    "Bone Map section.")
 
     def execute(self, context):
         from runtime import retarget
 
-        from . import apply, blend_clips, results
+        from . import apply, blend_clips, bonemap, results
 
         obj = _armature(context)
         if obj is None:
             self.report({'ERROR'}, "Select an armature (or a mesh it deforms) to apply the clip to")
             return {'CANCELLED'}
+        rigmap = _unsure_map(context)
+        if rigmap is not None:
+            if not self.use_unsure_map:
+                self.report({'ERROR'}, bonemap.unsure_message(obj.name, rigmap))
+                return {'CANCELLED'}
+            obj.data.motion_search.confirmed = bonemap.confirmation_key(rigmap)  # asked once per map
         settings = _settings(context)
         motion = None
         path, start, end, fps, label = self.filepath, self.start_frame, self.end_frame, self.source_fps, self.label
@@ -337,7 +375,75 @@ class MOTIONSEARCH_OT_bone_map_clear(Operator):
             return {'CANCELLED'}
         for joint in JOINTS:
             setattr(obj.data.motion_search, joint, "")
+        obj.data.motion_search.confirmed = ""
         return {'FINISHED'}
+
+
+class MOTIONSEARCH_OT_bone_map_confirm(Operator):
+    """Keep the bone map found by the skeleton's shape as it is: Apply stops asking (until the map changes)"""
+
+    bl_idname = "motionsearch.bone_map_confirm"
+    bl_label = "Confirm Bone Map"
+    bl_options = {'REGISTER', 'UNDO'}
+
+    def execute(self, context):
+        from . import apply, bonemap
+
+        obj = _armature(context)
+        if obj is None:
+            self.report({'ERROR'}, "Select an armature")
+            return {'CANCELLED'}
+        try:
+            rigmap = apply.resolve_map(obj)
+        except apply.ApplyError as e:
+            self.report({'ERROR'}, str(e))
+            return {'CANCELLED'}
+        obj.data.motion_search.confirmed = bonemap.confirmation_key(rigmap)
+        self.report({'INFO'}, f"Bone map of {obj.name} confirmed" if rigmap.unsure else
+                    f"The bone map of {obj.name} is sure: nothing to confirm")
+        return {'FINISHED'}
+
+
+class MOTIONSEARCH_OT_bone_map_select_unsure(Operator):
+    """Select the bones the bone map is unsure of (in Pose Mode), to see in the viewport where they are"""
+
+    bl_idname = "motionsearch.bone_map_select_unsure"
+    bl_label = "Select Unsure Bones"
+    bl_options = {'REGISTER', 'UNDO'}
+
+    def execute(self, context):
+        from . import apply
+
+        obj = _armature(context)
+        if obj is None:
+            self.report({'ERROR'}, "Select an armature")
+            return {'CANCELLED'}
+        try:
+            rigmap = apply.resolve_map(obj)
+        except apply.ApplyError as e:
+            self.report({'ERROR'}, str(e))
+            return {'CANCELLED'}
+        chosen = list(dict.fromkeys(bone for _, bone, _ in rigmap.unsure_joints))
+        if not chosen:
+            self.report({'INFO'}, f"The bone map of {obj.name} is sure of every joint")
+            return {'FINISHED'}
+        if context.view_layer.objects.active is not obj:
+            context.view_layer.objects.active = obj
+        if obj.mode != 'POSE':  # selected bones show in Pose Mode
+            bpy.ops.object.mode_set(mode='POSE')
+        for pb in obj.pose.bones:  # Blender 5 selects pose bones, 4.x the armature's bones
+            _select_bone(obj, pb, pb.name in chosen)
+        obj.data.bones.active = obj.data.bones[chosen[0]]
+        self.report({'INFO'}, f"Selected {len(chosen)} bone{'s' * (len(chosen) != 1)} the bone map is unsure of: "
+                              + ", ".join(chosen))
+        return {'FINISHED'}
+
+
+def _select_bone(obj, pose_bone, state: bool) -> None:
+    if "select" in pose_bone.bl_rna.properties:
+        pose_bone.select = state
+    else:
+        obj.data.bones[pose_bone.name].select = state
 
 
 class MOTIONSEARCH_OT_bone_map_save(Operator, ExportHelper):
@@ -552,7 +658,8 @@ class MOTIONSEARCH_OT_index_update(Operator):
             self.report({'ERROR'}, f"Library index: {e}")
             return {'CANCELLED'}
         if index.replaced:
-            self.report({'INFO'}, f"The index was built by another model ({index.replaced}): encoding the library again")
+            self.report({'INFO'}, index.replaced if index.replaced.startswith("The index was damaged") else
+                        f"The index was built by another model ({index.replaced}): encoding the library again")
         motions = [MotionItem(id=c.id, motion=c.motion, content_hash=c.content_hash, label=c.label) for c in clips]
         from . import scene_files
 
@@ -596,6 +703,8 @@ classes = (
     MOTIONSEARCH_OT_describe_action,
     MOTIONSEARCH_OT_bone_map_detect,
     MOTIONSEARCH_OT_bone_map_clear,
+    MOTIONSEARCH_OT_bone_map_confirm,
+    MOTIONSEARCH_OT_bone_map_select_unsure,
     MOTIONSEARCH_OT_bone_map_save,
     MOTIONSEARCH_OT_bone_map_load,
     MOTIONSEARCH_OT_index_update,

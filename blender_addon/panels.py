@@ -10,7 +10,7 @@ from bpy.types import Panel, UIList
 from runtime.motion import JOINTS
 
 from . import engine
-from .bonemap import BoneMapError, describe, hints, joint_label, resolve
+from .bonemap import BoneMapError, confirmation_key, describe, hints, joint_label, resolve, unsure_rows
 from .results import duration_text
 
 
@@ -22,21 +22,26 @@ def _armature(context):
 
 @functools.lru_cache(maxsize=32)
 def _detect(armature: str, bones: tuple[str, ...], user: tuple[tuple[str, str], ...], parents=None, heads=None):
-    """(joint -> detected bone text, summary line, error) for the bone map section; cached between redraws."""
+    """(joint -> detected bone text, summary line, error, unsure rows, confirmation key) for the bone
+    map section; cached between redraws."""
     try:
         rigmap = resolve(armature, bones, dict(user), parents, heads)
-        return hints(rigmap, bones), describe(rigmap, dict(user)), ""
+        return hints(rigmap, bones), describe(rigmap, dict(user)), "", unsure_rows(rigmap), confirmation_key(rigmap)
     except BoneMapError as e:
-        return {}, "", str(e)
+        return {}, "", str(e), [], ""
 
 
 def bone_map_status(obj):
+    """(detected bone texts, summary, error, unsure rows [(joint label, bone, why)], unsure rows
+    still to confirm: [] once the user confirmed the map as it is)."""
     pg = obj.data.motion_search
     user = tuple((j, getattr(pg, j)) for j in JOINTS if getattr(pg, j))
     from .apply import skeleton_of
 
     names, parents, heads = skeleton_of(obj)
-    return _detect(obj.name, names, user, parents, tuple(map(tuple, heads.round(5).tolist())))
+    detected, summary, error, unsure, key = _detect(obj.name, names, user, parents,
+                                                    tuple(map(tuple, heads.round(5).tolist())))
+    return detected, summary, error, unsure, ([] if key and pg.confirmed == key else unsure)
 
 
 class MOTIONSEARCH_UL_results(UIList):
@@ -103,6 +108,10 @@ class MOTIONSEARCH_PT_sidebar(Panel):
             col.label(text="Select an armature to apply clips to", icon='INFO')
         else:
             col.label(text=f"Target: {obj.name}", icon='ARMATURE_DATA')
+            if bone_map_status(obj)[4]:
+                warn = col.row()
+                warn.alert = True
+                warn.label(text="Bone map unsure: check the Bone Map section", icon='ERROR')
         row = col.row(align=True)
         row.enabled = obj is not None and selected is not None
         row.operator("motionsearch.apply", icon='ACTION_TWEAK')
@@ -185,12 +194,14 @@ class MOTIONSEARCH_PT_bone_map(Panel):
         if obj is None:
             layout.label(text="Select an armature", icon='INFO')
             return
-        detected, summary, error = bone_map_status(obj)
+        detected, summary, error, unsure, to_confirm = bone_map_status(obj)
         if error:
             col = layout.column()
             col.alert = True
             for line in _wrap(error, context):
                 col.label(text=line)
+        elif unsure:
+            _unsure_box(layout, context, summary, unsure, bool(to_confirm))
         else:
             layout.label(text=summary, icon='CHECKMARK')
         row = layout.row(align=True)
@@ -242,6 +253,28 @@ class MOTIONSEARCH_PT_index(Panel):
         row.operator("preferences.addon_show", text="", icon='PREFERENCES').module = __package__
         layout.label(text=f"Device: {st.provider_note}" if st.provider_note else "Device: (chosen at the first search)",
                      icon='MEMORY')
+
+
+def _unsure_box(layout, context, summary: str, unsure, to_confirm: bool) -> None:
+    """The joints a shape-found map is unsure of: their bones and why, a button that selects those
+    bones in the viewport, and one that confirms the map (Apply asks until then)."""
+    box = layout.box()
+    col = box.column(align=True)
+    col.alert = to_confirm
+    _wrapped(col, summary, context, icon='ERROR' if to_confirm else 'CHECKMARK')
+    col = box.column(align=True)
+    for label, bone, why in unsure:
+        col.label(text=f"{label}: {bone}", icon='BONE_DATA')
+        sub = col.row()
+        sub.enabled = False
+        _wrapped(sub.column(align=True), why, context, icon='BLANK1')
+    row = box.row(align=True)
+    row.operator("motionsearch.bone_map_select_unsure", text="Select Unsure Bones", icon='RESTRICT_SELECT_OFF')
+    if to_confirm:
+        row.operator("motionsearch.bone_map_confirm", text="Confirm Bone Map", icon='CHECKMARK')
+    else:
+        row.label(text="Confirmed", icon='CHECKMARK')
+    box.label(text="Or pick the right bones in the fields below", icon='INFO')
 
 
 def _wrapped(layout, text: str, context, icon: str = 'NONE') -> None:

@@ -121,6 +121,10 @@ MOTIONSEARCH_PG_bone_map.__annotations__ = {
     j: StringProperty(name=joint_label(j), description=f"Bone for the {joint_label(j).lower()} joint "
                       "(leave empty to detect it from the bone names)")
     for j in JOINTS
+} | {
+    # an unsure map found by the skeleton's shape, as the user confirmed it (bonemap.confirmation_key)
+    "confirmed": StringProperty(name="Confirmed Bone Map", options={'HIDDEN'},
+                                description="The unsure joints and their bones as you confirmed them"),
 }
 
 

@@ -75,6 +75,8 @@ def _update(index_path: Path, sources: list[str], bundle, fps_of=None, jobs: int
           f"{index.num_windows} windows")
     for ident, error in report.failed:
         print(f"  failed: {safe_text(error)}")
+    for ident, note in report.unsure:
+        print(f"  indexed, but check its bone map: {safe_text(ident)}: {safe_text(note)}")
     _print_not_read(report.not_read, index_path)
     return index, report
 

@@ -57,18 +57,33 @@ class MotionFormatError(MotionSearchError):
 
 
 class RigMappingError(MotionSearchError):
-    """A skeleton whose bones cannot be mapped onto the canonical 22-joint body."""
+    """A skeleton whose bones cannot be mapped onto the canonical 22-joint body.
+
+    The message fits one line of a panel as well as a terminal: the missing joints, a few of the
+    file's bones, and the way out in both places (a bone map: --rig-map on the command line, the
+    Library Bone Map preference in Blender; an armature in a scene gets the add-on's own message).
+    """
 
     def __init__(self, path: str | os.PathLike, missing: list[str], tried: list[str], bones: list[str]):
         self.path = os.fspath(path)
         self.missing = list(missing)
         self.tried = list(tried)
-        shown = ", ".join(bones[:12]) + (f", ... ({len(bones)} bones)" if len(bones) > 12 else "")
+        shown = ", ".join(bones[:6]) + (f", ... ({len(bones)} bones)" if len(bones) > 6 else "")
+        joints = ", ".join(missing[:6]) + (f" and {len(missing) - 6} more" if len(missing) > 6 else "")
         super().__init__(
-            f"{self.path}: unknown rig: canonical joints {', '.join(missing)} have no bone "
-            f"(tried conventions: {', '.join(tried)}; bones in the file: {shown}). "
-            "Write a JSON mapping {\"<canonical joint>\": \"<bone name>\", ...} and pass it with --rig-map."
+            f"{self.path}: unknown rig: no bone found for {joints}"
+            + (f" (bones: {shown})" if bones else "")
+            + "; give a bone map (--rig-map FILE.json, or Library Bone Map in the Blender add-on's preferences)"
         )
+
+
+class BoneMapFileError(RigMappingError):
+    """A bone map file (JSON, `--rig-map` / Save Bone Map) that cannot be used: the file and why."""
+
+    def __init__(self, path: str | os.PathLike, message: str):
+        self.path = os.fspath(path)
+        self.missing, self.tried, self.reason = [], [], message
+        MotionSearchError.__init__(self, f"{self.path}: bone map file: {message}")
 
 
 class LibraryIndexError(MotionSearchError):

@@ -25,6 +25,7 @@ class ClipEntry:
     status: str = "ok"  # "ok" or "failed"
     error: str = ""
     description: str | None = None  # one sentence (runtime.describe); "" if none; None: not described yet (v2)
+    rig_unsure: str = ""  # the rig was mapped by its shape without enough evidence: which joints, why
     window_start: int = field(default=0, compare=False)  # global window index, set on load
     window_count: int = field(default=0, compare=False)
 
@@ -52,6 +53,7 @@ class UpdateReport:
     seconds: float = 0.0
     converted: int = 0  # FBX / glTF / .blend files read by Blender in this update (not from the cache)
     not_read: list[tuple[str, str]] = field(default_factory=list)  # (file, why): not motion files, no Blender
+    unsure: list[tuple[str, str]] = field(default_factory=list)  # (clip, which joints): indexed, rig map unsure
 
     def summary(self) -> str:
         s = (f"{self.added} added, {self.updated} updated, {self.removed} removed, {self.unchanged} unchanged, "
@@ -62,5 +64,7 @@ class UpdateReport:
             s += f", {self.converted} files converted by Blender"
         if self.not_read:
             s += f", {len(self.not_read)} files not read"
+        if self.unsure:
+            s += f", {len(self.unsure)} with an unsure bone map"
         return s + (" (cancelled: the rest stays for the next update)" if self.cancelled else "") + \
             f" in {self.seconds:.1f} s"

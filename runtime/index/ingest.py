@@ -48,6 +48,7 @@ def read_clip(args: tuple) -> tuple[str, tuple[ClipEntry, Motion | None]]:
             return ident, (entry, None)
         entry.source_fps, entry.source_frames = m.source_fps, m.source_frames
         entry.first_source_frame, entry.frames, entry.rig = m.first_source_frame, m.num_frames, m.rig
+        entry.rig_unsure = m.rig_unsure
         entry.description = describe_summary(m)
         return ident, (entry, m)
     path = str(item)
@@ -70,6 +71,7 @@ def read_clip(args: tuple) -> tuple[str, tuple[ClipEntry, Motion | None]]:
         return ident, (entry, None)
     entry.source_fps, entry.source_frames = m.source_fps, m.source_frames
     entry.first_source_frame, entry.frames, entry.rig = m.first_source_frame, m.num_frames, m.rig
+    entry.rig_unsure = m.rig_unsure
     entry.description = describe_summary(m)
     return ident, (entry, m)
 

@@ -509,6 +509,7 @@ class LibraryIndex:
         listed = {ident for ident, _ in report.failed}
         report.failed += [(c.id, c.error) for c in self.clips if c.status == "failed" and c.id not in listed]
         report.failed += kept
+        report.unsure = [(c.id, c.rig_unsure) for c in self.clips if c.status == "ok" and c.rig_unsure]
         report.seconds = time.time() - t0
         write_json(self.path / "report.json", asdict(report))
         if not report.cancelled:

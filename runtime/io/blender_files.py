@@ -64,7 +64,7 @@ from ..errors import MotionSearchError
 
 SCENE_SUFFIXES = (".fbx", ".glb", ".gltf", ".blend")
 WORKER = Path(__file__).with_name("blender_worker.py")
-CACHE_FORMAT = 3  # blender_worker.FORMAT
+CACHE_FORMAT = 4  # blender_worker.FORMAT
 FILE_TIMEOUT_S = 600.0  # one file's import and sampling; past it the file is reported and skipped
 MEMORY_LIMIT_BYTES: int | None = None  # address space a worker may add past start-up; None: 3/4 of RAM
 RUN_PREFIX = "motion_search_convert_"  # + the parent's pid: a run folder in the system's temporary folder

@@ -28,6 +28,11 @@ one's parent index, -1 for a root; a tail's is its bone, so the runtime can map 
 and `positions_k` (frames, bones, 3) float32 world positions in Blender units, Z up. Bone mapping,
 units and axes are the runtime's job, so a user's bone map never needs Blender again.
 
+A bone that is connected to its parent but whose action moves its location (an FBX importer
+connects a pelvis that sits on its root bone's tail, and Blender then ignores the pelvis's
+location keys: the clip's root motion is lost) is disconnected before sampling; the clip's meta
+names it under "freed".
+
 .blend files are opened (wm.open_mainfile, scripts not trusted) rather than appended from with
 bpy.data.libraries.load: opening gives the scene's frame rate and the armatures as placed
 (transforms, parents, constraints), which appending actions and armatures alone would lose.
@@ -45,7 +50,7 @@ from urllib.parse import unquote
 import bpy  # noqa: F401  (this file runs only inside Blender)
 import numpy as np
 
-FORMAT = 3  # of the .npz; runtime.io.blender_files.CACHE_FORMAT must match
+FORMAT = 4  # of the .npz; runtime.io.blender_files.CACHE_FORMAT must match (4: connected movers freed)
 IMPORTERS = {".fbx": "io_scene_fbx", ".glb": "io_scene_gltf2", ".gltf": "io_scene_gltf2"}
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
@@ -280,6 +285,33 @@ def key_step(action, slot) -> tuple[float, float]:
     return step, float(t[0])
 
 
+def _free_connected_movers(obj, action, slot) -> list:
+    """Disconnect bones whose action moves their location but whose `use_connect` makes Blender
+    ignore it: an FBX importer connects a pelvis whose head sits on its root bone's tail, and the
+    clip then loses all its root motion (a walk on the spot). The rest pose is unchanged (a
+    connected bone's head is its parent's tail already); returns the names freed."""
+    moving = set()
+    for bag_slot, fcurves in _channelbags(action):
+        if slot is not None and bag_slot is not None and bag_slot != slot:
+            continue
+        for fc in fcurves:
+            if fc.data_path.endswith('"].location') and fc.data_path.startswith('pose.bones["'):
+                values = [kp.co[1] for kp in fc.keyframe_points]
+                if values and max(values) - min(values) > 1e-4:
+                    moving.add(fc.data_path[len('pose.bones["'):-len('"].location')].replace('\\"', '"'))
+    stuck = [b.name for b in obj.data.bones if b.use_connect and b.name in moving]
+    if not stuck:
+        return []
+    for other in bpy.context.view_layer.objects:
+        other.select_set(other == obj)
+    bpy.context.view_layer.objects.active = obj
+    bpy.ops.object.mode_set(mode='EDIT')
+    for name in stuck:
+        obj.data.edit_bones[name].use_connect = False
+    bpy.ops.object.mode_set(mode='OBJECT')
+    return stuck
+
+
 def sample(obj, action, slot, scene):
     """(bone names, parent indices, (F, B, 3) world positions, fps, first frame) of `action` played
     on `obj`, every `key_step` frames (fps and first frame in that step's units); leaf bones' tails
@@ -321,12 +353,14 @@ def convert(path: str, out: str, tmp: str) -> list:
     scene = bpy.context.scene
     arrays, meta = {}, []
     for k, (name, obj, action, slot) in enumerate(clip_plan()):
+        freed = _free_connected_movers(obj, action, slot)
         names, parents, pos, fps, start = sample(obj, action, slot, scene)
         arrays[f"names_{k}"] = np.array(names)
         arrays[f"parents_{k}"] = np.array(parents, np.int32)
         arrays[f"positions_{k}"] = pos
         meta.append({"name": name, "armature": obj.name, "action": action.name, "fps": fps,
-                     "first_frame": start, "frames": int(pos.shape[0]), "bones": len(obj.pose.bones)})
+                     "first_frame": start, "frames": int(pos.shape[0]), "bones": len(obj.pose.bones),
+                     "freed": freed})
     if not meta:
         raise RuntimeError("no armature animation in the file (no action keys the bones of an armature)")
     np.savez(tmp, meta=np.array(json.dumps({"format": FORMAT, "clips": meta})), **arrays)

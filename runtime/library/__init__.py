@@ -7,4 +7,4 @@ May import: runtime.io, runtime.motion, runtime.errors, runtime.hashing.
 
 from .files import HIDDEN, NOT_MOTION, LibraryFiles, other_files_text, scan
 from .items import MotionItem
-from .scene_clips import prune_cache, scene_file_items
+from .scene_clips import clip_label, prune_cache, scene_file_items

@@ -9,6 +9,7 @@ becomes one failed entry under its own path, with the importer's message.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from ..errors import MotionSearchError
@@ -16,6 +17,10 @@ from ..hashing import content_hash
 from ..io import NO_BLENDER, cache_path, clip_id, convert_files, is_scene_file
 from ..motion import clip_motion
 from .items import MotionItem
+
+# Take names exporters give when nobody named the take (FBX "Take 001", Blender's "Scene", glTF "Animation")
+GENERIC_TAKE = re.compile(r"^(scene|take[ _]?0*\d*|default take|animation[ _.]?\d*|action[ _.]?\d*|"
+                          r"armature[|]?action|mixamo\.com|unreal take)$", re.IGNORECASE)
 
 
 def scene_file_items(cache_dir: Path, files: list[str], existing: dict, seen: set, converter, fps_of,
@@ -85,8 +90,8 @@ def scene_file_items(cache_dir: Path, files: list[str], existing: dict, seen: se
                 error = ""
             except MotionSearchError as e:
                 motion, error = None, str(e)
-            items.append(MotionItem(id=ident, motion=motion, label=f"{Path(path).stem} #{clip.name}", error=error,
-                                    **common))
+            items.append(MotionItem(id=ident, motion=motion, label=clip_label(path, clip.name, len(result.clips)),
+                                    error=error, **common))
     return items
 
 
@@ -105,3 +110,12 @@ def prune_cache(cache_dir: Path, clips) -> int:
             f.unlink(missing_ok=True)
             gone += 1
     return gone
+
+
+def clip_label(path: str, name: str, clips_in_file: int) -> str:
+    """How a scene file's clip is shown: `walk #Take 2`; the file's name alone for the only clip of
+    a file when the take's name says nothing (an exporter's default: "Scene", "Take 001")."""
+    stem = Path(path).stem
+    if clips_in_file == 1 and GENERIC_TAKE.match(name.strip()):
+        return stem
+    return f"{stem} #{name}"

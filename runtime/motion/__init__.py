@@ -13,6 +13,7 @@ from .features import (C, CHANNELS, MIRROR_PERM, MIRROR_SIGN, NUM_CHANNELS, NUM_
                        window_starts)
 from .kinematics import forward_kinematics, normalize, rotation_between, rotation_to_vector
 from .rig_shape import RigShapeError, ShapeMap, map_shape, rest_heads
-from .rigs import CONVENTIONS, KIT_JOINTS, Candidate, RigMap, load_mapping_file, map_rig, map_skeleton, normalize_name
+from .rigs import (CONVENTIONS, KIT_JOINTS, UNSURE_BELOW, Candidate, RigMap, load_mapping_file, map_rig, map_skeleton,
+                   normalize_name)
 from .scene_clip import clip_motion, load_scene_clip
 from .skeleton import BONES, JOINTS, PARENTS, J, mirror_positions

@@ -44,6 +44,8 @@ class Motion:
         first_source_frame: 1 when the file's frame 0 was an added rest pose and was dropped.
         rig: the rig convention the joints were mapped with.
         metres_per_unit: the scale applied to the file's units.
+        rig_unsure: "" when the rig's map is sure; else one line naming the joints its skeleton's
+            shape mapped without enough evidence, for a report (`RigMap.unsure_note`).
     """
 
     positions: np.ndarray
@@ -54,6 +56,7 @@ class Motion:
     first_source_frame: int
     rig: str
     metres_per_unit: float
+    rig_unsure: str = ""
 
     @property
     def num_frames(self) -> int:
@@ -167,6 +170,7 @@ def canonical_motion(
         first_source_frame=first,
         rig=rig.convention,
         metres_per_unit=scale,
+        rig_unsure=rig.unsure_note,
     )
 
 

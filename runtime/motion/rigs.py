@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import RigMappingError
+from ..errors import BoneMapFileError, RigMappingError
 from .skeleton import JOINTS
 
 Candidate = str | tuple[str, str, str, float]
@@ -162,6 +162,16 @@ def normalize_name(name: str) -> str:
     return name.replace("bip001", "bip01")
 
 
+# A map found by the skeleton's shape is "unsure" when any joint's sureness (the evidence for its
+# bone: proportions, the alternatives' scores, mirror symmetry, how left and right were told; see
+# runtime/motion/rig_shape.py) is below this. Renamed real files (763 Bandai-Namco and CMU, their
+# middle frames) all map right, 99% of them at 0.96 or more, one at 0.43 (feet on tiptoe, legs
+# straight); with every limb segment cut in two (308 files) all at 0.93 or more. Left/right from
+# the forward axis convention alone is 0.6, a bend point with a rival as good 0.5 or less. Below
+# it the add-on asks before applying and the index reports the file.
+UNSURE_BELOW = 0.8
+
+
 @dataclass(frozen=True)
 class RigMap:
     """How to read the 22 canonical joints off a rig's joints.
@@ -177,6 +187,7 @@ class RigMap:
     sureness: tuple[float, ...] = ()  # per canonical joint, 0..1, for a map found by the skeleton's shape
     reasons: tuple[str, ...] = ()  # per canonical joint, why (skeleton shape only)
     summary: str = ""  # one line on how the map was found (skeleton shape only)
+    doubts: tuple[str, ...] = ()  # per canonical joint, what lowers its sureness ("" when nothing much)
 
     def apply(self, positions: np.ndarray) -> np.ndarray:
         """Canonical positions (..., 22, 3) from rig joint positions (..., J, 3)."""
@@ -197,6 +208,31 @@ class RigMap:
     def bone_of(self, joint: str) -> str:
         return self.bones[JOINTS.index(joint)]
 
+    @property
+    def unsure_joints(self) -> tuple[tuple[str, str, str], ...]:
+        """(joint, bone, why unsure) for each joint whose sureness is below UNSURE_BELOW (a map by
+        names, or set by hand, has none)."""
+        return tuple((j, self.bones[k], (self.doubts[k] if k < len(self.doubts) else "") or "little evidence")
+                     for k, j in enumerate(JOINTS) if k < len(self.sureness) and self.sureness[k] < UNSURE_BELOW)
+
+    @property
+    def unsure(self) -> bool:
+        """The one verdict: some joint of a map found by shape may be on the wrong bone."""
+        return bool(self.unsure_joints)
+
+    @property
+    def unsure_note(self) -> str:
+        """One line for a report, "" when the map is sure: `mapped by the skeleton's shape, unsure of
+        left_knee ('b009'), right_knee ('b016') and 2 more: 'b010' fits nearly as well; ...` (at most
+        six joints and three reasons)."""
+        rows = self.unsure_joints
+        if not rows:
+            return ""
+        joints = ", ".join(f"{j} ('{bone}')" for j, bone, _ in rows[:6]) + (
+            f" and {len(rows) - 6} more" if len(rows) > 6 else "")
+        reasons = list(dict.fromkeys(part for _, _, why in rows for part in why.split("; ")))
+        return f"mapped by the skeleton's shape, unsure of {joints}: {'; '.join(reasons[:3])}"
+
 
 def load_mapping_file(path: str | os.PathLike) -> dict[str, list[Candidate]]:
     """A user's JSON mapping: {"left_hip": "thigh_L", "spine2": ["lerp", "Spine", "Chest", 0.5], ...}."""
@@ -204,20 +240,23 @@ def load_mapping_file(path: str | os.PathLike) -> dict[str, list[Candidate]]:
     try:
         with open(path, encoding="utf-8") as f:
             raw = json.load(f)
-    except (OSError, json.JSONDecodeError) as e:
-        raise RigMappingError(path, ["(mapping file unreadable: %s)" % e], [], []) from None
+    except OSError as e:
+        raise BoneMapFileError(path, f"cannot read it ({e.strerror or e})") from None
+    except (ValueError, RecursionError) as e:  # ValueError: bad JSON or text; RecursionError: nested too deep
+        raise BoneMapFileError(path, f"not valid JSON ({type(e).__name__}: {e})") from None
     if not isinstance(raw, dict):
-        raise RigMappingError(path, ["(mapping file must hold a JSON object)"], [], [])
+        raise BoneMapFileError(path, "it must hold a JSON object {\"left_hip\": \"bone name\", ...}")
     out: dict[str, list[Candidate]] = {}
     for joint, spec in raw.items():
         if joint not in JOINTS:
-            raise RigMappingError(path, [f"(unknown canonical joint '{joint}'; known: {', '.join(JOINTS)})"], [], [])
+            raise BoneMapFileError(path, f"unknown canonical joint '{joint}' (known: {', '.join(JOINTS)})")
         if isinstance(spec, str):
             out[joint] = [spec]
-        elif isinstance(spec, list) and len(spec) == 4 and spec[0] == "lerp":
+        elif isinstance(spec, list) and len(spec) == 4 and spec[0] == "lerp" and \
+                isinstance(spec[3], (int, float)) and not isinstance(spec[3], bool):
             out[joint] = [("lerp", str(spec[1]), str(spec[2]), float(spec[3]))]
         else:
-            raise RigMappingError(path, [f"(entry for '{joint}' must be a bone name or [\"lerp\", a, b, t])"], [], [])
+            raise BoneMapFileError(path, f"the entry for '{joint}' must be a bone name or [\"lerp\", a, b, t]")
     return out
 
 
@@ -364,7 +403,7 @@ def map_skeleton(
         raise RigMappingError(path, e.missing or by_name.missing, by_name.tried + [f"skeleton shape ({e.reason})"],
                               list(names)) from None
     index = {normalize_name(n): i for i, n in reversed(list(enumerate(names)))}
-    a, b, w, bones, sure, why = [], [], [], [], [], []
+    a, b, w, bones, sure, why, doubt = [], [], [], [], [], [], []
     for joint in JOINTS:
         user = None
         for cand in (overrides or {}).get(joint, []):
@@ -377,17 +416,18 @@ def map_skeleton(
             if user:
                 break
         entry = shape.entries[joint]
+        d = shape.doubts.get(joint, "")
         if user is not None:
-            found, s, r = user, 1.0, "your bone map"
+            found, s, r, d = user, 1.0, "your bone map", ""
         elif isinstance(entry, tuple):
             _, i1, i2, t = entry
             found, s, r = (i1, i2, float(t), i1 if t < 0.5 else i2), shape.sureness[joint], shape.reasons[joint]
         else:
             found, s, r = (entry, entry, 0.0, entry), shape.sureness[joint], shape.reasons[joint]
         a.append(found[0]), b.append(found[1]), w.append(found[2]), bones.append(names[found[3]])
-        sure.append(float(s)), why.append(r)
+        sure.append(float(s)), why.append(r), doubt.append(d)
     return RigMap(
         convention="shape+user" if overrides else "shape",
         a=np.array(a, np.int64), b=np.array(b, np.int64), weight=np.array(w, np.float64), bones=tuple(bones),
-        sureness=tuple(sure), reasons=tuple(why), summary=shape.summary,
+        sureness=tuple(sure), reasons=tuple(why), summary=shape.summary, doubts=tuple(doubt),
     )

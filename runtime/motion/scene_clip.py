@@ -35,7 +35,7 @@ def clip_motion(clip: SceneClip, source: str, *, fps: float | None = None, rig_o
     scale = metres_per_unit(pos, source)
     first = int(round(clip.first_frame))
     return Motion(to_canonical_frame(pos * scale).astype(np.float32), target, source, source_fps,
-                  first + len(clip.positions), first, rig.convention, scale)
+                  first + len(clip.positions), first, rig.convention, scale, rig.unsure_note)
 
 
 def _map_clip(clip: SceneClip, source: str, rig_overrides):

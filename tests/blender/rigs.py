@@ -194,3 +194,48 @@ def make_plain_armature(name: str, bones: dict[str, str], *, root: str | None = 
     obj.scale = (unit, unit, unit)
     bpy.context.view_layer.update()
     return obj
+
+
+def make_armature_from_skeleton(name: str, names, parents, heads):
+    """An armature whose bones have these names, parents and heads (world = armature space, as a
+    Blender armature built in place): each bone points at its child that leads furthest (the next
+    bone of its chain), a leaf along its parent's direction, as modelling tools build them."""
+    heads = np.asarray(heads, np.float64)
+    kids: dict[int, list[int]] = {}
+    for j, p in enumerate(parents):
+        kids.setdefault(p, []).append(j)
+    size = [1] * len(names)
+    for j in sorted(range(len(names)), key=lambda j: -_depth(parents, j)):  # children before parents
+        if parents[j] >= 0:
+            size[parents[j]] += size[j]
+    arm = bpy.data.armatures.new(name)
+    obj = bpy.data.objects.new(name, arm)
+    bpy.context.scene.collection.objects.link(obj)
+    from .conftest import make_active
+
+    make_active(obj)
+    bpy.ops.object.mode_set(mode='EDIT')
+    for j, bone in enumerate(names):
+        eb = arm.edit_bones.new(bone)
+        eb.head = heads[j]
+        ahead = [c for c in kids.get(j, []) if np.linalg.norm(heads[c] - heads[j]) > 1e-4]
+        if ahead:
+            eb.tail = heads[max(ahead, key=lambda c: size[c])]
+        else:
+            p = parents[j]
+            way = heads[j] - heads[p] if p >= 0 else np.zeros(3)
+            way = way if np.linalg.norm(way) > 1e-4 else np.array((0, 0, 1.0))
+            eb.tail = heads[j] + way / np.linalg.norm(way) * 0.05
+    for j, p in enumerate(parents):
+        if p >= 0:
+            arm.edit_bones[names[j]].parent = arm.edit_bones[names[p]]
+    bpy.ops.object.mode_set(mode='OBJECT')
+    bpy.context.view_layer.update()
+    return obj
+
+
+def _depth(parents, j: int) -> int:
+    d = 0
+    while parents[j] >= 0:
+        j, d = parents[j], d + 1
+    return d

@@ -375,3 +375,29 @@ def test_rig_map_errors_name_the_file(good_lib, tmp_path):
         out, err = _text(r)
         assert r.returncode == 1 and str(path) in err and "Traceback" not in err, err
         assert len(err) < 1200
+
+
+def test_a_library_file_mapped_unsure_is_indexed_and_reported(good_lib, tmp_path):
+    """A real skeleton with arms as long as its legs and meaningless bone names: mapped by its shape
+    without enough evidence; indexed, and the update says which joints to check."""
+    from runtime.io import Animation, read_bvh, write_bvh
+    from tests.runtime.humanoid_skeletons import renamed
+
+    anim = read_bvh(good_lib / GOOD[2])
+    offsets, translations = anim.offsets.copy(), anim.translations.copy()
+    for name in ("LowerArm_L", "LowerArm_R", "Hand_L", "Hand_R"):
+        j = anim.names.index(name)
+        offsets[j] *= 1.7
+        translations[:, list(anim.translation_joints).index(j)] *= 1.7
+    odd = Animation(path=anim.path, names=anim.names, parents=anim.parents, offsets=offsets, axes=anim.axes,
+                    angles=anim.angles, translation_joints=anim.translation_joints, translations=translations,
+                    fps=anim.fps, end_site=anim.end_site)
+    write_bvh(renamed(odd)[0], good_lib / "long_arms.bvh")
+    index = tmp_path / "idx"
+    r = _cli("index", good_lib, "--index", index, "--jobs", "1")
+    out, err = _text(r)
+    assert r.returncode == 0 and "1 with an unsure bone map" in out
+    assert f"indexed, but check its bone map: {good_lib / 'long_arms.bvh'}: mapped by the skeleton's shape" in out
+    report = json.loads((index / "report.json").read_text())
+    assert [Path(p).name for p, _ in report["unsure"]] == ["long_arms.bvh"]
+    assert str(good_lib / "long_arms.bvh") in _ok_ids(index)

@@ -8,8 +8,11 @@ import numpy as np
 import pytest
 
 from runtime.errors import RigMappingError
-from runtime.io import read_bvh
-from runtime.motion import JOINTS, RigShapeError, load_motion, map_rig, map_shape, map_skeleton, rest_heads
+from runtime.io import read_bvh, write_bvh
+from runtime.motion import (JOINTS, UNSURE_BELOW, RigShapeError, load_motion, map_rig, map_shape, map_skeleton,
+                            rest_heads)
+
+from .humanoid_skeletons import MPFB_BONES, mpfb_skeleton, renamed, split_limbs, toy_skeleton
 
 WAVE = "dataset-2_wave-right-hand_normal_001.bvh"
 
@@ -63,7 +66,7 @@ def test_numbered_bones_map_by_shape(seed):
     assert rig.convention == "shape"
     got = {j: real[names.index(rig.bone_of(j))] for j in JOINTS}
     assert got == _CANON
-    assert all(0.5 <= s <= 1.0 for s in rig.sureness)
+    assert all(0.85 <= s <= 1.0 for s in rig.sureness) and not rig.unsure and rig.unsure_note == ""
     assert "toes" in rig.summary and rig.reasons[JOINTS.index("left_hip")].endswith("where the toes point")
 
 
@@ -192,3 +195,135 @@ def test_cmu_bvh_with_meaningless_names_keeps_its_head(cmu_bvh, tmp_path):
     same = [JOINTS.index(j) for j in ("head", "neck") + tuple(j for j in JOINTS if j.startswith(("left_", "right_")))
             if "collar" not in j]
     assert np.abs(a.positions[:, same] - b.positions[:, same]).max() < 1e-4
+
+
+# ---------------------------------------------------------------------------------------------
+# split limb bones, and knowing when it is unsure
+
+
+def _shuffled(names, parents, heads, seed=0):
+    """The same skeleton with bones named Bone, Bone.001, ... in a shuffled order; returns it and
+    each new bone's real name."""
+    order = np.random.default_rng(seed).permutation(len(names))
+    real = [names[i] for i in order]
+    new = {i: k for k, i in enumerate(order)}
+    bones = ["Bone" if k == 0 else f"Bone.{k:03d}" for k in range(len(names))]
+    return bones, [new[parents[i]] if parents[i] >= 0 else -1 for i in order], np.asarray(heads)[order], real
+
+
+@pytest.mark.parametrize("arms, twist", [("A", False), ("A", True), ("T", False), ("T", True)])
+def test_split_limb_bones_map_to_where_the_limbs_bend(arms, twist):
+    """A MakeHuman / MPFB rig: every limb segment is two bones, a clavicle and a shoulder01 lead to
+    the upper arm, toes and fingers branch, twist bones beside. (The two-longest-bones rule put the
+    hip on lowerleg01, the elbow on upperarm02 and the wrist on lowerarm01, "85% sure".)"""
+    bones, parents, heads, real = _shuffled(*mpfb_skeleton(arms=arms, twist=twist))
+    rig = map_skeleton(bones, parents, heads, "mpfb.blend")
+    assert rig.convention == "shape"
+    assert {j: real[bones.index(rig.bone_of(j))] for j in MPFB_BONES} == MPFB_BONES
+    assert min(rig.sureness) >= 0.9 and not rig.unsure
+
+
+def test_split_limb_bones_without_toes_are_right_but_unsure_of_left_and_right():
+    """No toes and straight legs: nothing shows which way the body faces but the convention."""
+    bones, parents, heads, real = _shuffled(*mpfb_skeleton(toes=False))
+    rig = map_skeleton(bones, parents, heads)
+    limbs = {j: b for j, b in MPFB_BONES.items() if not j.endswith("_foot")}
+    assert {j: real[bones.index(rig.bone_of(j))] for j in limbs} == limbs
+    sides = {j for j in JOINTS if j.startswith(("left_", "right_"))}
+    assert rig.unsure and {j for j, _, _ in rig.unsure_joints} == sides
+    assert "forward axis convention" in rig.unsure_joints[0][2]
+
+
+def _cut_bones(anim):
+    rig = map_rig([n for n, end in zip(anim.names, anim.end_site) if not end])
+    return {rig.bone_of(f"{s}_{j}") for s in ("left", "right") for j in ("hip", "knee", "shoulder", "elbow")}
+
+
+@pytest.mark.parametrize("source", ["bandai", "cmu"])
+@pytest.mark.parametrize("twist", [False, True])
+def test_real_skeleton_with_split_limbs_reads_the_same(bandai2, cmu_bvh, tmp_path, source, twist):
+    """A real file's thighs, shins, upper arms and forearms each cut in two (plus twist bones beside
+    them), every bone renamed: the 22 joints land where the file's own are, all frames, and the map
+    is sure."""
+    src = bandai2 / WAVE if source == "bandai" else cmu_bvh / "mb-tmoco" / "02_01.bvh"
+    anim = read_bvh(src)
+    split, _ = renamed(split_limbs(anim, _cut_bones(anim), 2, twist))
+    assert len(split.names) == len(anim.names) + 8 * (1 + 2 * twist) and "Hips" not in split.names
+    path = tmp_path / "split.bvh"
+    write_bvh(split, path)
+    a, b = load_motion(src), load_motion(path)
+    assert b.rig == "shape" and b.rig_unsure == ""
+    assert np.abs(a.positions - b.positions).max() < 0.03  # metres; spine lerps may differ
+    exact = [JOINTS.index(j) for j in JOINTS if not j.startswith("spine")]
+    assert np.abs(a.positions[:, exact] - b.positions[:, exact]).max() < 0.003
+
+
+def test_ambiguous_skeletons_are_unsure_never_sure_and_wrong():
+    """Arms as long as legs and no toes; a leg of three equal straight bones (two equally good
+    bends): the map says it is unsure, and no joint it is sure of is wrong."""
+    expected = {"left_hip": "hip.L", "left_knee": "leg0.L", "left_ankle": "leg1.L", "left_shoulder": "shoulder.L",
+                "left_elbow": "arm0.L", "left_wrist": "arm1.L", "left_collar": "collar.L"}
+    names, parents, heads = toy_skeleton(arm=(0.41, 0.42), toes=False)
+    rig = map_skeleton([f"b{i}" for i in range(len(names))], parents, heads)
+    assert rig.unsure and max(rig.sureness[JOINTS.index(j)] for j in expected) < UNSURE_BELOW
+    assert any("arms 1.00 times as long as the legs" in why for _, _, why in rig.unsure_joints)
+    for j, bone in expected.items():  # what it is sure of is right
+        k = JOINTS.index(j)
+        assert rig.sureness[k] < 0.85 or names[int(rig.bone_of(j)[1:])] == bone
+
+    names, parents, heads = toy_skeleton(leg=(0.28, 0.28, 0.28))
+    rig = map_skeleton([f"b{i}" for i in range(len(names))], parents, heads)
+    unsure = {j for j, _, _ in rig.unsure_joints}
+    assert {"left_knee", "right_knee", "left_ankle", "right_ankle"} <= unsure
+    assert all(rig.sureness[JOINTS.index(j)] < 0.5 for j in ("left_knee", "right_knee"))
+    assert "mapped by the skeleton's shape, unsure of " in rig.unsure_note and "left_knee ('b" in rig.unsure_note
+
+
+def test_plain_toy_skeleton_is_sure():
+    names, parents, heads = toy_skeleton()
+    rig = map_skeleton([f"b{i}" for i in range(len(names))], parents, heads)
+    got = {j: names[int(rig.bone_of(j)[1:])] for j in ("left_hip", "left_knee", "left_ankle", "left_foot",
+                                                         "right_elbow", "right_wrist", "left_collar", "head")}
+    assert got == {"left_hip": "hip.L", "left_knee": "leg0.L", "left_ankle": "leg1.L", "left_foot": "toe.L",
+                   "right_elbow": "arm0.R", "right_wrist": "arm1.R", "left_collar": "collar.L", "head": "head"}
+    assert not rig.unsure and min(rig.sureness) >= 0.9
+
+
+def test_bent_knees_tell_the_facing_when_the_toes_do_not():
+    """A run's mid-frame can have the feet at right angles; knees bend forward in any pose."""
+    names, parents, heads = toy_skeleton(toes=False)
+    for side in ("L", "R"):
+        heads[names.index(f"leg0.{side}")] += (0.0, -0.08, 0.03)  # knees forward (-Y)
+    sure = []
+    for hint in ((0.0, -1.0, 0.0), (0.0, 1.0, 0.0)):
+        shape = map_shape(parents, heads, forward_hint=hint)
+        assert names[shape.entries["left_hip"]] == "hip.L"  # the knees win over a wrong convention
+        assert "knees" in shape.reasons["left_hip"]
+        sure.append(shape.sureness["left_hip"])
+    assert 0.9 < sure[1] < sure[0]  # ... which costs a little sureness
+
+
+def test_a_file_whose_shape_is_unsure_says_so(bandai2, tmp_path):
+    """A real skeleton whose arms are made as long as its legs: still read, and the Motion carries
+    the one line an index report prints."""
+    src = bandai2 / WAVE
+    anim = read_bvh(src)
+    longer = {anim.names.index(n) for n in ("LowerArm_L", "LowerArm_R", "Hand_L", "Hand_R")}
+    offsets = anim.offsets.copy()
+    translations = anim.translations.copy()
+    for j in longer:
+        offsets[j] *= 1.7
+        k = list(anim.translation_joints).index(j)
+        translations[:, k] *= 1.7
+    from runtime.io import Animation
+
+    odd = Animation(path=anim.path, names=anim.names, parents=anim.parents, offsets=offsets, axes=anim.axes,
+                    angles=anim.angles, translation_joints=anim.translation_joints, translations=translations,
+                    fps=anim.fps, end_site=anim.end_site)
+    path = tmp_path / "long_arms.bvh"
+    write_bvh(renamed(odd)[0], path)
+    motion = load_motion(path)
+    assert motion.rig == "shape"
+    assert motion.rig_unsure.startswith("mapped by the skeleton's shape, unsure of ")
+    assert "times as long as the legs, unusual for a human" in motion.rig_unsure
+    assert load_motion(src).rig_unsure == ""  # a map by names is never unsure

@@ -102,7 +102,7 @@ def test_a_fully_custom_rig_with_a_complete_mapping(bandai2, tmp_path):
 
 
 @pytest.mark.parametrize("content, fragment", [
-    ("{not json", "unreadable"),
+    ("{not json", "not valid JSON"),
     ("[1, 2]", "JSON object"),
     ('{"left_thumb": "X"}', "unknown canonical joint"),
     ('{"left_hip": 3}', "bone name"),
@@ -113,3 +113,25 @@ def test_bad_mapping_files_are_clear(tmp_path, content, fragment):
     with pytest.raises(RigMappingError) as e:
         load_mapping_file(f)
     assert fragment in str(e.value) and str(f) in str(e.value)
+
+
+def test_a_map_by_names_is_never_unsure():
+    rig = map_rig(MIXAMO)
+    assert not rig.unsure and rig.unsure_joints == () and rig.unsure_note == ""
+
+
+def test_user_entries_make_unsure_joints_sure():
+    """A joint the user sets is sure; the verdict is about the joints left to the shape."""
+    from runtime.motion import map_skeleton
+
+    from .humanoid_skeletons import toy_skeleton
+
+    names, parents, heads = toy_skeleton(leg=(0.28, 0.28, 0.28))
+    bones = [f"b{i}" for i in range(len(names))]
+    rig = map_skeleton(bones, parents, heads)
+    unsure = {j for j, _, _ in rig.unsure_joints}
+    assert {"left_knee", "right_knee"} <= unsure
+    fixed = {j: [bones[names.index(b)]] for j, b in (("left_knee", "leg1.L"), ("right_knee", "leg1.R"))}
+    rig = map_skeleton(bones, parents, heads, overrides=fixed)
+    assert rig.convention == "shape+user" and rig.sureness[JOINTS.index("left_knee")] == 1.0
+    assert {j for j, _, _ in rig.unsure_joints} == unsure - {"left_knee", "right_knee"}

@@ -448,7 +448,7 @@ def _select_bone(obj, pose_bone, state: bool) -> None:
 
 class MOTIONSEARCH_OT_bone_map_save(Operator, ExportHelper):
     """Write the armature's bone map (your entries and the detected bones) to a JSON file, for
-    another armature, the library's bone map preference or the command line's --rig-map"""
+    another armature or the Library Bone Map preference"""
 
     bl_idname = "motionsearch.bone_map_save"
     bl_label = "Save Bone Map"
@@ -489,8 +489,8 @@ class MOTIONSEARCH_OT_bone_map_save(Operator, ExportHelper):
 
 
 class MOTIONSEARCH_OT_bone_map_load(Operator, ImportHelper):
-    """Set the armature's bone map from a JSON file ({"left_hip": "MyThigh_L", ...}, the command
-    line's --rig-map format); joints the file leaves out are detected"""
+    """Set the armature's bone map from a JSON file ({"left_hip": "MyThigh_L", ...}, as Save Bone
+    Map writes it); joints the file leaves out are detected"""
 
     bl_idname = "motionsearch.bone_map_load"
     bl_label = "Load Bone Map"

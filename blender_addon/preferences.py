@@ -75,7 +75,8 @@ def library_rig_overrides(p) -> dict | None:
 
 
 class MOTIONSEARCH_PG_folder(PropertyGroup):
-    path: StringProperty(name="Folder", subtype='DIR_PATH', description="A folder of .bvh / .amc motion files")
+    path: StringProperty(name="Folder", subtype='DIR_PATH', description="A folder of motion files: BVH, ASF/AMC, "
+                         "and FBX, glTF/GLB and .blend (read by a background Blender); searched with its sub-folders")
     use: bpy.props.BoolProperty(name="Use", default=True, description="Index this folder")
 
 
@@ -149,9 +150,9 @@ class MotionSearchPreferences(AddonPreferences):
     library_folders_index: IntProperty(default=-1)
     library_bone_map: StringProperty(
         name="Library Bone Map", subtype='FILE_PATH',
-        description="A JSON bone map {\"left_hip\": \"MyThigh_L\", ...} (Save Bone Map, or the command line's "
-                    "--rig-map) for library files whose rig no naming convention or skeleton shape maps; "
-                    "empty = none. Changing it reads every file again at the next Update Index")
+        description="A JSON bone map {\"left_hip\": \"MyThigh_L\", ...} (as Save Bone Map writes it) for library "
+                    "files whose rig no naming convention or skeleton shape maps; empty = none. Changing it "
+                    "reads every file again at the next Update Index")
     index_path: StringProperty(
         name="Index Location", subtype='DIR_PATH', update=_forget,
         description="Folder for the library index; empty = the add-on's user data folder")

@@ -70,9 +70,11 @@ class RigMappingError(MotionSearchError):
         self.tried = list(tried)
         shown = ", ".join(bones[:6]) + (f", ... ({len(bones)} bones)" if len(bones) > 6 else "")
         joints = ", ".join(missing[:6]) + (f" and {len(missing) - 6} more" if len(missing) > 6 else "")
+        shape = next((t[len("skeleton shape ("):-1] for t in self.tried if t.startswith("skeleton shape (")), "")
         super().__init__(
             f"{self.path}: unknown rig: no bone found for {joints}"
             + (f" (bones: {shown})" if bones else "")
+            + (f"; by its shape: {shape}" if shape else "")
             + "; give a bone map (--rig-map FILE.json, or Library Bone Map in the Blender add-on's preferences)"
         )
 

@@ -61,9 +61,9 @@ class UpdateReport:
         if self.described:
             s += f", {self.described} described"
         if self.converted:
-            s += f", {self.converted} files converted by Blender"
+            s += f", {self.converted} file{'s' if self.converted != 1 else ''} converted by Blender"
         if self.not_read:
-            s += f", {len(self.not_read)} files not read"
+            s += f", {len(self.not_read)} file{'s' if len(self.not_read) != 1 else ''} not read"
         if self.unsure:
             s += f", {len(self.unsure)} with an unsure bone map"
         return s + (" (cancelled: the rest stays for the next update)" if self.cancelled else "") + \

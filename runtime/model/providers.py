@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 
 import onnxruntime as ort
 
@@ -35,7 +36,7 @@ def make_session(model: str | bytes, device: str = "auto", threads: int = 0) -> 
     if device == "cpu":
         return ort.InferenceSession(model, opts, providers=[CPU]), "CPU (chosen in preferences)"
     if CUDA not in ort.get_available_providers():
-        note = "CPU (this onnxruntime has no CUDA provider; install onnxruntime-gpu for GPU inference)"
+        note = "CPU (CUDA needs the onnxruntime-gpu package; this one is the CPU build)"
         if device == "cuda":
             log.warning("CUDA requested: %s", note)
         return ort.InferenceSession(model, opts, providers=[CPU]), note
@@ -46,7 +47,34 @@ def make_session(model: str | bytes, device: str = "auto", threads: int = 0) -> 
         ort.set_default_logger_severity(2)
     if sess.get_providers()[0] == CUDA:
         return sess, "CUDA GPU"
-    note = "CPU (the CUDA provider could not start: no GPU, or CUDA/cuDNN libraries missing)"
+    note = f"CPU (CUDA could not start: {cuda_problem()})"
     if device == "cuda":
         log.warning("CUDA requested: %s", note)
     return sess, note
+
+
+# What onnxruntime-gpu 1.2x loads, in order: the driver, then the CUDA 12 runtime, cuBLAS, cuDNN 9.
+_CUDA_LIBRARIES = {
+    "linux": [("libcuda.so.1", "no NVIDIA driver"),
+              ("libcudart.so.12", "the CUDA 12 runtime is missing (pip install nvidia-cuda-runtime-cu12)"),
+              ("libcublas.so.12", "cuBLAS 12 is missing (pip install nvidia-cublas-cu12)"),
+              ("libcudnn.so.9", "cuDNN 9 is missing (pip install nvidia-cudnn-cu12)")],
+    "win32": [("nvcuda.dll", "no NVIDIA driver"),
+              ("cudart64_12.dll", "the CUDA 12 runtime is missing"),
+              ("cublas64_12.dll", "cuBLAS 12 is missing"),
+              ("cudnn64_9.dll", "cuDNN 9 is missing")],
+}
+
+
+def cuda_problem() -> str:
+    """The first missing piece of CUDA, in a few words: what to install."""
+    import ctypes
+
+    if sys.platform == "darwin":
+        return "CUDA does not run on macOS"
+    for name, problem in _CUDA_LIBRARIES.get("win32" if sys.platform == "win32" else "linux"):
+        try:
+            ctypes.CDLL(name)
+        except OSError:
+            return problem
+    return "no usable GPU (the driver and libraries are there)"

@@ -13,7 +13,7 @@ import pytest
 
 from runtime.hashing import content_hash
 from runtime.index import LibraryIndex
-from runtime.io import convert_files, find_converter
+from runtime.io import Converter, convert_files, find_converter
 from runtime.model import Bundle, default_bundle_path
 from runtime.motion import J, clip_motion, load_motion
 
@@ -72,3 +72,24 @@ def test_a_single_generic_take_is_shown_with_its_file_name(connected_walk, tmp_p
     index.update([str(tmp_path / "take.blend")], bundle, converter=find_converter())
     (clip,) = index.ok_clips
     assert clip.id == f"{tmp_path / 'take.blend'}#Scene" and clip.label == "take"
+
+
+def test_a_failed_take_is_retried_and_a_library_bone_map_remaps_indexed_takes(connected_walk, tmp_path):
+    """A file whose conversion failed (here: the Blender died at once) is tried again at the next
+    update; takes of scene files already indexed follow a changed library bone map (read from the
+    conversion cache, no Blender needed)."""
+    bundle = Bundle.load(default_bundle_path(), device="cpu")
+    index = LibraryIndex.create(tmp_path / "index", bundle)
+    files = [str(connected_walk)]
+    r = index.update(files, bundle, converter=Converter("/bin/false", is_python=True))
+    assert len(r.failed) == 1 and r.failed[0][0] == files[0] and not index.ok_clips
+    r = index.update(files, bundle, converter=find_converter())  # not the file's fault: tried again
+    assert r.failed == [] and len(index.ok_clips) == 1
+    swapped = {"left_wrist": ["Hand_R"], "right_wrist": ["Hand_L"]}  # a deliberate, visible change
+    r = index.update(files, bundle, converter=None, rig_overrides=swapped)  # the cache is enough
+    assert (r.updated, r.unchanged, r.failed) == (1, 0, [])
+    (clip,) = index.ok_clips
+    assert clip.rig_map != ""
+    assert index.update(files, bundle, converter=None, rig_overrides=swapped).unchanged == 1
+    r = index.update(files, bundle, converter=None)  # the map removed: mapped by names again
+    assert r.updated == 1 and index.ok_clips[0].rig_map == ""

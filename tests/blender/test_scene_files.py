@@ -136,7 +136,7 @@ def test_update_index_search_and_apply_an_fbx_take(addon_library, bandai1, tmp_p
     drive_timer(engine.poll_job, timeout=300)
     st = bpy.context.window_manager.motion_search
     assert st.index_status.startswith("Index updated: 3 added, 0 updated, 0 removed, 0 unchanged, 0 failed, "
-                                      "1 files converted by Blender"), st.index_status
+                                      "1 file converted by Blender"), st.index_status
     assert list(Path(tmp_path / "index" / "converted").glob("*.npz"))  # cached for Apply
 
     st.query = "a person waves the right hand"

@@ -53,6 +53,21 @@ def _unsure_map(context):
     return rigmap if bonemap.needs_confirmation(rigmap, obj.data.motion_search.confirmed) else None
 
 
+def _armature_map(op, context):
+    """(the active armature, its resolved bone map), or None after reporting why not."""
+    from . import apply
+
+    obj = _armature(context)
+    if obj is None:
+        op.report({'ERROR'}, "Select an armature")
+        return None
+    try:
+        return obj, apply.resolve_map(obj)
+    except apply.ApplyError as e:
+        op.report({'ERROR'}, str(e))
+        return None
+
+
 def _load_engine(op, context, need_index=True, level='ERROR'):
     """(bundle, index) or None after reporting why not."""
     from runtime.errors import BundleError, LibraryIndexError
@@ -387,17 +402,12 @@ class MOTIONSEARCH_OT_bone_map_confirm(Operator):
     bl_options = {'REGISTER', 'UNDO'}
 
     def execute(self, context):
-        from . import apply, bonemap
+        from . import bonemap
 
-        obj = _armature(context)
-        if obj is None:
-            self.report({'ERROR'}, "Select an armature")
+        found = _armature_map(self, context)
+        if found is None:
             return {'CANCELLED'}
-        try:
-            rigmap = apply.resolve_map(obj)
-        except apply.ApplyError as e:
-            self.report({'ERROR'}, str(e))
-            return {'CANCELLED'}
+        obj, rigmap = found
         obj.data.motion_search.confirmed = bonemap.confirmation_key(rigmap)
         self.report({'INFO'}, f"Bone map of {obj.name} confirmed" if rigmap.unsure else
                     f"The bone map of {obj.name} is sure: nothing to confirm")
@@ -412,17 +422,10 @@ class MOTIONSEARCH_OT_bone_map_select_unsure(Operator):
     bl_options = {'REGISTER', 'UNDO'}
 
     def execute(self, context):
-        from . import apply
-
-        obj = _armature(context)
-        if obj is None:
-            self.report({'ERROR'}, "Select an armature")
+        found = _armature_map(self, context)
+        if found is None:
             return {'CANCELLED'}
-        try:
-            rigmap = apply.resolve_map(obj)
-        except apply.ApplyError as e:
-            self.report({'ERROR'}, str(e))
-            return {'CANCELLED'}
+        obj, rigmap = found
         chosen = list(dict.fromkeys(bone for _, bone, _ in rigmap.unsure_joints))
         if not chosen:
             self.report({'INFO'}, f"The bone map of {obj.name} is sure of every joint")

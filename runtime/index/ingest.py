@@ -46,11 +46,7 @@ def read_clip(args: tuple) -> tuple[str, tuple[ClipEntry, Motion | None]]:
         if m is None:
             entry.status, entry.error, entry.description = "failed", item.error, ""
             return ident, (entry, None)
-        entry.source_fps, entry.source_frames = m.source_fps, m.source_frames
-        entry.first_source_frame, entry.frames, entry.rig = m.first_source_frame, m.num_frames, m.rig
-        entry.rig_unsure = m.rig_unsure
-        entry.description = describe_summary(m)
-        return ident, (entry, m)
+        return ident, (_described(entry, m), m)
     path = str(item)
     entry = ClipEntry(id=ident, path=path, label=Path(path).stem, content_hash="", fps_override=fps, rig_map=rig_map)
     try:  # a file can vanish or be unreadable between the scan and now: that file fails, nothing else
@@ -69,11 +65,16 @@ def read_clip(args: tuple) -> tuple[str, tuple[ClipEntry, Motion | None]]:
         entry.status, entry.description = "failed", ""
         entry.error = safe_text(f"{path}: cannot be read ({type(e).__name__}: {e})")
         return ident, (entry, None)
+    return ident, (_described(entry, m), m)
+
+
+def _described(entry: ClipEntry, m: Motion) -> ClipEntry:
+    """`entry` with what the loaded motion says: frames, rates, rig, and its description."""
     entry.source_fps, entry.source_frames = m.source_fps, m.source_frames
     entry.first_source_frame, entry.frames, entry.rig = m.first_source_frame, m.num_frames, m.rig
     entry.rig_unsure = m.rig_unsure
     entry.description = describe_summary(m)
-    return ident, (entry, m)
+    return entry
 
 
 def read_description(args: tuple) -> tuple[str, tuple[str, str]]:

@@ -87,8 +87,13 @@ def main() -> None:
     parser.add_argument("--clips", type=int, default=1000, help="Bandai-Namco clips (evenly spaced sample)")
     parser.add_argument("--codecs", default="int8,int4,fp16")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--batched", action="store_true",
+                        help="encode windows 32 per call, as before the encoders were made batch-invariant "
+                             "(a window's patches then depend on its batch): for comparison only")
     args = parser.parse_args()
     bundle = Bundle.load(args.bundle, device="cpu")
+    if args.batched:
+        bundle.motion_quantized = False  # runtime.model.Bundle then batches an int8 encoder too
     print(f"bundle {bundle.model_id} on {bundle.provider_note}; {os.cpu_count()} cores, {args.workers} reader processes\n")
     bandai = shared_data.bandai_files()
     sample = bandai[:: max(1, len(bandai) // args.clips)][: args.clips]

@@ -7,6 +7,7 @@ version. Keys go in with `foreach_set`, a few milliseconds for a hundred channel
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 
@@ -20,6 +21,7 @@ from runtime.retarget import Rig
 LAYERED = bpy.app.version >= (4, 4, 0)
 SOURCE_KEY = "motion_search_source"  # ID property on actions this add-on made: the clip's file
 _PATH = re.compile(r'^pose\.bones\["((?:[^"\\]|\\.)*)"\]\.(\w+)$')
+_BONE = re.compile(r'^pose\.bones\["((?:[^"\\]|\\.)*)"\]')
 
 
 # ---------------------------------------------------------------------------------------------
@@ -53,6 +55,30 @@ def rig_of(obj) -> Rig:
     rest = _matrices(bones, "matrix_local", len(names))
     connected = [b.use_connect for b in bones]
     return Rig.from_bones(names, parents, rest, np.array(obj.matrix_world, np.float64), connected)
+
+
+@contextlib.contextmanager
+def progress_bar(wm=None):
+    """A `progress(done, total)` callable showing Blender's progress indicator (the cursor turns
+    into a counter) while the block runs; it begins on the first call, so work that never reports
+    shows nothing, and it always ends. `wm`: the window manager (the context's by default)."""
+    wm = wm if wm is not None else getattr(bpy.context, "window_manager", None)
+    begun = False
+
+    def progress(done: int, total: int) -> None:
+        nonlocal begun
+        if wm is None:
+            return
+        if not begun:
+            wm.progress_begin(0, max(int(total), 1))
+            begun = True
+        wm.progress_update(int(done))
+
+    try:
+        yield progress
+    finally:
+        if begun:
+            wm.progress_end()
 
 
 def pose_heads(obj, names) -> np.ndarray:
@@ -168,13 +194,23 @@ def action_fcurves(action, obj=None) -> list:
     return list(bag.fcurves) if bag else []
 
 
+def _unescape(name: str) -> str:
+    return name.replace('\\"', '"').replace("\\\\", "\\")
+
+
+def path_bone(data_path: str) -> str | None:
+    """The pose bone an animation path (an F-curve's or a driver's) starts at, or None."""
+    m = _BONE.match(data_path)
+    return _unescape(m.group(1)) if m else None
+
+
 def pose_channels(fcurves) -> dict[str, dict[str, dict[int, object]]]:
     """{bone: {channel: {index: fcurve}}} for the pose-bone F-curves among `fcurves`."""
     out: dict[str, dict[str, dict[int, object]]] = {}
     for fc in fcurves:
         m = _PATH.match(fc.data_path)
         if m:
-            bone = m.group(1).replace('\\"', '"').replace("\\\\", "\\")
+            bone = _unescape(m.group(1))
             out.setdefault(bone, {}).setdefault(m.group(2), {})[fc.array_index] = fc
     return out
 

@@ -270,7 +270,9 @@ def apply_clip(
                             "unlink it to see them")
 
     if generated:  # Blender evaluates the controls' constraints; their poses are given back
-        channels = rigify.channels(obj, rigify.control_bases(obj, rig, rig.forward(basis), rigify.targets(rigmap, rig)))
+        with actions.progress_bar() as progress:
+            channels = rigify.channels(obj, rigify.control_bases(obj, rig, rig.forward(basis),
+                                                                 rigify.targets(rigmap, rig), progress))
 
     # -- from here on the file changes
     ad = obj.animation_data

@@ -1,10 +1,15 @@
 """The animation already in the .blend file as canonical clips, so the index can search it too.
 
 Each action that keys pose bones is sampled on an armature that uses it (else on the given
-fallback armature) through that armature's bone map: its keys are evaluated at every frame of
-the scene rate, forward kinematics gives world joint positions, the map gives the 22 canonical
-joints, and `runtime.motion.motion_from_positions` makes the Motion (20 fps, metres, Y up).
-Nothing in the file changes: no frame is set, no action is assigned.
+fallback armature) through that armature's bone map, at every frame of the scene rate: the map
+gives the 22 canonical joints from world bone positions, and `runtime.motion.motion_from_positions`
+makes the Motion (20 fps, metres, Y up). A plain armature's keys are evaluated from the F-curves
+and forward kinematics in numpy. Where the bones the map reads (or bones above them) follow
+constraints or drivers, as a generated Rigify rig's deform bones follow its controls, the keys
+say nothing by themselves: Blender evaluates the rig as it shows it, frame by frame, in a
+temporary scene that holds only the armature (its constraint targets come along).
+Nothing in the file changes: the user's scene keeps its frame, and an action played for the
+sampling is unassigned again.
 """
 
 from __future__ import annotations
@@ -54,9 +59,29 @@ def users_of(action, objects) -> list:
     return [o for o in objects if o.type == 'ARMATURE' and o.animation_data and o.animation_data.action == action]
 
 
-def sample(action, obj, rigmap, scene_fps: float, unit_scale: float = 1.0):
+def follows_constraints(obj, rigmap) -> bool:
+    """Whether a bone the map reads, or a bone above it, follows an active constraint or a driver:
+    then its keys alone do not say where it is (a generated Rigify rig's deform bones)."""
+    bones = obj.data.bones
+    names = [b.name for b in bones]
+    chain = set()
+    for i in rigmap.source_joints:
+        b = bones[names[int(i)]]
+        while b is not None and b.name not in chain:
+            chain.add(b.name)
+            b = b.parent
+    pbs = obj.pose.bones
+    if any(c.enabled and c.influence > 0.0 and not c.mute for n in chain for c in pbs[n].constraints):
+        return True
+    drivers = obj.animation_data.drivers if obj.animation_data is not None else ()
+    return any(not d.mute and actions.path_bone(d.data_path) in chain for d in drivers)
+
+
+def sample(action, obj, rigmap, scene_fps: float, unit_scale: float = 1.0, progress=None):
     """(canonical positions (F, 22, 3) in metres, Blender world axes (Z up), fps) of `action` on
-    `obj`, or None when the action keys none of the armature's bones."""
+    `obj`, or None when the action keys none of the armature's bones. Evaluated by Blender where
+    the mapped bones follow constraints (see `follows_constraints`); `progress(done, total)` is
+    called per frame there."""
     fcurves = actions.action_fcurves(action, obj)
     channels = actions.pose_channels(fcurves)
     bones = {b.name for b in obj.data.bones}
@@ -67,10 +92,61 @@ def sample(action, obj, rigmap, scene_fps: float, unit_scale: float = 1.0):
         return None
     start, end = span
     frames = start + np.arange(int(np.floor(end - start + 1e-6)) + 1)
-    rig = actions.rig_of(obj)
-    pose = rig.forward(actions.sample_basis(obj, rig, fcurves, frames))
-    joints = rigmap.apply(rig.to_world(pose[:, :, :3, 3]))
+    if follows_constraints(obj, rigmap):
+        world = evaluated_heads(action, obj, frames, scene_fps, progress)
+    else:
+        rig = actions.rig_of(obj)
+        world = rig.to_world(rig.forward(actions.sample_basis(obj, rig, fcurves, frames))[:, :, :3, 3])
+    joints = rigmap.apply(world)
     return joints * metres_per_unit(joints, unit_scale), scene_fps
+
+
+def evaluated_heads(action, obj, frames: np.ndarray, scene_fps: float, progress=None) -> np.ndarray:
+    """World head positions (F, n, 3) of every bone of `obj` (in `obj.data.bones` order) as Blender
+    evaluates them with `action` playing alone (no NLA), constraints and drivers included, at
+    scene `frames` (fractions are subframes). The armature is evaluated in a temporary scene of
+    its own: the user's scene is not evaluated and keeps its frame; the armature's action, slot and
+    NLA settings are given back afterwards (in NLA tweak mode it is evaluated as it stands)."""
+    import bpy
+
+    names = [b.name for b in obj.data.bones]
+    order = {pb.name: i for i, pb in enumerate(obj.pose.bones)}
+    slot = np.array([order[n] for n in names])
+    buf = np.empty(len(order) * 3, np.float32)
+    created = obj.animation_data is None
+    ad = obj.animation_data_create() if created else obj.animation_data
+    saved = {k: getattr(ad, k) for k in ("action", "use_nla", "action_influence", "action_blend_type")}
+    if actions.LAYERED:
+        saved["action_slot"] = ad.action_slot
+    scene = bpy.data.scenes.new("motion search sampling")
+    out = np.empty((len(frames), len(names), 3))
+    try:
+        scene.render.fps, scene.render.fps_base = max(1, round(scene_fps)), 1.0
+        scene.collection.objects.link(obj)
+        if not ad.use_tweak_mode:
+            if ad.action != action:
+                ad.action = action
+            if actions.LAYERED and ad.action_slot is None:
+                ad.action_slot = next((s for s in action.slots if s.target_id_type == 'OBJECT'), None)
+            ad.use_nla, ad.action_influence, ad.action_blend_type = False, 1.0, 'REPLACE'
+        for k, f in enumerate(frames):
+            whole = int(np.floor(f))
+            scene.frame_set(whole, subframe=float(f - whole))  # evaluates the scene's depsgraph
+            ev = obj.evaluated_get(scene.view_layers[0].depsgraph)
+            ev.pose.bones.foreach_get("head", buf)
+            mw = np.array(ev.matrix_world, np.float64)
+            out[k] = buf.reshape(-1, 3)[slot] @ mw[:3, :3].T + mw[:3, 3]
+            if progress is not None:
+                progress(k + 1, len(frames))
+    finally:
+        bpy.data.scenes.remove(scene)
+        if created:
+            obj.animation_data_clear()
+        elif not ad.use_tweak_mode:
+            for k in ("action", "action_slot", "use_nla", "action_influence", "action_blend_type"):
+                if k in saved and getattr(ad, k) != saved[k]:
+                    setattr(ad, k, saved[k])
+    return out
 
 
 def collect(blend_actions, objects, fallback, scene_fps: float, unit_scale: float = 1.0,
@@ -101,7 +177,8 @@ def collect(blend_actions, objects, fallback, scene_fps: float, unit_scale: floa
         if isinstance(rigmap, Exception):
             skipped.append((action.name, str(rigmap)))
             continue
-        got = sample(action, obj, rigmap, scene_fps, unit_scale)
+        with actions.progress_bar() as progress:
+            got = sample(action, obj, rigmap, scene_fps, unit_scale, progress)
         if got is None:
             continue  # not a pose action of this armature (object or shape key animation)
         world, fps = got
@@ -139,7 +216,8 @@ def action_motion(action, obj, scene_fps: float, unit_scale: float = 1.0):
         rigmap = apply.resolve_map(obj)
     except apply.ApplyError as e:
         return str(e)
-    got = sample(action, obj, rigmap, scene_fps, unit_scale)
+    with actions.progress_bar() as progress:
+        got = sample(action, obj, rigmap, scene_fps, unit_scale, progress)
     if got is None:
         return f"The action '{action.name}' has no pose keys for '{obj.name}'"
     world, fps = got

@@ -4,12 +4,14 @@ A generated rig's deform bones (DEF-) follow constraints, so keys on them move n
 is solved as for any rig on the DEF bones of the bone map, hung into one tree the way the
 metarig's bones are (a DEF bone's parent is the DEF bone of the nearest ORG- or DEF- bone above
 it); that gives per frame the armature-space matrix each deform bone should have. Each FK control
-then gets the pose that puts its deform bone there (the control-to-deform offset at rest), set in
-Blender body part by body part, parents first, so that Blender's own constraints between the
-controls (the neck following the torso, the limbs following the chest and the hips) are
-evaluated as they will be when the keys play. The torso carries the pelvis (rotation and
-location), the hips stay at rest, the chest takes the upper spine (rotation and location). The four limbs' IK_FK
-switches are keyed to FK (1.0). Nothing else is keyed.
+then gets the pose that puts its deform bone there (the control-to-deform offset at rest). Where
+a control hangs depends on Rigify's constraints between the controls (the neck half following
+the torso, the head keeping the torso's rotation, the limbs following the chest and the hips):
+`control_bases` measures that in Blender on every few frames, the controls posed and the rig
+evaluated, and solves every frame in numpy from it (a few hundred rig evaluations for a 10 s
+clip, not one per frame and body level). The torso carries the pelvis (rotation and location),
+the hips stay at rest, the chest takes the upper spine (rotation and location). The four limbs'
+IK_FK switches are keyed to FK (1.0). Nothing else is keyed.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from . import actions
 
 SIDES = ("L", "R")
 # Each control, the canonical joint whose deform bone it places (None: kept at rest), by body
-# level: a level's controls are placed once the levels above are evaluated.
+# level: where a level's controls hang depends only on the levels above.
 LEVELS: tuple[tuple[tuple[str, str | None], ...], ...] = (
     (("torso", "pelvis"),),
     (("hips", None), ("chest", "spine3")),
@@ -45,6 +47,23 @@ ROOT_CONTROL = "torso"
 # Controls keyed with their location: the torso carries the pelvis; the chest takes up what
 # Rigify's spine, bent half by the hips and half by the chest, leaves of the upper spine's place.
 MOVED = (ROOT_CONTROL, "chest")
+# Each control's anchors: the controls above it whose poses its parent space follows, one for its
+# rotation and one for its place (None: the armature). Through plain parenting the parent space is
+# a fixed transform of one anchor's pose; through Rigify's constraints it may follow two (the head's
+# parent keeps the torso's rotation at the neck's end) or change with the pose (the neck's parent
+# turns half way between the chest and the torso).
+ANCHORS: dict[str, tuple[str | None, str | None]] = {
+    "torso": (None, None), "hips": ("torso", "torso"), "chest": ("torso", "torso"), "neck": ("chest", "chest"),
+    "head": ("torso", "neck")}
+for _s in SIDES:
+    ANCHORS |= {c: (a, a) for c, a in ((f"shoulder.{_s}", "chest"), (f"thigh_fk.{_s}", "hips"),
+                                       (f"upper_arm_fk.{_s}", f"shoulder.{_s}"), (f"shin_fk.{_s}", f"thigh_fk.{_s}"),
+                                       (f"forearm_fk.{_s}", f"upper_arm_fk.{_s}"), (f"foot_fk.{_s}", f"shin_fk.{_s}"),
+                                       (f"hand_fk.{_s}", f"forearm_fk.{_s}"))}
+LEVEL_OF = {c: i for i, level in enumerate(LEVELS) for c, _ in level}
+SAMPLE_STEP = 3  # control_bases measures the constraints' effect on every 3rd frame
+CHECK_STEP = 12  # ... and checks it on every 12th after solving; a second full pass where it moved
+CHECK_TOLERANCE = 1e-4  # radians / armature units of a parent space that may move without a second pass
 
 
 def is_generated(obj) -> bool:
@@ -101,10 +120,124 @@ def targets(rigmap, deform: Rig) -> dict[str, int]:
     return out
 
 
-def control_bases(obj, deform: Rig, pose: np.ndarray, placed: dict[str, int]) -> dict[str, np.ndarray]:
+def _polar(m: np.ndarray) -> np.ndarray:
+    """The nearest rotations (..., 3, 3) to matrices (..., 3, 3) (scale and shear taken out)."""
+    u, _, vt = np.linalg.svd(m)
+    r = u @ vt
+    flip = np.linalg.det(r) < 0.0
+    if np.any(flip):
+        u[flip, :, -1] *= -1.0
+        r = u @ vt
+    return r
+
+
+def _relative(mats: dict[str, np.ndarray], space: np.ndarray, control: str, anchors) -> np.ndarray:
+    """A parent space (..., 4, 4) relative to the control's `anchors` (rotation, place): the
+    rotation in the rotation anchor's frame, the place in the place anchor's."""
+    rot, loc = anchors[control]
+    out = np.array(space, np.float64)
+    if rot is not None:
+        out[..., :3, :3] = np.swapaxes(mats[rot][..., :3, :3], -1, -2) @ space[..., :3, :3]
+    if loc is not None:
+        out[..., :3, 3] = (np.linalg.inv(mats[loc]) @ space[..., :, 3:])[..., :3, 0]
+    return out
+
+
+def _absolute(mats: dict[str, np.ndarray], rel: np.ndarray, control: str, anchors) -> np.ndarray:
+    """The parent space (..., 4, 4) from its anchors' poses `mats` and `rel` (see `_relative`)."""
+    rot, loc = anchors[control]
+    out = np.array(rel, np.float64)
+    if rot is not None:
+        out[..., :3, :3] = mats[rot][..., :3, :3] @ rel[..., :3, :3]
+    if loc is not None:
+        out[..., :3, 3] = (mats[loc] @ rel[..., :, 3:])[..., :3, 0]
+    return out
+
+
+def _choose_anchors(mats: dict[str, np.ndarray], spaces: dict[str, np.ndarray]):
+    """Per control, the rotation anchor (among its own two, the torso and the armature) in whose
+    frame its measured parent space turns the least from sample to sample (the smoothest to
+    interpolate): the head's parent keeps the torso's rotation by default and the neck's when set
+    to follow it; a limb set to follow the world keeps the armature's. `mats`, `spaces`: (S, 4, 4)
+    per control at the measured frames."""
+    out = {}
+    for control in CONTROLS:
+        rot, loc = ANCHORS[control]
+        best, least = rot, None
+        for cand in dict.fromkeys((rot, loc, ROOT_CONTROL, None)):
+            if cand == control or (cand is not None and LEVEL_OF[cand] >= LEVEL_OF[control]):
+                continue
+            r = spaces[control][:, :3, :3]
+            if cand is not None:
+                r = np.swapaxes(mats[cand][:, :3, :3], -1, -2) @ r
+            turn = float(np.abs(np.diff(r, n=min(2, len(r) - 1), axis=0)).sum()) if len(r) > 1 else 0.0
+            if least is None or turn < 0.5 * least:  # the default anchor unless another is much smoother
+                best, least = cand, turn
+        out[control] = (best, loc)
+    return out
+
+
+def _solve(want: dict[str, np.ndarray], follow: dict[str, np.ndarray], frames: int, anchors) -> dict[str, np.ndarray]:
+    """Each control's `matrix_basis` (T, 4, 4) from its parent space relative to its anchors
+    (`follow`, (T, 4, 4) per control), level by level, in numpy: a placed control's basis takes
+    its deform bone to `want`, with unit scale and, unless it is one of MOVED, no location."""
+    pose, out = {}, {}
+    for level in LEVELS:
+        for control, _ in level:
+            space = _absolute(pose, follow[control], control, anchors)
+            basis = np.broadcast_to(np.eye(4), (frames, 4, 4)).copy()
+            if control in want:
+                b = np.linalg.inv(space) @ want[control]
+                basis[:, :3, :3] = _polar(b[:, :3, :3])
+                if control in MOVED:
+                    basis[:, :3, 3] = b[:, :3, 3]
+            out[control] = basis
+            pose[control] = space @ basis
+    return out
+
+
+def _interpolate(samples: np.ndarray, values: np.ndarray, frames: int) -> np.ndarray:
+    """(frames, 4, 4) transforms from `values` (S, 4, 4) at rising frame indices `samples`: a cubic
+    Hermite curve element by element (tangents from the neighbouring samples), the rotation made
+    orthonormal again."""
+    if len(samples) == frames:
+        return np.array(values, np.float64)
+    if len(samples) == 1:
+        return np.broadcast_to(values[0], (frames, 4, 4)).copy()
+    s = samples.astype(np.float64)
+    tangent = np.empty_like(values)
+    tangent[1:-1] = (values[2:] - values[:-2]) / (s[2:] - s[:-2])[:, None, None]
+    tangent[0] = (values[1] - values[0]) / (s[1] - s[0])
+    tangent[-1] = (values[-1] - values[-2]) / (s[-1] - s[-2])
+    t = np.arange(frames, dtype=np.float64)
+    i = np.clip(np.searchsorted(s, t, side="right") - 1, 0, len(s) - 2)
+    h = s[i + 1] - s[i]
+    u = ((t - s[i]) / h)[:, None, None]
+    h = h[:, None, None]
+    out = ((2 * u ** 3 - 3 * u ** 2 + 1) * values[i] + (u ** 3 - 2 * u ** 2 + u) * h * tangent[i]
+           + (-2 * u ** 3 + 3 * u ** 2) * values[i + 1] + (u ** 3 - u ** 2) * h * tangent[i + 1])
+    out[:, :3, :3] = _polar(out[:, :3, :3])
+    out[:, 3] = (0.0, 0.0, 0.0, 1.0)
+    return out
+
+
+def control_bases(obj, deform: Rig, pose: np.ndarray, placed: dict[str, int], progress=None,
+                  step: int = SAMPLE_STEP) -> dict[str, np.ndarray]:
     """Each control's `matrix_basis` (T, 4, 4) that puts its deform bone at `pose` (T, n, 4, 4),
-    armature space, frame by frame; evaluated by Blender (its constraints between the controls),
-    the controls' poses given back afterwards."""
+    armature space, frame by frame; the controls' poses are given back afterwards.
+
+    A control's parent space (its pose with an identity basis) relative to its anchors depends
+    only on the controls above it. It is measured in Blender, the controls posed and the rig
+    evaluated with its constraints: at rest, then with the bases solved from that on every
+    `step`-th frame (and the last), where each control's rotation anchor is chosen as the one the
+    parent space turns least against (`_choose_anchors`); it is interpolated in between and the
+    bases are solved in numpy level by level. That is exact at the measured frames wherever the
+    relative transforms do not depend on a control below the spine (Rigify's defaults, also with
+    the head or the limbs set to follow): every CHECK_STEP-th frame is measured again with the
+    solved bases to tell, and where anything moved a second pass makes it exact down to the head
+    and the limbs. 1 + frames / step + frames / CHECK_STEP Blender evaluations (a second pass:
+    frames / step more); `progress(done, total)` is called after each.
+    """
     import bpy
     from mathutils import Matrix
 
@@ -115,31 +248,66 @@ def control_bases(obj, deform: Rig, pose: np.ndarray, placed: dict[str, int]) ->
     for control, t in placed.items():
         offset = np.linalg.inv(deform.rest[t]) @ np.array(bones[control].matrix_local, np.float64)
         want[control] = pose[:, t] @ offset
+    names = [pb.name for pb in pbs]
+    slot = np.array([names.index(c) for c in CONTROLS])
+    buf = np.empty(len(names) * 16, np.float32)
+
+    def every(k: int) -> np.ndarray:
+        return np.unique(np.r_[np.arange(0, frames, max(1, k)), frames - 1])
+
+    samples, checks = every(step), every(CHECK_STEP)
+    total, done = 1 + 2 * len(samples) + len(checks), 0  # with a second pass
     saved = {c: (tuple(pbs[c].location), tuple(pbs[c].rotation_quaternion), tuple(pbs[c].rotation_euler),
                  tuple(pbs[c].rotation_axis_angle), tuple(pbs[c].scale)) for c in CONTROLS}
-    out = {c: np.broadcast_to(np.eye(4), (frames, 4, 4)).copy() for c in CONTROLS}
     layer = bpy.context.view_layer
-    try:
+
+    def measure(bases: dict[str, np.ndarray] | None, f: int):
+        """Pose the controls with `bases` at frame `f` (None: at rest), let Blender evaluate the rig,
+        and read each control's pose and parent space (its pose with an identity basis)."""
+        nonlocal done
         for c in CONTROLS:
-            pbs[c].matrix_basis = Matrix.Identity(4)
-        for f in range(frames):
-            for level in LEVELS:
-                for control, _ in level:
-                    pb = pbs[control]
-                    if control in want:
-                        pb.matrix = Matrix(want[control][f].tolist())
-                        pb.scale = (1.0, 1.0, 1.0)
-                        if control not in MOVED:
-                            pb.location = (0.0, 0.0, 0.0)
-                    out[control][f] = np.array(pb.matrix_basis, np.float64)
-                layer.update()
+            pbs[c].matrix_basis = Matrix.Identity(4) if bases is None else Matrix(bases[c][f].tolist())
+        layer.update()
+        pbs.foreach_get("matrix", buf)
+        m = buf.reshape(-1, 4, 4).transpose(0, 2, 1)[slot].astype(np.float64)  # stored column by column
+        mats = dict(zip(CONTROLS, m))
+        done += 1
+        if progress is not None:
+            progress(done, total)
+        return mats, {c: mats[c] if bases is None else mats[c] @ np.linalg.inv(bases[c][f]) for c in CONTROLS}
+
+    def measure_all(bases, at: np.ndarray):
+        got = [measure(bases, int(f)) for f in at]
+        return ({c: np.stack([g[0][c] for g in got]) for c in CONTROLS},
+                {c: np.stack([g[1][c] for g in got]) for c in CONTROLS})
+
+    def follow_from(mats, spaces, anchors):
+        return {c: _interpolate(samples, _relative(mats, spaces[c], c, anchors), frames) for c in CONTROLS}
+
+    try:
+        mats, spaces = measure(None, 0)
+        rest = {c: _relative(mats, spaces[c], c, ANCHORS) for c in CONTROLS}
+        bases = _solve(want, {c: np.broadcast_to(rest[c], (frames, 4, 4)) for c in CONTROLS}, frames, ANCHORS)
+        mats, spaces = measure_all(bases, samples)
+        anchors = _choose_anchors(mats, spaces)
+        follow = follow_from(mats, spaces, anchors)
+        bases = _solve(want, follow, frames, anchors)
+        mats, spaces = measure_all(bases, checks)
+        moved = max(float(np.abs(_relative(mats, spaces[c], c, anchors) - follow[c][checks]).max()) for c in CONTROLS)
+        if moved > CHECK_TOLERANCE:  # a transform depends on a control below the spine
+            mats, spaces = measure_all(bases, samples)
+            anchors = _choose_anchors(mats, spaces)
+            follow = follow_from(mats, spaces, anchors)
+            bases = _solve(want, follow, frames, anchors)
+        elif progress is not None:
+            progress(total, total)
     finally:
         for c, (loc, quat, euler, axis_angle, scale) in saved.items():
             pb = pbs[c]
             pb.location, pb.rotation_quaternion, pb.rotation_euler = loc, quat, euler
             pb.rotation_axis_angle, pb.scale = axis_angle, scale
         layer.update()
-    return out
+    return bases
 
 
 def channels(obj, bases: dict[str, np.ndarray]) -> list:

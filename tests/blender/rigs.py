@@ -239,3 +239,23 @@ def _depth(parents, j: int) -> int:
     while parents[j] >= 0:
         j, d = parents[j], d + 1
     return d
+
+
+def make_generated_rigify():
+    """A rig generated headless from Rigify's human metarig, as a user makes one (Add > Armature >
+    Human (Meta-Rig), then Generate Rig); Rigify is enabled for the generation and left as it was.
+    Returns the generated rig (named "rig", active), the metarig stays in the scene."""
+    import addon_utils
+
+    loaded = addon_utils.check("rigify")[1]
+    if not loaded:
+        addon_utils.enable("rigify", default_set=True, persistent=True)
+    try:
+        bpy.ops.object.armature_human_metarig_add()
+        bpy.ops.pose.rigify_generate()
+    finally:
+        if not loaded:
+            addon_utils.disable("rigify", default_set=True)
+    rig = bpy.context.active_object
+    assert "DEF-spine" in rig.data.bones and "torso" in rig.pose.bones
+    return rig

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from runtime.index import LibraryIndex
-from runtime.io import Converted, convert_files, find_converter
+from runtime.io import NO_BLENDER, Converted, convert_files, find_converter
 from runtime.model import Bundle, default_bundle_path
 from runtime.motion import clip_motion, leg_length, load_motion, to_canonical_frame
 
@@ -112,10 +112,13 @@ def test_a_library_of_bvh_fbx_glb_and_blend(exported, converter, bandai2, tmp_pa
     fbx_wave = next(c for c in index.clips if c.id.endswith("two.fbx#Wave"))
     assert fbx_wave.label == "two #Wave" and fbx_wave.path == str(library / "two.fbx")
 
-    again = index.update([str(library)], bundle, converter=converter)
-    assert (again.converted, again.added, again.updated, again.unchanged) == (0, 0, 0, 8)
+    again = index.update([str(library)], bundle, converter=converter)  # only the failed file is read again
+    assert (again.converted, again.added, again.updated, again.unchanged) == (1, 0, 0, 7)
+    assert [p for p, _ in again.failed] == [str(library / "broken.fbx")]
     no_blender = index.update([str(library)], bundle, converter=None)  # unchanged: no Blender needed
-    assert (no_blender.unchanged, no_blender.removed, no_blender.not_read) == (8, 0, again.not_read)
+    assert (no_blender.unchanged, no_blender.removed) == (7, 0)
+    assert no_blender.not_read == again.not_read + [(str(library / "broken.fbx"), NO_BLENDER)]  # not retried
+    assert [p for p, _ in no_blender.failed] == [str(library / "broken.fbx")]  # still failed, still listed
 
 
 @pytest.fixture

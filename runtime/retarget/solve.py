@@ -14,7 +14,8 @@ The armature is its bones' rest matrices in armature space. The solve, in bone h
 
 Limb directions therefore match the clip exactly while the armature keeps its own proportions.
 Twist about a bone's own axis is the smallest one (a swing); the clip's joint positions say
-nothing about it. The result is each driven bone's `matrix_basis` per frame, the channel values
+nothing about it, except for the bone that carries both collars (the chest): it also turns about
+its axis so that the line between the collars follows the clip's (the torso's twist). The result is each driven bone's `matrix_basis` per frame, the channel values
 Blender keys.
 """
 
@@ -267,6 +268,10 @@ class Plan:
         aims: (bone, joint, aim joint, rest aim direction in the bone's rest frame) per swung bone.
         rest_frame: (3, 3) pelvis orientation at rest (armature space), see `body_frame`.
         held: mapped bones that keep their parent's pose (no chain child, or zero length to it).
+        twists: (bone, left joint, right joint, rest left-right line in the bone's rest frame) for
+            the bone that carries both collars (else both shoulders): after its swing it turns
+            about its own axis so that the collar line follows the clip's, or the torso's twist
+            (a punch, a look over the shoulder) would be lost and the shoulders land off.
     """
 
     rig: Rig
@@ -276,6 +281,7 @@ class Plan:
     aims: tuple[tuple[int, int, int, np.ndarray], ...]
     rest_frame: np.ndarray
     held: tuple[str, ...]
+    twists: tuple[tuple[int, int, int, np.ndarray], ...] = ()
 
     @property
     def driven(self) -> list[int]:
@@ -316,7 +322,32 @@ def plan(rig: Rig, rigmap: RigMap) -> Plan:
         local = np.linalg.inv(rig.rest[bone][:3, :3]) @ vec
         aims.append((bone, J[joint], J[target], local / np.linalg.norm(local)))
     aims.sort(key=lambda a: a[0])  # hierarchy order
-    return Plan(rig, rigmap, joint_bone, pelvis, tuple(aims), body_frame(rigmap.apply(heads)), tuple(held))
+    return Plan(rig, rigmap, joint_bone, pelvis, tuple(aims), body_frame(rigmap.apply(heads)), tuple(held),
+                _twists(rig, joint_bone, {a[0] for a in aims}))
+
+
+def _twists(rig: Rig, joint_bone: np.ndarray, aimed: set[int]) -> tuple:
+    """The aimed bone that carries both collars (else both shoulders), with the rest line between them."""
+    for left, right in (("left_collar", "right_collar"), ("left_shoulder", "right_shoulder")):
+        lb, rb = int(joint_bone[J[left]]), int(joint_bone[J[right]])
+        if lb < 0 or rb < 0 or lb == rb:
+            continue
+        above_left = set()
+        b = int(rig.parents[lb])
+        while b >= 0:
+            above_left.add(b)
+            b = int(rig.parents[b])
+        carrier = int(rig.parents[rb])
+        while carrier >= 0 and carrier not in above_left:
+            carrier = int(rig.parents[carrier])
+        if carrier < 0 or carrier not in aimed:
+            return ()
+        line = rig.heads[lb] - rig.heads[rb]
+        if np.linalg.norm(line) < _EPS:
+            return ()
+        local = np.linalg.inv(rig.rest[carrier][:3, :3]) @ line
+        return ((carrier, J[left], J[right], local / np.linalg.norm(local)),)
+    return ()
 
 
 def solve(p: Plan, targets: np.ndarray) -> np.ndarray:
@@ -331,6 +362,7 @@ def solve(p: Plan, targets: np.ndarray) -> np.ndarray:
     basis = np.broadcast_to(np.eye(4), (frames, n, 4, 4)).copy()
     pose = np.empty((frames, n, 4, 4))
     aim_of = {a[0]: a for a in p.aims}
+    twist_of = {t[0]: t for t in p.twists}
     target_frame = body_frame(targets)
     for b, parent in enumerate(rig.parents):
         base = rig.rest[b] if parent < 0 else pose[:, parent] @ (np.linalg.inv(rig.rest[parent]) @ rig.rest[b])
@@ -346,12 +378,32 @@ def solve(p: Plan, targets: np.ndarray) -> np.ndarray:
             want = np.where((length > _EPS)[:, None], want, current)  # a zero-length segment: no swing
             m = np.array(base)
             m[:, :3, :3] = rotation_between(current, want) @ base[:, :3, :3]
+            if b in twist_of:
+                m[:, :3, :3] = _twist(m[:, :3, :3], want, twist_of[b], targets) @ m[:, :3, :3]
         else:
             pose[:, b] = base
             continue
         pose[:, b] = m
         basis[:, b] = np.linalg.inv(base) @ m
     return basis
+
+
+def _twist(rot: np.ndarray, axis: np.ndarray, twist, targets: np.ndarray) -> np.ndarray:
+    """Rotations (T, 3, 3) about the bone's aimed `axis` (T, 3) that turn its carried left-right line
+    (rest line `twist[3]` under `rot`) onto the clip's, both seen across the axis."""
+    _, left, right, local = twist
+    now = rot @ local
+    want = targets[:, left] - targets[:, right]
+    now = now - axis * np.sum(now * axis, axis=-1, keepdims=True)
+    want = want - axis * np.sum(want * axis, axis=-1, keepdims=True)
+    ok = (np.linalg.norm(now, axis=-1) > _EPS) & (np.linalg.norm(want, axis=-1) > _EPS)
+    angle = np.where(ok, np.arctan2(np.sum(axis * np.cross(now, want), axis=-1), np.sum(now * want, axis=-1)), 0.0)
+    c, s_ = np.cos(angle)[:, None, None], np.sin(angle)[:, None, None]
+    k = np.zeros(axis.shape[:-1] + (3, 3))
+    k[..., 0, 1], k[..., 0, 2] = -axis[..., 2], axis[..., 1]
+    k[..., 1, 0], k[..., 1, 2] = axis[..., 2], -axis[..., 0]
+    k[..., 2, 0], k[..., 2, 1] = -axis[..., 1], axis[..., 0]
+    return np.eye(3) + s_ * k + (1.0 - c) * (k @ k)
 
 
 @dataclass(frozen=True, eq=False)

@@ -29,7 +29,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from runtime.index import LibraryIndex, save_chunk_arrays, write_json  # noqa: E402
+from runtime.index import LibraryIndex, chunk_checksums, save_chunk_arrays, write_metadata  # noqa: E402
 from runtime.model import Bundle  # noqa: E402
 from runtime.search import Searcher, default_candidates  # noqa: E402
 
@@ -51,7 +51,7 @@ def synthetic_index(source: LibraryIndex, target: Path, clips: int, seed: int = 
         shutil.rmtree(target)
     target.mkdir(parents=True)
     rng = np.random.default_rng(seed)
-    meta = dict(source.meta, chunks=[], dropped={})
+    meta = dict(source.meta, chunks=[], dropped={}, checksums={}, clips_files={})
     ok = [c for c in source.clips if c.status == "ok" and c.window_count]
     every, offsets = source.window_patches(np.arange(source.num_windows))  # decoded once
     per_chunk = 256  # as LibraryIndex.update writes them
@@ -76,8 +76,9 @@ def synthetic_index(source: LibraryIndex, target: Path, clips: int, seed: int = 
         save_chunk_arrays(d, wins, patches, source.codec, source.embed_dim)
         (d / "clips.json").write_text(json.dumps(entries))
         meta["chunks"].append(name)
+        meta["checksums"][name] = chunk_checksums(d)
         made += n
-    write_json(target / "metadata.json", meta)
+    write_metadata(target, meta)
     return LibraryIndex.open(target)
 
 

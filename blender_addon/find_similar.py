@@ -12,7 +12,7 @@ from bpy.types import Operator
 
 from runtime.errors import MotionSearchError
 
-from .operators import _armature, _load_engine, _selected_result, _settings, _state
+from .operators import _armature, _load_engine, _selected_result, _settings, _state, _unsure_map
 from .props import quiet
 
 
@@ -85,7 +85,11 @@ class MOTIONSEARCH_OT_find_similar(Operator):
         st.words.clear()
         st.joint_strengths.clear()
         st.explain_error = ""
-        self.report({'INFO'}, f"{len(hits)} clips alike '{query.name}'")
+        if self.source == 'ACTION' and _unsure_map(context) is not None:  # read through a map that may be wrong
+            self.report({'WARNING'}, f"{len(hits)} clips alike '{query.name}' (the bone map is unsure: check the "
+                        "Bone Map section)")
+        else:
+            self.report({'INFO'}, f"{len(hits)} clips alike '{query.name}'")
         return {'FINISHED'}
 
 

@@ -574,7 +574,11 @@ class MOTIONSEARCH_OT_describe_action(Operator):
         print(f"Motion Search: '{action.name}' on {obj.name}: {description.summary}")
         for event in description.events:
             print(f"  {results.event_line(event, description.fps)}")
-        self.report({'INFO'}, f"{action.name}: {description.summary}")
+        if _unsure_map(context) is not None:  # read through a bone map that may be wrong: say so
+            self.report({'WARNING'}, f"{action.name}: {description.summary} (the bone map is unsure: check the "
+                        "Bone Map section)")
+        else:
+            self.report({'INFO'}, f"{action.name}: {description.summary}")
         return {'FINISHED'}
 
 

@@ -127,3 +127,20 @@ def test_setting_the_unsure_joints_by_hand_makes_the_map_sure(empty_scene, banda
     assert not rigmap.unsure and rigmap.convention == "shape+user"
     assert len([j for j in JOINTS if getattr(pg, j)]) < len(JOINTS)  # the body's middle stays detected
     assert bpy.ops.motionsearch.apply('EXEC_DEFAULT', True, filepath=str(bandai2 / WAVE)) == {'FINISHED'}
+
+
+def test_describe_action_through_an_unsure_map_says_so(empty_scene, bandai2):
+    """Describe Action reads the armature through its bone map: an unsure, unconfirmed map is named
+    in its report (a warning, not a refusal: describing changes nothing)."""
+    obj = _ambiguous()
+    assert bpy.ops.motionsearch.apply('EXEC_DEFAULT', True, filepath=str(bandai2 / WAVE),
+                                      use_unsure_map=True) == {'FINISHED'}
+    make_active(obj)
+    describe = submodule("operators").MOTIONSEARCH_OT_describe_action.execute
+    reports = []
+    op = types.SimpleNamespace(report=lambda kind, message: reports.append((kind, message)))
+    assert describe(op, bpy.context) == {'FINISHED'} and reports[-1][0] == {'INFO'}  # confirmed: no doubt left
+    assert bpy.ops.motionsearch.bone_map_clear() == {'FINISHED'}  # the confirmation goes with it
+    assert describe(op, bpy.context) == {'FINISHED'}
+    kind, message = reports[-1]
+    assert kind == {'WARNING'} and "the bone map is unsure: check the Bone Map section" in message

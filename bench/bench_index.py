@@ -81,12 +81,38 @@ def codec_cost(bundle: Bundle) -> dict[str, dict[str, float]]:
     return out
 
 
+OPEN_TWICE = """
+import sys, time
+from runtime.index import LibraryIndex
+times = []
+for _ in range(2):
+    t = time.perf_counter()
+    index = LibraryIndex.open(sys.argv[1])
+    times.append((time.perf_counter() - t) * 1000)
+print(times[0], times[1], len(index.clips), index.bytes_on_disk())
+"""
+
+
+def open_cost(path: Path) -> str:
+    """Opening a real index in a fresh process: the first open checks every file's CRC-32, a second
+    open in the same process finds them checked (runtime/index/chunks.py)."""
+    import subprocess
+
+    out = subprocess.run([sys.executable, "-c", OPEN_TWICE, str(path)], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parent.parent).stdout.split()
+    first, again, clips, size = float(out[0]), float(out[1]), int(out[2]), int(out[3])
+    return (f"opening {path} ({clips} clips, {size / 2**20:.0f} MB): {first:.0f} ms the first time in a process "
+            f"(checksums of every file checked), {again:.0f} ms again (already checked)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--bundle", default=None)
     parser.add_argument("--clips", type=int, default=1000, help="Bandai-Namco clips (evenly spaced sample)")
     parser.add_argument("--codecs", default="int8,int4,fp16")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--open-index", default=str(shared_data.cache_dir() / "index" / "demo"),
+                        help="a real index to time opening (./dev demo builds this one); skipped if absent")
     parser.add_argument("--batched", action="store_true",
                         help="encode windows 32 per call, as before the encoders were made batch-invariant "
                              "(a window's patches then depend on its batch): for comparison only")
@@ -109,6 +135,8 @@ def main() -> None:
     print("|---|---:|---:|---:|")
     for name, m in codec_cost(bundle).items():
         print(f"| {name} | {m['top10_overlap']:.3f} | {m['t2m_R@1']:.2f} | {m['t2m_R@10']:.2f} |")
+    if Path(args.open_index, "metadata.json").exists():
+        print("\n" + open_cost(Path(args.open_index)))
 
 
 if __name__ == "__main__":

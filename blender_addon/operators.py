@@ -358,15 +358,10 @@ class MOTIONSEARCH_OT_bone_map_detect(Operator):
     def execute(self, context):
         from . import apply, bonemap
 
-        obj = _armature(context)
-        if obj is None:
-            self.report({'ERROR'}, "Select an armature")
+        found = _armature_map(self, context)
+        if found is None:
             return {'CANCELLED'}
-        try:
-            rigmap = apply.resolve_map(obj)
-        except apply.ApplyError as e:
-            self.report({'ERROR'}, str(e))
-            return {'CANCELLED'}
+        obj, rigmap = found
         pg = obj.data.motion_search
         for joint, bone in bonemap.exact_bones(rigmap).items():  # joints between two bones stay detected
             setattr(pg, joint, bone)

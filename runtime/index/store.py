@@ -201,6 +201,8 @@ class LibraryIndex:
 
     def _load_chunks(self) -> None:
         self.clips: list[ClipEntry] = []
+        self._origin: dict[str, tuple[str, int]] = {}  # clip id -> (chunk, row in its clips file)
+        self._chunk_sizes: dict[str, int] = {}  # chunk -> entries in its clips file, dropped ones too
         windows, doclens, pooled, parts, summaries = [], [], [], [], []
         for name in self.meta["chunks"]:
             d = self.path / name
@@ -225,11 +227,13 @@ class LibraryIndex:
             dropped = set(self.meta["dropped"].get(name, []))
             offsets = np.concatenate([[0], np.cumsum(dl)])
             first_local = {}
+            self._chunk_sizes[name] = len(entries)
             for k, entry in enumerate(entries):
                 if k in dropped:
                     continue
                 first_local[k] = len(self.clips)
                 self.clips.append(entry)
+                self._origin[entry.id] = (name, k)
             live = ~np.isin(w[:, 0], list(dropped)) if dropped else np.ones(len(w), bool)
             if live.any():
                 glob_clip = np.array([first_local[int(c)] for c in w[live, 0]], np.int64)
@@ -394,13 +398,8 @@ class LibraryIndex:
         report = UpdateReport()
         rig_map = hashlib.sha1(json.dumps(rig_overrides, sort_keys=True).encode()).hexdigest()[:12] \
             if rig_overrides else ""
-        existing: dict[str, tuple[str, int, ClipEntry]] = {}
-        for name in self.meta["chunks"]:
-            raw = json.loads((self.path / name / self._clips_file(name)).read_text(encoding="utf-8"))
-            dropped = set(self.meta["dropped"].get(name, []))
-            for k, item in enumerate(raw):
-                if k not in dropped:
-                    existing[item["id"]] = (name, k, ClipEntry(**item))
+        # id -> (chunk, row, entry) of every live clip, as _load_chunks read them under the lock
+        existing: dict[str, tuple[str, int, ClipEntry]] = {c.id: (*self._origin[c.id], c) for c in self.clips}
         todo: list[tuple[str, object]] = []  # (id, path or MotionItem)
         undescribed: list[tuple[str, object]] = []  # unchanged clips to describe: (id, path or MotionItem)
         redescribe = self.meta.get("describer") != describer_version()  # descriptions of an older describer
@@ -600,6 +599,7 @@ class LibraryIndex:
                      patches: list[np.ndarray], replaces: list[tuple[str, int]] = ()) -> None:
         """Build a chunk and commit it, dropping the entries it `replaces` in the same commit."""
         name, sums = self._build_chunk(entries, wins, patches)
+        self._chunk_sizes[name] = len(entries)
         meta = self._with_drops(self.meta, replaces)
         meta["chunks"].append(name)
         meta.setdefault("checksums", {})[name] = sums
@@ -622,7 +622,7 @@ class LibraryIndex:
     def _dropped_fraction(self) -> float:
         total = live = 0
         for name in self.meta["chunks"]:
-            n = len(json.loads((self.path / name / self._clips_file(name)).read_text(encoding="utf-8")))
+            n = self._chunk_sizes[name]
             total += n
             live += n - len(self.meta["dropped"].get(name, []))
         return 1.0 - live / total if total else 0.0

@@ -44,43 +44,43 @@ def scan(root: str | os.PathLike) -> LibraryFiles:
     if kind != "dir":
         out.skipped.append((root, why))
         return out
-    seen: set[tuple[int, int]] = set()
-    _walk(root, out, seen)
+    _walk(root, out)
     return out
 
 
-def _walk(folder: str, out: LibraryFiles, seen: set[tuple[int, int]]) -> None:
-    try:
-        st = os.stat(folder)
-    except OSError as e:
-        out.skipped.append((folder, _reason(e, folder=True)))
-        return
-    key = (st.st_dev, st.st_ino)
-    if key in seen:
-        out.skipped.append((folder, "link loop: this folder is already in the library"))
-        return
-    seen.add(key)
-    try:
-        names = sorted(os.listdir(folder))
-    except OSError as e:
-        out.skipped.append((folder, _reason(e, folder=True)))
-        return
-    files, folders = [], []
-    for name in names:
-        path = os.path.join(folder, name)
-        if name.startswith("."):
-            out.skipped.append((path, HIDDEN))
+def _walk(root: str, out: LibraryFiles) -> None:
+    """Depth first, in name order, each real folder once; with a stack, not recursion (a folder
+    tree thousands of levels deep is someone's file system too)."""
+    seen: set[tuple[int, int]] = set()
+    stack = [root]
+    while stack:
+        folder = stack.pop()
+        try:
+            st = os.stat(folder)
+            key = (st.st_dev, st.st_ino)
+            if key in seen:
+                out.skipped.append((folder, "link loop: this folder is already in the library"))
+                continue
+            seen.add(key)
+            names = sorted(os.listdir(folder))
+        except OSError as e:
+            out.skipped.append((folder, _reason(e, folder=True)))
             continue
-        kind, why = _kind(path)
-        if kind == "file":
-            files.append(name)
-        elif kind == "dir":
-            folders.append(path)
-        else:
-            out.skipped.append((path, why))
-    _sort_into(out, folder, files)
-    for sub in folders:
-        _walk(sub, out, seen)
+        files, folders = [], []
+        for name in names:
+            path = os.path.join(folder, name)
+            if name.startswith("."):
+                out.skipped.append((path, HIDDEN))
+                continue
+            kind, why = _kind(path)
+            if kind == "file":
+                files.append(name)
+            elif kind == "dir":
+                folders.append(path)
+            else:
+                out.skipped.append((path, why))
+        _sort_into(out, folder, files)
+        stack.extend(reversed(folders))  # the first sub-folder next, as a recursive walk would
 
 
 def _kind(path: str) -> tuple[str, str]:

@@ -107,37 +107,30 @@ def test_actions_of_the_file_are_searchable_and_apply(configured, bandai1):
     assert target.animation_data.action.name == f"{action} (motion search)"
 
 
-def test_an_index_of_another_model_is_encoded_again(configured):
-    """After an add-on update ships a new model, Update Index re-encodes the library."""
-    bpy.context.scene.motion_search.use_blend_actions = False
-    _index()
-    index_dir = Path(submodule("preferences").prefs().index_path)
+def _another_model(index_dir: Path) -> None:
     write_metadata(index_dir, dict(json.loads((index_dir / "metadata.json").read_text()), model_id="0123456789abcdef"))
-    submodule("engine").forget()
-    st = bpy.context.window_manager.motion_search
-    with submodule("props").quiet():
-        st.query = "a person runs"
-    with pytest.raises(RuntimeError, match="built with model 0123456789abcdef.*encode the library again"):
-        bpy.ops.motionsearch.search()
-    st = _index()
-    assert st.index_status.startswith(f"Index updated: {len(LIBRARY)} added, 0 updated, 0 removed, 0 unchanged")
-    assert bpy.ops.motionsearch.search() == {'FINISHED'} and len(st.results) == len(LIBRARY)
 
 
-def test_a_damaged_index_is_named_and_update_index_rebuilds_it(configured):
-    """A file of the index damaged on disk: search names it; Update Index encodes the library again."""
-    bpy.context.scene.motion_search.use_blend_actions = False
-    _index()
-    index_dir = Path(submodule("preferences").prefs().index_path)
+def _flip_a_byte(index_dir: Path) -> None:
     codes = next(index_dir.glob("chunk-*/codes.npy"))
     data = bytearray(codes.read_bytes())
     data[-10] ^= 0x40
     codes.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("change, error", [
+    (_another_model, "built with model 0123456789abcdef.*encode the library again"),  # an add-on update's new model
+    (_flip_a_byte, "codes.npy: damaged index file.*Update Index"),  # a file of the index damaged on disk
+])
+def test_an_index_search_cannot_use_is_named_and_update_index_encodes_it_again(configured, change, error):
+    bpy.context.scene.motion_search.use_blend_actions = False
+    _index()
+    change(Path(submodule("preferences").prefs().index_path))
     submodule("engine").forget()
     st = bpy.context.window_manager.motion_search
     with submodule("props").quiet():
         st.query = "a person runs"
-    with pytest.raises(RuntimeError, match="codes.npy: damaged index file.*Update Index"):
+    with pytest.raises(RuntimeError, match=error):
         bpy.ops.motionsearch.search()
     st = _index()
     assert st.index_status.startswith(f"Index updated: {len(LIBRARY)} added, 0 updated, 0 removed, 0 unchanged")

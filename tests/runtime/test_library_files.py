@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -75,3 +76,22 @@ def test_prune_cache_drops_gone_files_and_other_format_versions(tmp_path):
     assert prune_cache(cache, clips) == len(drop)
     assert sorted(cache.iterdir()) == sorted(keep)
     assert prune_cache(tmp_path / "none", clips) == 0
+
+
+def test_a_very_deep_folder_tree_is_scanned(tmp_path, bandai2):
+    """1,500 nested folders (deeper than Python's recursion limit): the file at the bottom is found."""
+    folders = [str(tmp_path / "deep")]
+    for _ in range(1500):
+        folders.append(os.path.join(folders[-1], "d"))
+    for folder in folders:
+        os.mkdir(folder)
+    try:
+        os.symlink(bandai2 / "dataset-2_wave-right-hand_normal_001.bvh", os.path.join(folders[-1], "wave.bvh"))
+        found = scan(tmp_path)
+        assert found.motion == [os.path.join(folders[-1], "wave.bvh")] and found.skipped == []
+    finally:  # bottom up: shutil.rmtree (and pytest's clean-up of old temporary folders) recurses
+        for name in ("wave.bvh",):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(os.path.join(folders[-1], name))
+        for folder in reversed(folders):
+            os.rmdir(folder)

@@ -401,3 +401,24 @@ def test_a_library_file_mapped_unsure_is_indexed_and_reported(good_lib, tmp_path
     report = json.loads((index / "report.json").read_text())
     assert [Path(p).name for p, _ in report["unsure"]] == ["long_arms.bvh"]
     assert str(good_lib / "long_arms.bvh") in _ok_ids(index)
+
+
+def test_compaction_rewrites_live_clips_in_one_commit(good_lib, shipped, tmp_path):
+    """When more than 30% of the entries are dropped, an update rewrites the live ones into fresh
+    chunks, commits them in one metadata write, and deletes the old chunks: same clips, same patches."""
+    index = LibraryIndex.create(tmp_path / "idx", shipped)
+    index.update([good_lib], shipped, chunk_clips=2)
+    before = {c.id: index.window_patches([c.window_start])[0] for c in index.ok_clips}
+    old_chunks = set(index.meta["chunks"])
+    gone = sorted(good_lib.glob("*.bvh"))[:3]
+    for f in gone:
+        f.unlink()
+    r = index.update([good_lib], shipped, chunk_clips=2)
+    assert r.removed == 3
+    after = LibraryIndex.open(index.path, shipped)
+    assert not set(after.meta["chunks"]) & old_chunks and after.meta["dropped"] == {}
+    assert sorted(d.name for d in index.path.iterdir() if d.name.startswith("chunk-")) == sorted(after.meta["chunks"])
+    assert {c.id for c in after.ok_clips} == set(before) - {str(f) for f in gone}
+    for c in after.ok_clips:  # the codes decode to what they were (int8 re-encoded from its own decoding)
+        assert np.abs(after.window_patches([c.window_start])[0] - before[c.id]).max() < 0.02
+    assert index.update([good_lib], shipped).unchanged == len(after.ok_clips)

@@ -1,14 +1,19 @@
 """Text -> motion search over an index (and motion -> text over a list of captions).
 
-Exact search scores every window with MaxSim. For a large library, a two-stage search first
-ranks windows by a cheap score on small per-body-part summaries (runtime.index.first_stage) and
-scores only the best candidates exactly; its recall against exact search is measured in
-bench/bench_search.py, also for the older first stage on pooled vectors (the query's mean token
-against each window's mean patch), kept as an option for that comparison. MaxSim runs on the
-index's int8 / int4 codes as stored (runtime.search.code_scores) unless a small library's patches are
-already decoded in memory. Hits are clips (a clip's best window), with the frames of the source
-file that window covers and the clip's one-sentence description from the index ("" for a clip
-not described yet: an index upgraded from v2 before its next update, see runtime.index).
+Exact search scores every window with MaxSim on the stored codes, chunk by chunk where they lie.
+Above EXACT_UP_TO windows the search has three stages, each reading fewer bytes per window than
+the next and keeping fewer windows:
+1. the first stage ranks every window by its per-body-part summaries (runtime.index.first_stage,
+   one integer kernel pass over 448 bytes per window);
+2. the sketches of the windows it keeps (each patch on the index's top 16 directions,
+   runtime.index.sketch, 18 bytes per patch) rank them by an approximate MaxSim;
+3. the best few hundred are scored exactly on their int8 codes (runtime.search.code_scores).
+How many windows each stage keeps is a table measured against exact float32 MaxSim on 309 varied
+queries (CANDIDATE_TABLE, bench/bench_search.py). The older first stage on pooled vectors (the
+query's mean token against each window's mean patch) is kept as an option for comparison. Hits
+are clips (a clip's best window), with the frames of the source file that window covers and the
+clip's one-sentence description from the index ("" for a clip not described yet: an index
+upgraded from v2 before its next update, see runtime.index).
 """
 
 from __future__ import annotations
@@ -22,12 +27,12 @@ from ..index import LibraryIndex, other_model_error
 from ..model import Bundle, Query
 from ..motion import Motion
 from .code_scores import CODECS as INTEGER_CODECS
-from .code_scores import CodeScorer
-from .maxsim import maxsim_packed
+from .code_scores import CodeScorer, FirstStageScorer, sketch_maxsim
+from .maxsim import maxsim_packed, segment_max
 
 log = logging.getLogger(__name__)
 
-EXACT_UP_TO = 4000  # windows: below this, exact search is fast enough and always used
+EXACT_UP_TO = 2000  # windows: up to this, exact search (~5 ms) is used
 DENSE_CACHE_PATCHES = 400_000  # decoded patches kept in memory for exact search (float32: ~400 MB)
 STREAM_WINDOWS = 8192  # larger libraries are scored exactly block by block
 
@@ -83,11 +88,13 @@ class Searcher:
         self._clip_of_window = index.windows[:, 0] if index.num_windows else np.zeros(0, np.int64)
         self._dense: tuple[np.ndarray, np.ndarray] | None = None
         self._scorer: CodeScorer | None = None
-        if integer_kernel and index.codec in INTEGER_CODECS:
-            try:
+        self._first: FirstStageScorer | None = None
+        try:
+            self._first = FirstStageScorer(index.first_stage)
+            if integer_kernel and index.codec in INTEGER_CODECS:
                 self._scorer = CodeScorer(index.codec)
-            except Exception as e:  # a broken onnxruntime install: decode to float instead
-                log.warning("integer MaxSim kernel unavailable (%s); decoding patches to float", e)
+        except Exception as e:  # a broken onnxruntime install: numpy on decoded values instead
+            log.warning("integer kernels unavailable (%s); decoding to float", e)
 
     def score_windows(self, query: Query, window_ids: np.ndarray) -> np.ndarray:
         """Exact MaxSim of `query` against the given windows."""
@@ -113,18 +120,43 @@ class Searcher:
             if self._scorer is None and int(self.index.doclens.sum()) <= DENSE_CACHE_PATCHES:
                 patches, offsets = self._all_patches()
                 return np.arange(n), maxsim_packed(query.tokens, patches, offsets)
-            scores = np.empty(n, np.float32)
+            return np.arange(n), self._exact_scores(query)
+        first, middle = candidate_counts(n, k)
+        cand = self.candidate_windows(query, self.candidates or first)
+        if self.index.sketch_basis is not None and len(cand) > middle:
+            cand = self.sketch_candidates(query, cand, middle)
+        return cand, self.score_windows(query, cand)
+
+    def sketch_candidates(self, query: Query, windows: np.ndarray, count: int) -> np.ndarray:
+        """The middle stage: of `windows`, the `count` best by MaxSim on their sketches (each patch
+        on the index's top 16 directions, runtime.index.sketch)."""
+        codes, scales, offsets = self.index.window_sketches(windows)
+        sims = sketch_maxsim(query.tokens @ self.index.sketch_basis.T, codes, scales, offsets)
+        count = min(count, len(sims))
+        return np.sort(windows[np.argpartition(-sims, count - 1)[:count]])
+
+    def _exact_scores(self, query: Query) -> np.ndarray:
+        """MaxSim of every window: chunk by chunk on the stored codes in place (nothing gathered or
+        decoded; a dropped window is scored with its chunk and left out), or decoded block by block
+        without the integer kernel."""
+        n = self.index.num_windows
+        scores = np.empty(n, np.float32)
+        if self._scorer is None:
             for s in range(0, n, STREAM_WINDOWS):
                 block = np.arange(s, min(n, s + STREAM_WINDOWS))
                 scores[block] = self.score_windows(query, block)
-            return np.arange(n), scores
-        cand = self.candidate_windows(query, self.candidates or default_candidates(n, k))
-        return cand, self.score_windows(query, cand)
+            return scores
+        for first, arrays, offsets, live in self.index.chunk_codes():
+            sims = self._scorer.patch_scores(query.tokens, arrays["codes"], arrays["scales"])
+            chunk = segment_max(sims.T, offsets).mean(axis=0)
+            scores[first: first + int(live.sum())] = chunk[live]
+        return scores
 
     def candidate_windows(self, query: Query, count: int) -> np.ndarray:
         """The first stage: the `count` windows with the best first-stage scores."""
         if self.first_stage == "parts":
-            sims = self.index.first_stage.scores(query.tokens)
+            fs = self._first or self.index.first_stage
+            sims = fs.scores(query.tokens)
         else:
             qv = query.tokens.mean(0)
             qv /= max(np.linalg.norm(qv), 1e-9)
@@ -164,10 +196,28 @@ class Searcher:
                    e.source_fps, e.description or "")
 
 
+# windows -> (first-stage candidates, sketch candidates) that reached recall@10 >= 0.99 against exact
+# float32 MaxSim on the 309 queries of bench/queries at the measured sizes (bench/bench_search.py,
+# docs/BENCHMARKS.md); between them on a log scale
+CANDIDATE_TABLE = ((2_000, 2_000, 300), (10_900, 4_000, 300), (109_000, 30_000, 500), (1_090_000, 150_000, 1_000))
+
+
+def candidate_counts(num_windows: int, k: int) -> tuple[int, int]:
+    """(windows kept by the first stage, windows of those kept by the sketches) for a library of
+    `num_windows` windows and `k` hits; more hits, proportionally more of both."""
+    sizes = np.log([row[0] for row in CANDIDATE_TABLE])
+    x = np.log(max(num_windows, 1))
+    first = float(np.exp(np.interp(x, sizes, np.log([row[1] for row in CANDIDATE_TABLE]))))
+    middle = float(np.exp(np.interp(x, sizes, np.log([row[2] for row in CANDIDATE_TABLE]))))
+    if x > sizes[-1]:  # beyond the table: the same share of the library
+        first *= num_windows / CANDIDATE_TABLE[-1][0]
+    scale = max(1.0, k / 10)
+    return min(num_windows, round(first * scale)), min(num_windows, round(middle * scale))
+
+
 def default_candidates(num_windows: int, k: int) -> int:
-    """Windows scored exactly in two-stage search: enough for recall@10 >= 0.99 against exact
-    search at 10k and 100k clips in bench/bench_search.py (docs/BENCHMARKS.md)."""
-    return int(max(64 * k, min(4000, 0.1 * num_windows)))
+    """Windows scored exactly in two-stage search (after the sketches)."""
+    return candidate_counts(num_windows, k)[1]
 
 
 def rank_captions(bundle: Bundle, motion: Motion, captions: list[str]) -> list[tuple[str, float]]:
@@ -180,4 +230,5 @@ def rank_captions(bundle: Bundle, motion: Motion, captions: list[str]) -> list[t
     return [(captions[i], scores[i]) for i in order]
 
 
-__all__ = ["Hit", "Searcher", "rank_captions"]
+__all__ = ["CANDIDATE_TABLE", "EXACT_UP_TO", "Hit", "Searcher", "candidate_counts", "default_candidates",
+           "rank_captions"]

@@ -69,14 +69,14 @@ def test_stored_vectors_match_a_fresh_encode(built, bundle, library):
     assert any("kick" in t for t in kick.captions)
 
 
-def test_fusion_on_and_off(built, bundle):
+@pytest.mark.parametrize("query,clip", [("someone kicks a ball", "kick"), ("a quick dash", "dash")])
+def test_fusion_on_and_off(built, bundle, query, clip):
     """Off: the MaxSim order. On: the order of the fused score, made from the two scores each hit
-    carries; a rare action the describer names ("kick") comes first with its descriptions."""
+    carries; the clip whose descriptions say it ("kicks", "dashes") moves up to first."""
     index = LibraryIndex.open(built, bundle)
     off = Searcher(index, bundle, fusion=False)
     on = Searcher(index, bundle)
     assert on.fused and not off.fused
-    query = "a martial arts kick"
     plain = off.search(query, k=len(CLIPS))
     fused = on.search(query, k=len(CLIPS))
     assert [h.score for h in plain] == sorted([h.score for h in plain], reverse=True)
@@ -88,10 +88,8 @@ def test_fusion_on_and_off(built, bundle):
     d = np.array([h.description_score for h in fused])
     assert np.allclose([h.score for h in fused], fuse(m, d), atol=1e-5)
     assert [h.score for h in fused] == sorted([h.score for h in fused], reverse=True)
-    assert "kick" in fused[0].label
-    assert d[0] == d.max()  # its descriptions say "kicks"
-    rank_off = [h.label for h in plain].index(fused[0].label)
-    assert rank_off > 0, "MaxSim alone already ranks the kick first: this check shows nothing"
+    assert f"_{clip}_" in fused[0].label and f"_{clip}_" not in plain[0].label
+    assert d[0] == d.max()
     j = fused[0].to_json()
     assert {"score", "maxsim", "description_score"} <= set(j)
 
@@ -103,13 +101,13 @@ def test_standardised_and_fuse_shapes():
 
 
 def test_cli_json_has_both_scores_and_no_fusion_turns_it_off(built):
-    base = [sys.executable, "-m", "runtime", "search", "a martial arts kick", "--index", str(built),
+    base = [sys.executable, "-m", "runtime", "search", "someone kicks a ball", "--index", str(built),
             "--bundle", str(default_bundle_path()), "--json", "--top", "3"]
     on = json.loads(subprocess.run(base, capture_output=True, text=True, check=True).stdout)
     off = json.loads(subprocess.run(base + ["--no-fusion"], capture_output=True, text=True, check=True).stdout)
     assert all("maxsim" in h and "description_score" in h for h in on)
     assert all("maxsim" not in h for h in off)
-    assert [h["score"] for h in off] == sorted((h["maxsim"] for h in on), reverse=True)[:3] or off[0] != on[0]
+    assert "_kick_" in on[0]["path"] and "_kick_" not in off[0]["path"]
 
 
 def test_a_v4_index_is_upgraded_in_place_and_described_without_encoding(built, library, bundle, tmp_path,

@@ -1,4 +1,4 @@
-"""What an index stores of a clip's descriptions for fused search (format v5): the texts, and one
+"""What an index stores of a clip's descriptions for fused search (format v6): the texts, and one
 sentence vector per clip.
 
 A clip's texts are the describer's summary, CAPTIONS varied captions of the whole clip (seeded:
@@ -13,7 +13,7 @@ alone and the captions without windows: docs/RESULTS.md).
 Per chunk, `sentences.npy` (clips, S) float16 holds the vectors row by row as clips.json lists
 the clips (a failed clip's row is zeros); when descriptions are redone, `sentences-<id>.npy`
 (metadata.json's `sentences_files` names it). metadata.json's `sentence_encoder` is the id of the
-encoder that made them (None: no vectors yet, as after the in-place upgrade of a v4 index; the
+encoder that made them (None: no vectors yet, as after the in-place upgrade of an older index; the
 next update describes the clips again without encoding their motion again).
 """
 

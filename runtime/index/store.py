@@ -55,12 +55,13 @@ hand.") is computed from the Motion already loaded for encoding; a clip the desc
 describe (too short, say) gets "" and is indexed all the same. Format history: v1 patches only;
 v2 adds the per-body-part first stage, computed from the stored codes when a v1 index is opened;
 v3 adds descriptions; v4 adds the checksums and the digest (computed from the files as they are when
-a v3 index is opened); v5 adds each clip's description texts (`captions` in clips.json) and sentence
+a v3 index is opened); v6 adds each clip's description texts (`captions` in clips.json) and sentence
 vector (sentences.npy), and metadata's `sentence_encoder` (the id of the bundle's sentence encoder
-that made them) and `sentences_files`. Opening a v4 index only rewrites its metadata (v5, no
-sentence encoder): search runs on MaxSim alone until the next update describes the clips again
-(read, not encoded) and stores their vectors; the same happens when the bundle's sentence encoder
-changed. Opening a v2 index only rewrites its metadata (v3): its clips have no
+that made them) and `sentences_files` (v5 is the int8-as-unsigned-bytes change of issue 21, made on
+another branch: once both are merged, a v4 index goes to v5 and then to v6). Opening an older
+index only rewrites its metadata for v6 (no sentence encoder): search runs on MaxSim alone until
+the next update describes the clips again (read, not encoded) and stores their vectors; the same
+happens when the bundle's sentence encoder changed. Opening a v2 index only rewrites its metadata (v3): its clips have no
 description yet (None; search shows ""), and the next `update` reads those unchanged files again
 to describe them, without encoding them again (clips.json of each chunk is replaced atomically).
 The same happens when the describer itself changed (metadata.json records its `describer`
@@ -95,12 +96,13 @@ from .chunks import chunk_checksums, file_crc32, load_npy, save_chunk_arrays, sy
 from .entries import ClipEntry, UpdateReport, entry_json
 from .ingest import describer_version, read_all, read_description
 from .lock import IndexLock
-from .upgrade import meta_digest, upgrade_from_v1, upgrade_from_v2, upgrade_from_v3, upgrade_from_v4
+from .upgrade import meta_digest, upgrade_from_v1, upgrade_from_v2, upgrade_from_v3, upgrade_to_v6
 from .descriptions import description_vector, vectors_file
 
 INDEX_FORMAT = "motion-search-index"
-INDEX_VERSION = 5  # 2: per-body-part first stage (parts.npy, basis.npy); 3: clip descriptions; 4: checksums;
-# 5: description texts and sentence vectors (sentences.npy) for fused search
+INDEX_VERSION = 6  # 2: per-body-part first stage (parts.npy, basis.npy); 3: clip descriptions; 4: checksums;
+# 5: (issue 21's int8 codes as unsigned bytes, on another branch); 6: description texts and sentence vectors
+# (sentences.npy) for fused search
 DEFAULT_CODEC = "int8"
 ENCODE_BATCH = 32  # clips whose windows go through the motion encoder together
 UPGRADE_WAIT_S = 60.0  # a reader waits this long for a running update before upgrading an old format
@@ -215,7 +217,7 @@ class LibraryIndex:
         self._origin: dict[str, tuple[str, int]] = {}  # clip id -> (chunk, row in its clips file)
         self._chunk_sizes: dict[str, int] = {}  # chunk -> entries in its clips file, dropped ones too
         windows, doclens, pooled, parts, summaries = [], [], [], [], []
-        sentence_rows: list[np.ndarray | None] = []  # v5: per chunk, its live clips' description vectors
+        sentence_rows: list[np.ndarray | None] = []  # v6: per chunk, its live clips' description vectors
         for name in self.meta["chunks"]:
             d = self.path / name
             self._verify(name)
@@ -436,7 +438,7 @@ class LibraryIndex:
         todo: list[tuple[str, object]] = []  # (id, path or MotionItem)
         undescribed: list[tuple[str, object]] = []  # unchanged clips to describe: (id, path or MotionItem)
         redescribe = self.meta.get("describer") != describer_version()  # descriptions of an older describer
-        # v5: description vectors of another sentence encoder (or none yet): describe again, keep the patches
+        # v6: description vectors of another sentence encoder (or none yet): describe again, keep the patches
         redescribe |= self.meta.get("sentence_encoder") != getattr(bundle, "sentence_id", None)
         seen: set[str] = set()
         kept: list[tuple[str, str]] = []  # (id, why): indexed before, unreadable now, entry kept
@@ -586,7 +588,7 @@ class LibraryIndex:
             sums[new_file] = file_crc32(self.path / name / new_file)
             old_vectors = vectors_file(self.meta, name)
             vectors = _vectors(bundle, [ClipEntry(**item) for item in raw])  # every row: one encoder for all
-            if vectors is not None:  # v5: the chunk's sentence vectors, a new file committed with the clips file
+            if vectors is not None:  # v6: the chunk's sentence vectors, a new file committed with the clips file
                 new_vectors = f"sentences-{uuid.uuid4().hex[:8]}.npy"
                 np.save(self.path / name / new_vectors, vectors)
                 sums.pop(old_vectors, None)
@@ -810,8 +812,8 @@ def _upgraded(path: Path, meta: dict) -> dict:
         meta = upgrade_from_v2(path, meta)
     if meta["format_version"] == 3:
         meta = upgrade_from_v3(path, meta)
-    if meta["format_version"] == 4:
-        meta = upgrade_from_v4(path, meta)
+    if meta["format_version"] == 4:  # once issue 21's v4 -> v5 is merged, this step runs from v5
+        meta = upgrade_to_v6(path, meta)
     if meta["format_version"] != INDEX_VERSION:
         raise StaleIndexError(f"{path}: index format v{meta['format_version']} is not v{INDEX_VERSION}: "
                               "update the index to encode the library again")

@@ -59,11 +59,13 @@ def upgrade_from_v3(path: Path, meta: dict) -> dict:
     return meta
 
 
-def upgrade_from_v4(path: Path, meta: dict) -> dict:
-    """v4 -> v5 (description texts and sentence vectors for fused search): the metadata only. No
-    clip has texts or a vector yet (search uses MaxSim alone); the next update describes the clips
-    again, without encoding them again, and stores both (runtime/index/descriptions.py)."""
-    meta = dict(meta, format_version=5, sentence_encoder=None, sentences_files={})
+def upgrade_to_v6(path: Path, meta: dict) -> dict:
+    """The previous format -> v6 (description texts and sentence vectors for fused search): the
+    metadata only. No clip has texts or a vector yet (search uses MaxSim alone); the next update
+    describes the clips again, without encoding them again, and stores both
+    (runtime/index/descriptions.py). Independent of the codes, so it follows v4 on this branch and
+    v5 (issue 21's unsigned int8 codes) once both are merged."""
+    meta = dict(meta, format_version=6, sentence_encoder=None, sentences_files={})
     write_json(path / "metadata.json", dict(meta, digest=meta_digest(meta)))
     return meta
 

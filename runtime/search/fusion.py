@@ -16,7 +16,7 @@ Standardising puts two scales on one footing; only the ratio of the two deviatio
 the order, so the query's overall level drops out. WEIGHT, the choice of texts (summary, captions,
 stretches) and of the mean of cosines over their best one were chosen on the free-form
 validation queries only (training/fusion_eval.py; docs/RESULTS.md). A clip without a vector (an
-index upgraded from v4 before its next update, a failed clip) gets the mean description score:
+index upgraded from an older format before its next update, a failed clip) gets the mean description score:
 neutral. Explanations still come from MaxSim (the hit's window is MaxSim's best window).
 """
 

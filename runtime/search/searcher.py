@@ -9,7 +9,7 @@ index's int8 / int4 codes as stored (runtime.search.code_scores) unless a small 
 already decoded in memory. Hits are clips (a clip's best window), with the frames of the source
 file that window covers and the clip's one-sentence description from the index ("" for a clip
 not described yet: an index upgraded from v2 before its next update, see runtime.index).
-With a bundle that has a sentence encoder and an index that stores description vectors (v5), the
+With a bundle that has a sentence encoder and an index that stores description vectors (v6), the
 clips are ranked by the fused score (runtime.search.fusion); `fusion=False` ranks by MaxSim alone.
 """
 

@@ -1,4 +1,4 @@
-"""Fused search (issue 20): the index's v5 fields (each clip's description texts and sentence
+"""Fused search (issue 20): the index's v6 fields (each clip's description texts and sentence
 vector), the in-place upgrade of a v4 index, and the ranking with fusion on and off, on real
 Bandai-Namco clips with the shipped bundle (its int8 sentence encoder)."""
 
@@ -58,7 +58,7 @@ def test_the_bundle_has_a_pretrained_sentence_encoder_and_keeps_its_model_id(bun
 def test_stored_vectors_match_a_fresh_encode(built, bundle, library):
     index = LibraryIndex.open(built, bundle)
     meta = json.loads((built / "metadata.json").read_text())
-    assert meta["format_version"] == INDEX_VERSION == 5 and meta["sentence_encoder"] == bundle.sentence_id
+    assert meta["format_version"] == INDEX_VERSION == 6 and meta["sentence_encoder"] == bundle.sentence_id
     assert index.sentence_vectors.shape == (len(CLIPS), bundle.sentence_dim) and index.has_sentence.all()
     for k, clip in enumerate(index.clips):
         texts = description_texts(load_motion(clip.path))
@@ -128,7 +128,7 @@ def test_a_v4_index_is_upgraded_in_place_and_described_without_encoding(built, l
 
     index = LibraryIndex.open(old, bundle)  # upgraded in place: the metadata only
     upgraded = json.loads((old / "metadata.json").read_text())
-    assert upgraded["format_version"] == 5 and upgraded["sentence_encoder"] is None
+    assert upgraded["format_version"] == 6 and upgraded["sentence_encoder"] is None
     assert index.sentence_vectors is None and all(c.captions is None for c in index.clips)
     searcher = Searcher(index, bundle)
     assert not searcher.fused and len(searcher.search("a kick", k=3)) == 3  # MaxSim alone meanwhile

@@ -158,3 +158,21 @@ def test_vectors_of_another_sentence_encoder_are_redone(built, library, bundle, 
     assert index.update([library], bundle).described == len(CLIPS)
     assert Searcher(LibraryIndex.open(copy, bundle), bundle).fused
     assert len(list((copy / meta["chunks"][0]).glob("sentences*.npy"))) == 1  # the old file is gone
+
+
+def test_two_stage_search_adds_the_clips_best_by_description(built, bundle, monkeypatch):
+    """In two-stage search the first stage picks the candidates; fusion scores the windows of the
+    clips best by description too, so a clip the first stage missed can still come first."""
+    import runtime.search.searcher as searcher_module
+
+    index = LibraryIndex.open(built, bundle)
+    kick = next(k for k, c in enumerate(index.clips) if "_kick_" in c.label)
+    others = np.array([w for w in range(index.num_windows) if index.windows[w, 0] != kick][:2])
+    searcher = Searcher(index, bundle, candidates=2)
+    monkeypatch.setattr(searcher, "candidate_windows", lambda query, count: others)  # a first stage without it
+    monkeypatch.setattr(searcher_module, "EXTRA_CANDIDATES", 1)
+    hits = searcher.search("someone kicks a ball", k=3, exact=False)
+    assert "_kick_" in hits[0].label
+    plain = Searcher(index, bundle, candidates=2, fusion=False)
+    monkeypatch.setattr(plain, "candidate_windows", lambda query, count: others)
+    assert all("_kick_" not in h.label for h in plain.search("someone kicks a ball", k=3, exact=False))

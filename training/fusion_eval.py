@@ -4,6 +4,12 @@ section and docs/fusion.json.
 
     ./dev py training/fusion_eval.py models/default                    # the report (about 2 minutes)
     ./dev py training/fusion_eval.py models/default --sweep            # + the weight sweep on val
+    ./dev py training/fusion_eval.py models/default --rare IDX         # rare actions over a whole-library index
+
+`--rare` searches an index of the whole Bandai-Namco library (`python -m runtime index
+.cache/data/bandai-namco-1/data .cache/data/bandai-namco-2/data --index IDX`) with the hand-written
+sentences of training/freeform/rare_actions.tsv, fused and MaxSim alone (exact search), and
+reports the rank of the first clip of the right content.
 
 Every clip's description vector is made as an index makes it (runtime.index.descriptions: the
 describer's summary, captions and stretch summaries through the bundle's sentence encoder), and
@@ -203,6 +209,35 @@ def evaluate(bundle_path: str, sweep: bool = False, log=print) -> dict:
     return out
 
 
+RARE_FILE = Path(__file__).resolve().parent / "freeform" / "rare_actions.tsv"
+
+
+def rare_actions(bundle_path: str, index_path: str) -> list[dict]:
+    """Per sentence of rare_actions.tsv: the rank of the first clip of its content, fused and MaxSim
+    alone, over every clip of the index (a Bandai clip's content is the label in its file name)."""
+    from runtime.index import LibraryIndex
+    from runtime.search import Searcher
+
+    bundle = Bundle.load(bundle_path, device="cpu")
+    index = LibraryIndex.open(index_path, bundle)
+    content = [c.label.split("_")[1] if c.label.startswith("dataset-") else "" for c in index.clips]
+    out = []
+    for line in RARE_FILE.read_text(encoding="utf-8").splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        want, sentence = line.split("\t")
+        row = {"action": want, "query": sentence, "clips of it": content.count(want), "library": len(index.clips)}
+        for name, fusion in (("MaxSim rank", False), ("fused rank", True)):
+            searcher = Searcher(index, bundle, fusion=fusion)
+            if fusion and not searcher.fused:
+                raise SystemExit(f"{index_path}: no description vectors from this bundle's sentence encoder")
+            hits = searcher.search(sentence, k=len(index.clips), exact=True)
+            ranks = [i + 1 for i, h in enumerate(hits) if content[int(index.windows[h.window, 0])] == want]
+            row[name] = ranks[0] if ranks else None
+        out.append(row)
+    return out
+
+
 def report(res: dict) -> str:
     lines = [f"Weight of the description score: {res['weight']} (chosen on val; other variants' own weights: "
              + ", ".join(f"{k} {v}" for k, v in res["weights chosen on val"].items()) + ")", "",
@@ -233,7 +268,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("bundle", nargs="?", default="models/default")
     parser.add_argument("--sweep", action="store_true", help="print the weight sweep on val")
     parser.add_argument("--json", default="docs/fusion.json", help="where to write the figures")
+    parser.add_argument("--rare", default=None, metavar="INDEX",
+                        help="only the rare actions, over this index of the whole Bandai-Namco library")
     args = parser.parse_args(argv)
+    if args.rare:
+        rows = rare_actions(args.bundle, args.rare)
+        print("| rare action | clips of it | query | MaxSim rank | fused rank |\n|---|---:|---|---:|---:|")
+        for r in rows:
+            print(f"| {r['action']} | {r['clips of it']} | {r['query']} | {r['MaxSim rank']} | {r['fused rank']} |")
+        path = Path(args.json)
+        res = json.loads(path.read_text()) if path.is_file() else {}
+        res["rare actions over the whole Bandai-Namco library"] = rows
+        path.write_text(json.dumps(res, indent=1) + "\n")
+        return
     res = evaluate(args.bundle, args.sweep)
     Path(args.json).write_text(json.dumps(res, indent=1) + "\n")
     print(report(res))

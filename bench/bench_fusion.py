@@ -24,7 +24,7 @@ if __package__ in (None, ""):
 import numpy as np  # noqa: E402
 
 from runtime.model import Bundle  # noqa: E402
-from runtime.search.fusion import description_scores, fuse  # noqa: E402
+from runtime.search import description_scores, fuse  # noqa: E402
 
 QUERIES = ["a person waves the right hand", "someone walks forward and then turns left", "an angry run",
            "a polite bow from the waist", "sprint at top speed", "a tired walk, shoulders slumped"]

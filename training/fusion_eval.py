@@ -34,9 +34,10 @@ if __package__ in (None, ""):
 import numpy as np  # noqa: E402
 
 import training  # noqa: F401,E402
-from runtime.index.descriptions import description_texts  # noqa: E402
+from runtime.index import description_texts  # noqa: E402
 from runtime.model import Bundle  # noqa: E402
-from runtime.search.fusion import WEIGHT, fuse  # noqa: E402
+from runtime.search import FUSION_WEIGHT as WEIGHT  # noqa: E402
+from runtime.search import fuse  # noqa: E402
 
 WEIGHTS = tuple(np.round(np.arange(0.1, 2.01, 0.1), 2))
 RARE = ("punch", "kick", "slash", "call", "respond", "dance", "guide", "bow", "bye", "byebye")  # < 10 clips a label

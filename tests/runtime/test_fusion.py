@@ -12,12 +12,10 @@ import sys
 import numpy as np
 import pytest
 
-from runtime.index import INDEX_VERSION, LibraryIndex, chunk_checksums, write_metadata
-from runtime.index.descriptions import description_texts, description_vector
+from runtime.index import INDEX_VERSION, LibraryIndex, chunk_checksums, description_texts, description_vector, write_metadata
 from runtime.model import Bundle, default_bundle_path
 from runtime.motion import load_motion
-from runtime.search import Searcher
-from runtime.search.fusion import fuse, standardised
+from runtime.search import Searcher, fuse, standardised
 
 CLIPS = ("dataset-1_kick_normal_001.bvh", "dataset-1_punch_normal_001.bvh", "dataset-1_slash_normal_001.bvh",
          "dataset-1_walk_normal_001.bvh", "dataset-1_run_normal_001.bvh", "dataset-1_bow_normal_001.bvh",

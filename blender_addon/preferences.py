@@ -156,6 +156,10 @@ class MotionSearchPreferences(AddonPreferences):
     index_path: StringProperty(
         name="Index Location", subtype='DIR_PATH', update=_forget,
         description="Folder for the library index; empty = the add-on's user data folder")
+    use_fusion: bpy.props.BoolProperty(
+        name="Rank with Descriptions", default=True,
+        description="Rank clips by the model's score fused with how close the query is to each clip's "
+                    "descriptions (off: the model's MaxSim score alone; explanations come from MaxSim either way)")
     color_weak: FloatVectorProperty(name="Weak Match", subtype='COLOR', size=3, min=0.0, max=1.0,
                                     default=DEFAULT_RAMP[0], description="Bone colour of a weak match")
     color_medium: FloatVectorProperty(name="Medium Match", subtype='COLOR', size=3, min=0.0, max=1.0,
@@ -192,6 +196,7 @@ class MotionSearchPreferences(AddonPreferences):
         col = layout.column()
         col.prop(self, "index_path")
         col.label(text=f"In use: {index_path(self, create=False)}", icon='INFO')
+        col.prop(self, "use_fusion")
         row = layout.row(align=True)
         row.label(text="Highlight Colours")
         row.prop(self, "color_weak", text="")

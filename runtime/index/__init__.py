@@ -8,6 +8,7 @@ The model bundle is handed to `update`, never imported.
 
 from .chunks import chunk_checksums, file_crc32, load_npy, save_chunk_arrays, write_json
 from .codec import CODECS, bytes_per_patch, decode, encode
+from .descriptions import description_texts, description_vector
 from .entries import ClipEntry, UpdateReport
 from .first_stage import FirstStage, part_means, summarise, summarise_means
 from .ingest import describe_summary, describer_version

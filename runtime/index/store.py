@@ -18,6 +18,9 @@ An index is a directory (ColBERT's layout, minus pickle):
         basis.npy        (32, D) float32 the chunk's projection for parts.npy
         sketch.npy       (P, 16) uint8 each patch on the index's top 16 directions (runtime.index.sketch),
         sketch_scales.npy  (P,) float16 their scales; metadata.json keeps the directions (sketch_basis)
+        sentences.npy    (clips, S) float16 each clip's description vector for fused search
+                         (runtime/index/descriptions.py); after descriptions are redone,
+                         sentences-<id>.npy (metadata's `sentences_files` names it)
     report.json          the last update: what was added, changed, removed, what failed, and the
                          files in the library folders it did not read
     converted/           FBX / glTF / .blend clips as Blender evaluated them, one .npz per file
@@ -58,7 +61,12 @@ a v3 index is opened); v5 stores int8 codes as unsigned bytes offset by 128 (the
 product; a v4 index's int8 chunks are copied to new folders with their codes converted, committed
 in one metadata write, as compaction does) and adds the sketches (sketch.npy, sketch_scales.npy: each
 patch on the index's 16 top directions, runtime/index/sketch.py; `sketch_basis` in metadata.json),
-computed from the stored codes when a v4 index is opened. Opening a v2 index only rewrites its metadata (v3): its clips have no
+computed from the stored codes when a v4 index is opened; v6 adds each clip's description texts
+(`captions` in clips.json) and sentence vector (sentences.npy), and metadata's `sentence_encoder` (the
+id of the bundle's sentence encoder that made them) and `sentences_files`. Opening a v5 index only
+rewrites its metadata for v6 (no sentence encoder): search runs on MaxSim alone until the next update
+describes the clips again (read, not encoded) and stores their vectors; the same happens when the
+bundle's sentence encoder changed. Opening a v2 index only rewrites its metadata (v3): its clips have no
 description yet (None; search shows ""), and the next `update` reads those unchanged files again
 to describe them, without encoding them again (clips.json of each chunk is replaced atomically).
 The same happens when the describer itself changed (metadata.json records its `describer`
@@ -95,11 +103,13 @@ from .chunks import chunk_checksums, file_crc32, load_npy, save_chunk_arrays, sy
 from .entries import ClipEntry, UpdateReport, entry_json
 from .ingest import describer_version, read_all, read_description
 from .lock import IndexLock
-from .upgrade import meta_digest, upgrade_from_v1, upgrade_from_v2, upgrade_from_v3, upgrade_from_v4
+from .upgrade import meta_digest, upgrade_from_v1, upgrade_from_v2, upgrade_from_v3, upgrade_from_v4, upgrade_to_v6
+from .descriptions import description_vector, vectors_file
 
 INDEX_FORMAT = "motion-search-index"
-INDEX_VERSION = 5  # 2: per-body-part first stage (parts.npy, basis.npy); 3: clip descriptions; 4: checksums;
-# 5: int8 codes as unsigned bytes (offset 128)
+INDEX_VERSION = 6  # 2: per-body-part first stage (parts.npy, basis.npy); 3: clip descriptions; 4: checksums;
+# 5: int8 codes as unsigned bytes (offset 128) and patch sketches; 6: description texts and sentence vectors
+# (sentences.npy) for fused search
 DEFAULT_CODEC = "int8"
 ENCODE_BATCH = 32  # clips whose windows go through the motion encoder together
 UPGRADE_WAIT_S = 60.0  # a reader waits this long for a running update before upgrading an old format
@@ -144,7 +154,8 @@ class LibraryIndex:
         meta = {"format": INDEX_FORMAT, "format_version": INDEX_VERSION, "model_id": bundle.model_id,
                 "embed_dim": bundle.embed_dim, "window": bundle.window, "hop": bundle.hop, "codec": codec,
                 "created": time.strftime("%Y-%m-%dT%H:%M:%S"), "chunks": [], "dropped": {}, "checksums": {},
-                "clips_files": {}, "describer": describer_version()}
+                "clips_files": {}, "describer": describer_version(),
+                "sentence_encoder": getattr(bundle, "sentence_id", None), "sentences_files": {}}
         return cls(path, write_metadata(path, meta))
 
     @classmethod
@@ -223,6 +234,7 @@ class LibraryIndex:
                 <= codes_in_memory_limit()
         except FileNotFoundError as e:
             raise _Raced(e.filename or str(self.path)) from None
+        sentence_rows: list[np.ndarray | None] = []  # v6: per chunk, its live clips' description vectors
         for name in self.meta["chunks"]:
             d = self.path / name
             self._verify(name, skip=("codes.npy",) if in_memory else ())
@@ -241,18 +253,22 @@ class LibraryIndex:
                 sk = {"codes": load_npy(d / "sketch.npy"), "scales": load_npy(d / "sketch_scales.npy")}
                 fs_parts, fs_basis = load_npy(d / "parts.npy"), load_npy(d / "basis.npy")
                 entries = [ClipEntry(**item) for item in raw]
+                vec_name = vectors_file(self.meta, name)
+                vectors = load_npy(d / vec_name) if vec_name in self.meta.get("checksums", {}).get(name, {}) else None
             except FileNotFoundError as e:
                 raise _Raced(e.filename or str(d)) from None
             except (OSError, ValueError, TypeError, EOFError, json.JSONDecodeError) as e:
                 raise DamagedIndexError(f"{d}: damaged index chunk ({safe_text(e, 200)}); {REBUILD_HINT}") from None
             if not (len(w) == len(dl) == len(pw) == len(fs_parts)) or \
                     not (int(dl.sum()) == len(arrays["codes"]) == len(sk["codes"]) == len(sk["scales"])) or \
-                    (w.size and int(w[:, 0].max()) >= len(raw)):
+                    (w.size and int(w[:, 0].max()) >= len(raw)) or (vectors is not None and len(vectors) != len(raw)):
                 raise DamagedIndexError(f"{d}: index chunk arrays disagree in size (truncated?); {REBUILD_HINT}")
             dropped = set(self.meta["dropped"].get(name, []))
             offsets = np.concatenate([[0], np.cumsum(dl)])
             first_local = {}
             self._chunk_sizes[name] = len(entries)
+            keep_rows = [k for k in range(len(entries)) if k not in dropped]
+            sentence_rows.append(vectors[keep_rows].astype(np.float32) if vectors is not None else None)
             for k, entry in enumerate(entries):
                 if k in dropped:
                     continue
@@ -271,6 +287,7 @@ class LibraryIndex:
                 live_chunks.add(name)
                 sketched.append(sk)
         self.windows = np.concatenate(windows) if windows else np.zeros((0, 3), np.int64)
+        self._load_sentence_vectors(sentence_rows)
         self.doclens = np.concatenate(doclens).astype(np.int64) if doclens else np.zeros(0, np.int64)
         self._pooled = pooled  # per chunk, float16; concatenated only if the pooled first stage is used
         self.first_stage = first_stage.FirstStage(summaries)  # per-body-part window summaries
@@ -327,6 +344,22 @@ class LibraryIndex:
         self._parts = [({key: v[base[i]: base[i + 1]] for key, v in whole.items()}, starts)
                        for i, (_, starts) in enumerate(self._parts)]
         self._in_memory = (whole, self._window_row + base[self._window_part])
+
+    def _load_sentence_vectors(self, rows: list[np.ndarray | None]) -> None:
+        """`sentence_vectors` (clips, S) float32, zeros where a clip has none (a chunk of an upgraded
+        index, a failed clip), and `has_sentence` (clips,) bool; None when no clip has a vector."""
+        dims = {len(r[0]) if len(r) else 0 for r in rows if r is not None} - {0}
+        if not dims or len(dims) > 1:
+            self.sentence_vectors, self.has_sentence = None, np.zeros(len(self.clips), bool)
+            return
+        dim = dims.pop()
+        self.sentence_vectors = np.concatenate([r if r is not None and len(r) else np.zeros((n, dim), np.float32)
+                                                for r, n in zip(rows, self._live_counts(rows))]) \
+            if rows else np.zeros((0, dim), np.float32)
+        self.has_sentence = np.abs(self.sentence_vectors).sum(axis=1) > 0
+
+    def _live_counts(self, rows) -> list[int]:
+        return [self._chunk_sizes[name] - len(set(self.meta["dropped"].get(name, []))) for name in self.meta["chunks"]]
 
     def _clips_file(self, chunk: str) -> str:
         return self.meta.get("clips_files", {}).get(chunk, "clips.json")
@@ -502,6 +535,8 @@ class LibraryIndex:
         todo: list[tuple[str, object]] = []  # (id, path or MotionItem)
         undescribed: list[tuple[str, object]] = []  # unchanged clips to describe: (id, path or MotionItem)
         redescribe = self.meta.get("describer") != describer_version()  # descriptions of an older describer
+        # v6: description vectors of another sentence encoder (or none yet): describe again, keep the patches
+        redescribe |= self.meta.get("sentence_encoder") != getattr(bundle, "sentence_id", None)
         seen: set[str] = set()
         kept: list[tuple[str, str]] = []  # (id, why): indexed before, unreadable now, entry kept
         files, scene_files, roots = [], [], []
@@ -535,7 +570,7 @@ class LibraryIndex:
                 unchanged = False  # read (and fail) below, so that it is a failed entry
             if unchanged and old[2].status == "ok":
                 report.unchanged += 1
-                if old[2].description is None or redescribe:
+                if old[2].description is None or old[2].captions is None or redescribe:
                     undescribed.append((path, path))
                 continue
             todo.append((path, path))  # new, changed, or failed before: tried (again)
@@ -550,7 +585,7 @@ class LibraryIndex:
             if old and old[2].content_hash == item.content_hash and old[2].status == "ok" and \
                     old[2].rig_map == item.rig_map:
                 report.unchanged += 1
-                if old[2].description is None or redescribe:
+                if old[2].description is None or old[2].captions is None or redescribe:
                     undescribed.append((item.id, item))
                 continue
             todo.append((item.id, item))
@@ -584,7 +619,8 @@ class LibraryIndex:
                     break
             self._encode(bundle, pending, entries, wins, patches, report)
             if entries:
-                self._write_chunk(entries, wins, patches, [existing[e.id][:2] for e in entries if e.id in existing])
+                self._write_chunk(entries, wins, patches, [existing[e.id][:2] for e in entries if e.id in existing],
+                                  vectors=_vectors(bundle, entries))
             if stopped:
                 report.cancelled = True
                 not_done = len(todo) - done
@@ -592,9 +628,11 @@ class LibraryIndex:
                 break
         if undescribed and not report.cancelled:
             report.described, report.cancelled = self._describe_unchanged(
-                undescribed, existing, fps_of, workers, rig_overrides, rig_map, progress, should_stop, done, total)
+                undescribed, existing, fps_of, workers, rig_overrides, rig_map, progress, should_stop, done, total,
+                bundle)
         if not report.cancelled and redescribe:
-            self._commit_meta(dict(self.meta, describer=describer_version()))
+            self._commit_meta(dict(self.meta, describer=describer_version(),
+                                   sentence_encoder=getattr(bundle, "sentence_id", None)))
         # a file that failed is reported as failed, not as added or updated
         for ident, _ in report.failed:
             if ident in existing:
@@ -616,7 +654,7 @@ class LibraryIndex:
 
     def _describe_unchanged(self, items: list[tuple[str, object]], existing: dict, fps_of, workers: int,
                             rig_overrides, rig_map: str, progress, should_stop, done: int,
-                            total: int) -> tuple[int, bool]:
+                            total: int, bundle=None) -> tuple[int, bool]:
         """Describe unchanged clips that have no description (read again, not encoded again) and
         commit each touched chunk's new clips file. Returns (clips described, stopped)."""
         by_chunk: dict[str, list[tuple[str, object]]] = {}
@@ -624,7 +662,7 @@ class LibraryIndex:
             by_chunk.setdefault(existing[ident][0], []).append((ident, item))
         described, stopped = 0, False
         for name, batch in by_chunk.items():
-            found: dict[int, str] = {}
+            found: dict[int, tuple[str, list[str]]] = {}
             for ident, (label, text) in read_all(batch, fps_of, workers, rig_overrides, rig_map,
                                                   read=read_description):
                 found[existing[ident][1]] = text
@@ -636,8 +674,8 @@ class LibraryIndex:
                     break
             old_file = self._clips_file(name)
             raw = json.loads((self.path / name / old_file).read_text(encoding="utf-8"))
-            for k, text in found.items():
-                raw[k]["description"] = text
+            for k, (text, texts) in found.items():
+                raw[k]["description"], raw[k]["captions"] = text, texts
             new_file = f"clips-{uuid.uuid4().hex[:8]}.json"
             write_json(self.path / name / new_file, raw, indent=None)
             meta = json.loads(json.dumps(self.meta))
@@ -645,8 +683,18 @@ class LibraryIndex:
             sums = meta.setdefault("checksums", {}).setdefault(name, {})
             sums.pop(old_file, None)
             sums[new_file] = file_crc32(self.path / name / new_file)
+            old_vectors = vectors_file(self.meta, name)
+            vectors = _vectors(bundle, [ClipEntry(**item) for item in raw])  # every row: one encoder for all
+            if vectors is not None:  # v6: the chunk's sentence vectors, a new file committed with the clips file
+                new_vectors = f"sentences-{uuid.uuid4().hex[:8]}.npy"
+                np.save(self.path / name / new_vectors, vectors)
+                sums.pop(old_vectors, None)
+                sums[new_vectors] = file_crc32(self.path / name / new_vectors)
+                meta.setdefault("sentences_files", {})[name] = new_vectors
             self._commit_meta(meta)
             (self.path / name / old_file).unlink(missing_ok=True)
+            if vectors is not None and old_vectors != meta["sentences_files"][name]:
+                (self.path / name / old_vectors).unlink(missing_ok=True)
             described += len(found)
             if stopped:
                 break
@@ -686,7 +734,8 @@ class LibraryIndex:
         return sketches.fit_sketch_basis(np.concatenate(patches)) if patches else None
 
     def _build_chunk(self, entries: list[ClipEntry], wins: list[tuple[int, int, int]],
-                     patches: list[np.ndarray], basis: list | None) -> tuple[str, dict[str, int]]:
+                     patches: list[np.ndarray], basis: list | None,
+                     vectors: np.ndarray | None = None) -> tuple[str, dict[str, int]]:
         """Write a chunk's files, durable and checksummed, under its final name; nothing lists it yet."""
         name = f"chunk-{len(self.meta['chunks']) + 1:06d}-{uuid.uuid4().hex[:6]}"
         tmp = self.path / f".tmp-{name}"
@@ -695,6 +744,8 @@ class LibraryIndex:
                                                                           np.float32)
         save_chunk_arrays(tmp, wins, patches, self.codec, self.embed_dim, basis_array)
         (tmp / "clips.json").write_text(json.dumps([entry_json(e) for e in entries]), encoding="utf-8")
+        if vectors is not None:
+            np.save(tmp / "sentences.npy", vectors)
         for f in tmp.iterdir():  # on disk before the rename makes the chunk visible
             with open(f, "rb") as fh:
                 os.fsync(fh.fileno())
@@ -704,10 +755,11 @@ class LibraryIndex:
         return name, sums
 
     def _write_chunk(self, entries: list[ClipEntry], wins: list[tuple[int, int, int]],
-                     patches: list[np.ndarray], replaces: list[tuple[str, int]] = ()) -> None:
+                     patches: list[np.ndarray], replaces: list[tuple[str, int]] = (),
+                     vectors: np.ndarray | None = None) -> None:
         """Build a chunk and commit it, dropping the entries it `replaces` in the same commit."""
         basis = self._sketch_basis(patches)
-        name, sums = self._build_chunk(entries, wins, patches, basis)
+        name, sums = self._build_chunk(entries, wins, patches, basis, vectors)
         self._chunk_sizes[name] = len(entries)
         meta = self._with_drops(self.meta, replaces)
         if basis:
@@ -757,10 +809,13 @@ class LibraryIndex:
                         wins.append((k, int(self.windows[w, 1]), int(self.windows[w, 2])))
                         patches.append(p)
                 basis = basis or self._sketch_basis(patches)
-                built.append(self._build_chunk(part, wins, patches, basis))
+                vectors = None
+                if self.sentence_vectors is not None:
+                    vectors = self.sentence_vectors[s: s + step].astype(np.float16)
+                built.append(self._build_chunk(part, wins, patches, basis, vectors))
             meta = json.loads(json.dumps(self.meta))
             meta.update(chunks=[n for n, _ in built], dropped={}, checksums={n: sums for n, sums in built},
-                        clips_files={})
+                        clips_files={}, sentences_files={})
             if basis:
                 meta["sketch_basis"] = basis
             self._commit_meta(meta)
@@ -784,6 +839,20 @@ class LibraryIndex:
                     f.unlink(missing_ok=True)
             for f in (self.path / name).glob(".*.tmp"):
                 f.unlink(missing_ok=True)
+            keep = vectors_file(self.meta, name)
+            for f in (self.path / name).glob("sentences*.npy"):
+                if f.name != keep:
+                    f.unlink(missing_ok=True)
+
+
+def _vectors(bundle, entries: list[ClipEntry]) -> np.ndarray | None:
+    """(clips, S) float16 description vectors of `entries` (zeros for a clip without texts), or None
+    when the bundle has no sentence encoder (runtime.index.descriptions)."""
+    if bundle is None or getattr(bundle, "sentence_session", None) is None:
+        return None
+    return np.stack([description_vector(bundle, e.captions if e.status == "ok" else None)
+                     for e in entries]).astype(np.float16) if entries else \
+        np.zeros((0, bundle.sentence_dim), np.float16)
 
 
 def codes_in_memory_limit() -> int:
@@ -869,6 +938,8 @@ def _upgraded(path: Path, meta: dict) -> dict:
         meta = upgrade_from_v3(path, meta)
     if meta["format_version"] == 4:
         meta = upgrade_from_v4(path, meta)
+    if meta["format_version"] == 5:
+        meta = upgrade_to_v6(path, meta)
     if meta["format_version"] != INDEX_VERSION:
         raise StaleIndexError(f"{path}: index format v{meta['format_version']} is not v{INDEX_VERSION}: "
                               "update the index to encode the library again")

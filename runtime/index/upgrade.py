@@ -120,6 +120,17 @@ def upgrade_from_v4(path: Path, meta: dict) -> dict:
     return meta
 
 
+def upgrade_to_v6(path: Path, meta: dict) -> dict:
+    """The previous format -> v6 (description texts and sentence vectors for fused search): the
+    metadata only. No clip has texts or a vector yet (search uses MaxSim alone); the next update
+    describes the clips again, without encoding them again, and stores both
+    (runtime/index/descriptions.py). Independent of the codes, so it follows v5 (unsigned int8
+    codes and sketches)."""
+    meta = dict(meta, format_version=6, sentence_encoder=None, sentences_files={})
+    write_json(path / "metadata.json", dict(meta, digest=meta_digest(meta)))
+    return meta
+
+
 def meta_digest(meta: dict) -> str:
     """CRC-32 (hex) of the metadata's canonical JSON, less its own digest: a changed byte shows."""
     body = json.dumps({k: v for k, v in meta.items() if k != "digest"}, sort_keys=True, separators=(",", ":"))

@@ -14,12 +14,14 @@ query's mean token against each window's mean patch) is kept as an option for co
 are clips (a clip's best window), with the frames of the source file that window covers and the
 clip's one-sentence description from the index ("" for a clip not described yet: an index
 upgraded from v2 before its next update, see runtime.index).
+With a bundle that has a sentence encoder and an index that stores description vectors (v6), the
+clips are ranked by the fused score (runtime.search.fusion); `fusion=False` ranks by MaxSim alone.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -28,11 +30,12 @@ from ..model import Bundle, Query
 from ..motion import Motion
 from .code_scores import CODECS as INTEGER_CODECS
 from .code_scores import CodeScorer, FirstStageScorer, sketch_maxsim
+from .fusion import EXTRA_CANDIDATES, WEIGHT, description_scores, fuse
 from .maxsim import maxsim_packed, segment_max
 
 log = logging.getLogger(__name__)
 
-EXACT_UP_TO = 2000  # windows: up to this, exact search (~5 ms) is used
+EXACT_UP_TO = 4000  # windows: up to this (the default library), every window is scored exactly
 DENSE_CACHE_PATCHES = 400_000  # decoded patches kept in memory for exact search (float32: ~400 MB)
 STREAM_WINDOWS = 8192  # larger libraries are scored exactly block by block
 
@@ -52,6 +55,8 @@ class Hit:
     end_frame: int  # last frame of the window in the source file (inclusive)
     fps: float  # the source file's frame rate
     description: str = ""  # what the whole clip does, in one sentence (runtime.describe), from the index
+    maxsim: float | None = None  # fused search: the MaxSim score of the window (`score` is then the fused one)
+    description_score: float | None = None  # fused search: mean cosine of the query to the clip's descriptions
 
     @property
     def duration_s(self) -> float:
@@ -60,7 +65,8 @@ class Hit:
     def to_json(self) -> dict:
         return {"path": self.path or self.clip_id, "start_frame": self.start_frame, "end_frame": self.end_frame,
                 "fps": self.fps, "score": round(float(self.score), 6), "label": self.label, "id": self.clip_id,
-                "description": self.description}
+                "description": self.description, "maxsim": _rounded(self.maxsim),
+                "description_score": _rounded(self.description_score)}
 
 
 class Searcher:
@@ -73,10 +79,13 @@ class Searcher:
         integer_kernel: score int8/int4 indexes on their codes (False: decode to float first; for
             measuring what the kernel's query rounding costs).
         first_stage: "parts" (per-body-part summaries) or "pooled" (one mean vector per window).
+        fusion: rank by MaxSim fused with the description score when the index and bundle allow
+            it (see `fused`); False: MaxSim alone.
+        fusion_weight: the description's weight in the fused score.
     """
 
     def __init__(self, index: LibraryIndex, bundle: Bundle, candidates: int = 0, integer_kernel: bool = True,
-                 first_stage: str = "parts"):
+                 first_stage: str = "parts", fusion: bool = True, fusion_weight: float = WEIGHT):
         if first_stage not in ("parts", "pooled"):
             raise ValueError(f"first_stage must be 'parts' or 'pooled', not {first_stage!r}")
         if index.meta["model_id"] != bundle.model_id:
@@ -85,6 +94,8 @@ class Searcher:
         self.bundle = bundle
         self.candidates = candidates
         self.first_stage = first_stage
+        self.fusion = fusion
+        self.fusion_weight = fusion_weight
         self._clip_of_window = index.windows[:, 0] if index.num_windows else np.zeros(0, np.int64)
         self._dense: tuple[np.ndarray, np.ndarray] | None = None
         self._scorer: CodeScorer | None = None
@@ -164,6 +175,15 @@ class Searcher:
         count = min(count, len(sims))
         return np.sort(np.argpartition(-sims, count - 1)[:count])
 
+    @property
+    def fused(self) -> bool:
+        """Whether searches rank by the fused score: fusion on, a bundle with a sentence encoder,
+        and an index whose description vectors that encoder made (an index upgraded from v4, or
+        made with another sentence encoder, has them after its next update)."""
+        return bool(self.fusion and getattr(self.bundle, "sentence_session", None) is not None
+                    and self.index.sentence_vectors is not None
+                    and self.index.meta.get("sentence_encoder") == self.bundle.sentence_id)
+
     def search(self, text: str, k: int = 10, exact: bool | None = None) -> list[Hit]:
         """The `k` best clips for `text`, best first (ValueError for an empty text)."""
         return self.search_query(self.bundle.encode_query(text), k, exact)
@@ -171,6 +191,8 @@ class Searcher:
     def search_query(self, query: Query, k: int = 10, exact: bool | None = None) -> list[Hit]:
         if k < 1:
             raise ValueError(f"the number of hits must be 1 or more, not {k}")
+        if self.fused:
+            return self._search_fused(query, k, exact)
         windows, scores = self.window_scores(query, exact, k)
         if len(windows) == 0:
             return []
@@ -187,6 +209,35 @@ class Searcher:
                 break
         return hits
 
+    # ------------------------------------------------------------------ fused ranking (issue 20)
+
+    def _search_fused(self, query: Query, k: int, exact: bool | None) -> list[Hit]:
+        """MaxSim's windows (plus, in two-stage search, the windows of the clips best by
+        description), each clip at its best window, ranked by runtime.search.fusion.fuse."""
+        desc = description_scores(self.index.sentence_vectors, self.index.has_sentence,
+                                  self.bundle.encode_sentences([query.text])[0])
+        windows, scores = self.window_scores(query, exact, k)
+        if len(windows) == 0:
+            return []
+        if len(windows) < self.index.num_windows:  # two-stage: the best by description are candidates too
+            top = np.argpartition(-desc, min(EXTRA_CANDIDATES, len(desc)) - 1)[:EXTRA_CANDIDATES]
+            extra = np.setdiff1d(np.concatenate([np.arange(self.index.clips[c].window_start,
+                                                           self.index.clips[c].window_start
+                                                           + self.index.clips[c].window_count) for c in top]), windows)
+            if len(extra):
+                windows = np.concatenate([windows, extra])
+                scores = np.concatenate([scores, self.score_windows(query, extra)])
+        clips = self._clip_of_window[windows]
+        order = np.lexsort((-scores, clips))  # by clip, best window first
+        first = order[np.concatenate([[True], np.diff(clips[order]) != 0])]
+        best_windows, best_scores, best_clips = windows[first], scores[first], clips[first]
+        fused = fuse(best_scores, desc[best_clips], self.fusion_weight)
+        hits = []
+        for i in np.argsort(-fused, kind="stable")[:k]:
+            hit = self._hit(int(best_windows[i]), float(fused[i]))
+            hits.append(replace(hit, maxsim=float(best_scores[i]), description_score=float(desc[best_clips[i]])))
+        return hits
+
     def _hit(self, window: int, score: float) -> Hit:
         clip_index, start, length = (int(v) for v in self.index.windows[window])
         e = self.index.clips[clip_index]
@@ -199,7 +250,7 @@ class Searcher:
 # windows -> (first-stage candidates, sketch candidates) that reached recall@10 >= 0.99 against exact
 # float32 MaxSim on the 309 queries of bench/queries at the measured sizes (bench/bench_search.py,
 # docs/BENCHMARKS.md); between them on a log scale
-CANDIDATE_TABLE = ((2_000, 2_000, 300), (10_900, 4_000, 300), (109_000, 30_000, 500), (1_090_000, 150_000, 1_000))
+CANDIDATE_TABLE = ((4_000, 2_000, 300), (10_900, 4_000, 300), (109_000, 30_000, 500), (1_090_000, 150_000, 1_000))
 
 
 def candidate_counts(num_windows: int, k: int) -> tuple[int, int]:
@@ -213,6 +264,10 @@ def candidate_counts(num_windows: int, k: int) -> tuple[int, int]:
         first *= num_windows / CANDIDATE_TABLE[-1][0]
     scale = max(1.0, k / 10)
     return min(num_windows, round(first * scale)), min(num_windows, round(middle * scale))
+
+
+def _rounded(x: float | None) -> float | None:
+    return None if x is None else round(float(x), 6)
 
 
 def default_candidates(num_windows: int, k: int) -> int:

@@ -164,7 +164,7 @@ def main() -> None:
         t = time.perf_counter()
         index = LibraryIndex.open(target, bundle)
         open_s = time.perf_counter() - t
-        searcher = Searcher(index, bundle)
+        searcher = Searcher(index, bundle, fusion=False)  # MaxSim's ranking (fused search: bench_fusion.py)
         position = {c.id: i for i, c in enumerate(index.clips)}
         n = index.num_windows
         print(f"## {size} clips: {n} windows, {index.bytes_on_disk() / size / 1024:.1f} KB/clip, made in {made_s:.0f} s, "

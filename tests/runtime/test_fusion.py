@@ -108,12 +108,12 @@ def test_cli_json_has_both_scores_and_no_fusion_turns_it_off(built):
     assert "_kick_" in on[0]["path"] and "_kick_" not in off[0]["path"]
 
 
-def test_a_v4_index_is_upgraded_in_place_and_described_without_encoding(built, library, bundle, tmp_path,
+def test_a_v5_index_is_upgraded_in_place_and_described_without_encoding(built, library, bundle, tmp_path,
                                                                        monkeypatch):
-    old = tmp_path / "v4"
+    old = tmp_path / "v5"
     shutil.copytree(built, old)
     meta = json.loads((old / "metadata.json").read_text())
-    for chunk in meta["chunks"]:  # what v4 wrote: no texts, no vectors
+    for chunk in meta["chunks"]:  # what v5 wrote: no texts, no vectors
         d = old / chunk
         (d / "sentences.npy").unlink()
         clips = d / "clips.json"
@@ -121,7 +121,7 @@ def test_a_v4_index_is_upgraded_in_place_and_described_without_encoding(built, l
                                      for c in json.loads(clips.read_text())]))
         meta["checksums"][chunk] = chunk_checksums(d)
     meta = {k: v for k, v in meta.items() if k not in ("sentence_encoder", "sentences_files")}
-    write_metadata(old, dict(meta, format_version=4))
+    write_metadata(old, dict(meta, format_version=5))
     patches = {p.relative_to(old): p.read_bytes() for p in old.glob("chunk-*/*.npy")}
 
     index = LibraryIndex.open(old, bundle)  # upgraded in place: the metadata only

@@ -74,7 +74,8 @@ def test_a_v4_index_is_upgraded_in_place_and_a_kill_before_its_commit_loses_noth
 
     index = LibraryIndex.open(old, bundle)
     meta = read_meta(old)
-    assert meta["format_version"] == INDEX_VERSION == 5
+    assert meta["format_version"] == INDEX_VERSION  # through v5, then v6's metadata
+    assert all((old / n / "sketch.npy").exists() for n in meta["chunks"]) and len(meta["sketch_basis"]) == 16
     assert not set(meta["chunks"]) & set(v4["chunks"])  # new folders; the old ones are gone
     assert sorted(d.name for d in old.glob("chunk-*")) == sorted(meta["chunks"]) and not list(old.glob(".tmp-*"))
     assert all(np.load(old / n / "codes.npy").dtype == np.uint8 for n in meta["chunks"])

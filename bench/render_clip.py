@@ -1,13 +1,15 @@
 """Render a motion file as a video of a simple human-shaped body, for measuring video -> motion.
 
-    .venvs/bpy-4.5/bin/python bench/render_clip.py CLIP.bvh OUT.mp4 [--view 0|45|90] [--seconds 4]
+    .venvs/bpy-4.5/bin/python bench/render_clip.py CLIP.bvh OUT [--views 0,45,90] [--seconds 4]
         [--start S] [--fps 20] [--size 640x480] [--truth OUT.npy]
+
+writes OUT_0.mp4, OUT_45.mp4, ... (one video per view; the body is built once).
 
 The body is built from the clip's canonical joints (runtime.motion: metres, Y up): a capsule per
 bone, a box for each foot, a skin-coloured head with eyes and a nose (so front and back differ),
 a red-sleeved left side and a blue-sleeved right side (so left and right differ), on a grey
 floor. The camera stands still, level with the chest, at `--view` degrees around the body's
-frame-0 facing (0 = in front, 90 = the body's left side), far enough back that the whole clip
+frame-0 facing (0 = in front, 90 = the body's left side; `--views`), far enough back that the whole clip
 stays in view. Workbench renders it (no GPU needed here). `--truth` writes the canonical joints
 of the rendered frames (F, 22, 3), in the clip's own frame, for the error figures.
 """
@@ -141,7 +143,7 @@ def build_body(pos: np.ndarray, fps: float) -> None:
     add_sphere("eye_r", 0.018, dark, head, (-0.04, -0.095, 0.13))
     add_sphere("nose", 0.022, mat((0.8, 0.45, 0.35, 1.0)), head, (0.0, -0.11, 0.09))
     add_sphere("mouth", 0.02, mat((0.5, 0.1, 0.1, 1.0)), head, (0.0, -0.1, 0.05)).scale = (1.6, 0.5, 0.5)
-    hair = add_sphere("hair", 0.115, mat((0.15, 0.08, 0.03, 1.0)), head, (0, 0.02, 0.13))
+    hair = add_sphere("hair", 0.112, mat((0.15, 0.08, 0.03, 1.0)), head, (0, 0.035, 0.15))
     hair.scale = (1.0, 1.0, 0.9)
     for f in range(len(pos)):
         p = pos[f]
@@ -189,10 +191,12 @@ def place_camera(pos: np.ndarray, view_deg: float, aspect: float) -> None:
     depth = rel @ look_from  # towards the camera
     dist = float(np.max(np.maximum(x / math.tan(half_w * 0.85), z / math.tan(half_h * 0.85)) + depth)) + 0.3
     dist = max(dist, 3.0)
-    cam_data = bpy.data.cameras.new("cam")
-    cam_data.lens, cam_data.sensor_width = lens, sensor
-    cam = bpy.data.objects.new("cam", cam_data)
-    scene.collection.objects.link(cam)
+    cam = scene.objects.get("cam")
+    if cam is None:
+        cam_data = bpy.data.cameras.new("cam")
+        cam_data.lens, cam_data.sensor_width = lens, sensor
+        cam = bpy.data.objects.new("cam", cam_data)
+        scene.collection.objects.link(cam)
     cam.location = Vector(centre + look_from * dist)
     cam.rotation_mode = 'QUATERNION'
     cam.rotation_quaternion = Vector(-look_from).to_track_quat('-Z', 'Y')
@@ -202,8 +206,8 @@ def place_camera(pos: np.ndarray, view_deg: float, aspect: float) -> None:
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("clip")
-    ap.add_argument("out", help="an .mp4 file")
-    ap.add_argument("--view", type=float, default=0.0, help="camera angle around the body (0 front, 90 left side)")
+    ap.add_argument("out", help="where the videos go: OUT_<view>.mp4")
+    ap.add_argument("--views", default="0", help="camera angles around the body, degrees (0 front, 90 left side)")
     ap.add_argument("--start", type=float, default=0.0, help="first second of the clip")
     ap.add_argument("--seconds", type=float, default=4.0)
     ap.add_argument("--fps", type=float, default=20.0)
@@ -230,15 +234,17 @@ def main(argv=None) -> None:
     bpy.ops.mesh.primitive_plane_add(size=40.0, location=(0, 0, 0))
     bpy.context.object.data.materials.append(material("floor", (0.35, 0.4, 0.35, 1.0)))
     build_body(pos, args.fps)
-    place_camera(pos, args.view, w / h)
     scene.render.image_settings.file_format = 'FFMPEG'
     scene.render.ffmpeg.format = 'MPEG4'
     scene.render.ffmpeg.codec = 'H264'
     scene.render.ffmpeg.constant_rate_factor = 'HIGH'
-    scene.render.filepath = str(Path(args.out).resolve())
     scene.render.use_file_extension = False
-    bpy.ops.render.render(animation=True)
-    print(f"wrote {args.out}: {len(pos)} frames at {args.fps:g} fps, view {args.view:g} deg")
+    for view in (float(v) for v in args.views.split(",")):
+        place_camera(pos, view, w / h)
+        out = Path(f"{args.out}_{view:g}.mp4").resolve()
+        scene.render.filepath = str(out)
+        bpy.ops.render.render(animation=True)
+        print(f"wrote {out}: {len(pos)} frames at {args.fps:g} fps, view {view:g} deg")
 
 
 if __name__ == "__main__":

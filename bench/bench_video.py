@@ -74,10 +74,14 @@ def render(clip: Path, views: list[float], seconds: float) -> Path:
     out = RENDERED / f"{clip.stem}_{seconds:g}s"
     missing = [v for v in views if not Path(f"{out}_{v:g}.mp4").is_file()]
     if missing or not Path(f"{out}.npy").is_file():
-        cmd = ["nice", "-n", "10", str(BPY), str(ROOT / "bench" / "render_clip.py"), str(clip), str(out),
+        part = out.with_name(out.name + ".part")  # renamed once complete: a stopped run leaves no half video
+        cmd = ["nice", "-n", "10", str(BPY), str(ROOT / "bench" / "render_clip.py"), str(clip), str(part),
                "--views", ",".join(f"{v:g}" for v in (missing or views)), "--seconds", str(seconds),
-               "--truth", f"{out}.npy"]
+               "--truth", f"{part}.npy"]
         subprocess.run(cmd, check=True, capture_output=True, text=True)
+        for v in missing or views:
+            os.replace(f"{part}_{v:g}.mp4", f"{out}_{v:g}.mp4")
+        os.replace(f"{part}.npy", f"{out}.npy")
     return out
 
 

@@ -234,6 +234,8 @@ def main(argv=None) -> None:
     bpy.ops.mesh.primitive_plane_add(size=40.0, location=(0, 0, 0))
     bpy.context.object.data.materials.append(material("floor", (0.35, 0.4, 0.35, 1.0)))
     build_body(pos, args.fps)
+    if hasattr(scene.render.image_settings, "media_type"):  # Blender 5.0: videos are a media type of their own
+        scene.render.image_settings.media_type = 'VIDEO'
     scene.render.image_settings.file_format = 'FFMPEG'
     scene.render.ffmpeg.format = 'MPEG4'
     scene.render.ffmpeg.codec = 'H264'

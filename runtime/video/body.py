@@ -2,12 +2,12 @@
 
 Limb joints are landmarks (hips, knees, ankles, shoulders, elbows, wrists; a foot is the ball,
 70% of the way from heel to toe tip). The joints BlazePose has no landmark for are placed the way
-this project's own rigs place them, measured on Bandai-Namco clips (bench/video_body_stats in
-docs/VIDEO.md): in the trunk's frame (origin between the hips, up to between the shoulders,
-left across the hips and shoulders; in units of that hip-to-shoulder length) the pelvis is 0.055
-up, spine1 0.449, spine2 0.562, spine3 0.675, the neck 1.082 up and 0.059 forward; each collar is
-56% of the way from the neck to its shoulder, and the head 0.163 trunk lengths from the neck
-towards the middle of the ears.
+this project's own rigs place them, as measured on Bandai-Namco clips by
+`./dev py bench/video_body_stats.py`: in the trunk's frame (origin between the hips, up to between
+the shoulders, left across the hips and shoulders; in units of that hip-to-shoulder length) the
+pelvis is 0.055 up, spine1 0.449, spine2 0.562, spine3 0.675, the neck 1.082 up and 0.059 forward;
+each collar is 56% of the way from the neck to its shoulder, and the head 0.163 trunk lengths from
+the neck towards the middle of the ears.
 """
 
 from __future__ import annotations

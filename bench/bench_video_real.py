@@ -136,7 +136,7 @@ def pose2sim(searcher) -> dict:
         ok = np.isfinite(in_cam).all(axis=(1, 2)) & lm.found
         ref = canonical_joints(in_cam[ok])
         raw = lm.world[ok].astype(np.float64)
-        found = find_mirrored(lm.world[lm.found])
+        found = find_mirrored(lm.world[lm.found], lm.times[lm.found])
         mended = mend_mirrored(raw, found.frames[ok[lm.found]])
         result = {}
         for label, lmk in (("before_mending", raw), ("after_mending", mended)):

@@ -104,7 +104,7 @@ def motion_from_landmarks(lm: Landmarks, *, fov_deg: float = DEFAULT_FOV_DEG, me
     gaps = ~found[a:b]
     if gaps.any():
         world, image = _fill(world, times, gaps), _fill(image, times, gaps)
-    mirrored = find_mirrored(world)
+    mirrored = find_mirrored(world, times)
     if mend and mirrored.count:
         world, image, vis = (mend_mirrored(x, mirrored.frames) for x in (world, image, vis))
     pose = canonical_joints(world)  # hip-centred, camera axes

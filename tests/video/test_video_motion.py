@@ -48,13 +48,24 @@ def test_a_mirrored_stretch_is_found_and_mended(cam01_motion):
     """Left and right labels swapped in frames 20-34 of the real landmarks: found exactly, and
     mending gives the original back."""
     world = cam01_motion.landmarks.world
-    assert find_mirrored(world).count == 0
+    times = cam01_motion.landmarks.times
+    assert find_mirrored(world, times).count == 0
     swapped = np.zeros(len(world), bool)
     swapped[20:35] = True
     broken = mend_mirrored(world, swapped)  # a swap is its own inverse
-    found = find_mirrored(broken)
+    found = find_mirrored(broken, times)
     assert found.stretches == [(20, 34)]
     assert np.array_equal(mend_mirrored(broken, found.frames), world)
+
+
+def test_a_real_left_right_swap_is_found(pose2sim_demo):
+    """Pose2Sim's cam02: BlazePose's 2D labels swap in frames 40-64 and a few later frames (seen by
+    reprojecting the person triangulated from the other three cameras: bench/bench_video_real.py)."""
+    v = video_motion(pose2sim_demo / "videos" / "cam02.mp4")
+    flagged = v.mirrored.frames
+    assert flagged[45:61].all() and not flagged[:36].any() and not flagged[85:].any()
+    assert 25 <= v.mirrored.count <= 40 and "mirrored (left/right swapped) in" in v.summary()
+    assert "mended" in v.summary()
 
 
 def test_frames_without_a_person_are_trimmed_at_the_ends_and_filled_inside(cam01_motion):

@@ -150,10 +150,14 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=5.0)
     ap.add_argument("--views", default="0,45,90")
     ap.add_argument("--render-only", action="store_true", help="only render the videos (no video env needed)")
+    ap.add_argument("--rendered-only", action="store_true", help="measure only the clips already rendered")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "video.json"))
     args = ap.parse_args()
     views = [float(v) for v in args.views.split(",")]
     clips = test_clips(args.per_content)
+    if args.rendered_only:
+        clips = [c for c in clips if all(Path(f"{RENDERED / f'{c.stem}_{args.seconds:g}s'}_{v:g}.mp4").is_file()
+                                         for v in views) and (RENDERED / f"{c.stem}_{args.seconds:g}s.npy").is_file()]
     print(f"{len(clips)} clips x {len(views)} views", flush=True)
     prefixes = []
     for k, clip in enumerate(clips):

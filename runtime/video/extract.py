@@ -87,7 +87,8 @@ def video_motion(path: str | os.PathLike, *, start: float | None = None, end: fl
     return replace(out, seconds=time.perf_counter() - t0)
 
 
-def motion_from_landmarks(lm: Landmarks, *, fov_deg: float = DEFAULT_FOV_DEG, mend: bool = True) -> VideoMotion:
+def motion_from_landmarks(lm: Landmarks, *, fov_deg: float = DEFAULT_FOV_DEG, mend: bool = True,
+                          smooth_s: float = POSE_SMOOTH_S) -> VideoMotion:
     """The `VideoMotion` of detected landmarks (the steps after the pose model; see the package docstring)."""
     t0 = time.perf_counter()
     found = lm.found
@@ -110,7 +111,7 @@ def motion_from_landmarks(lm: Landmarks, *, fov_deg: float = DEFAULT_FOV_DEG, me
     pose = canonical_joints(world)  # hip-centred, camera axes
     travel = place_in_camera(world, image, vis, lm.width, lm.height, fov_deg)
     grid = times[0] + np.arange(int(np.floor((times[-1] - times[0]) * TARGET_FPS + 1e-6)) + 1) / TARGET_FPS
-    pose = _smooth(_interp(pose, times, grid), POSE_SMOOTH_S * TARGET_FPS)
+    pose = _smooth(_interp(pose, times, grid), smooth_s * TARGET_FPS)
     travel = _smooth(_interp(travel, times, grid), TRAVEL_SMOOTH_S * TARGET_FPS)
     positions = level(pose + travel[:, None, :])
     motion = motion_from_positions(positions, TARGET_FPS, lm.source, rig="blazepose")

@@ -21,7 +21,7 @@ Reported per view:
   the same content (top 1), is one of the best 5 (top 5); and the same for the true motion of the
   same seconds (what a perfect extraction would get);
 - speed: frames/s of the pose model and of the whole extraction.
-Writes bench/results/video.json.
+Writes docs/video.json.
 """
 
 from __future__ import annotations
@@ -151,7 +151,7 @@ def main() -> None:
     ap.add_argument("--views", default="0,45,90")
     ap.add_argument("--render-only", action="store_true", help="only render the videos (no video env needed)")
     ap.add_argument("--rendered-only", action="store_true", help="measure only the clips already rendered")
-    ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "video.json"))
+    ap.add_argument("--out", default=str(ROOT / "docs" / "video.json"))
     args = ap.parse_args()
     views = [float(v) for v in args.views.split(",")]
     clips = test_clips(args.per_content)

@@ -19,7 +19,7 @@ frames runtime.video's detector flagged. Search: `--like-video` on the Bandai-Na
 test-split index that bench/bench_video.py builds (.cache/video/similar-test), top 3.
 Speed: wall time of `python -m runtime search --like-video` (a fresh process: model load, index
 open, reading the film, search) on the first 5 s of the Sports2D film, and extraction frames/s.
-Writes bench/results/video_real.json.
+Writes docs/video_real.json.
 """
 
 from __future__ import annotations
@@ -187,7 +187,7 @@ def main() -> None:
                                                                                 index_dir)]
         for s in out["speed"]:
             print(json.dumps(s), flush=True)
-    path = ROOT / "bench" / "results" / "video_real.json"
+    path = ROOT / "docs" / "video_real.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(out, indent=1))
     print(f"wrote {path}")

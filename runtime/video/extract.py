@@ -10,11 +10,13 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ..motion import TARGET_FPS, Motion, motion_from_positions
-from .body import canonical_joints, level, place_in_camera
+from .body import B, canonical_joints, level, place_in_camera
 from .frames import VideoError, read_frames
 from .landmarks import Landmarks, detect_landmarks
 from .mirror import Mirrored, find_mirrored, mend_mirrored
 
+SWITCH_TORSOS = 1.5  # the hips jumping this many torso lengths (in the image) between two frames ...
+SWITCH_SPEED = 20.0  # ... at this many torso lengths a second or faster: the model jumped to another person
 POSE_SMOOTH_S = 0.05  # Gaussian sigma over time of the hip-centred pose
 TRAVEL_SMOOTH_S = 0.15  # ... and of the travel (depth from one camera is the noisiest part)
 DEFAULT_FOV_DEG = 60.0  # horizontal field of view assumed for the camera (a phone's main camera: 60-70)
@@ -27,11 +29,14 @@ class VideoMotion:
     Attributes:
         motion: the canonical clip (20 fps), from the first to the last frame with a person.
         landmarks: the pose model's output for every frame read (before mending).
-        trimmed: frames without a person before the first and after the last one with a person.
+        trimmed: frames without a person before the first and after the last one with a person (or
+            of other people: see `switches`).
         filled: frames without a person between them (interpolated).
         mirrored: the frames found mirrored (indices into the kept frames) and mended (unless mending was off).
         mended: whether mirrored frames were mended.
         seconds: time taken in all (reading, the pose model, the rest).
+        switches: seconds where the pose model jumped to another person (legacy BlazePose follows
+            one person at a time); the longest stretch of one person is kept.
     """
 
     motion: Motion
@@ -41,6 +46,7 @@ class VideoMotion:
     mirrored: Mirrored
     mended: bool
     seconds: float
+    switches: tuple[float, ...] = ()
 
     @property
     def video_fps(self) -> float:
@@ -50,8 +56,13 @@ class VideoMotion:
         """One line for a terminal or a panel."""
         lm = self.landmarks
         parts = [f"{len(lm)} frames ({_rate(lm.times):.3g} fps), a person in {int(lm.found.sum())}"]
+        if self.switches:
+            m = self.motion
+            first = m.first_source_frame / m.source_fps
+            parts.append("the model jumped to another person at " + ", ".join(f"{t:.2f} s" for t in self.switches)
+                         + f": kept {first:.2f}-{first + m.duration:.2f} s (the longest stretch of one person)")
         if self.trimmed:
-            parts.append(f"{self.trimmed} without one trimmed from the ends")
+            parts.append(f"{self.trimmed} at the ends left out")
         if self.filled:
             parts.append(f"{self.filled} without one filled in")
         if self.mirrored.count:
@@ -95,6 +106,7 @@ def motion_from_landmarks(lm: Landmarks, *, fov_deg: float = DEFAULT_FOV_DEG, me
     if not found.any():
         span = f" ({lm.times[0]:.2f}-{lm.times[-1]:.2f} s)" if len(lm) else ""
         raise VideoError(lm.source, f"no person found in any of its {len(lm)} frames{span}")
+    found, switches = _one_person(lm)
     kept = np.flatnonzero(found)
     a, b = int(kept[0]), int(kept[-1]) + 1
     times = lm.times[a:b]
@@ -118,7 +130,27 @@ def motion_from_landmarks(lm: Landmarks, *, fov_deg: float = DEFAULT_FOV_DEG, me
     motion = replace(motion, source_fps=_rate(lm.times), source_frames=int(lm.frames[-1]) + 1,
                      first_source_frame=int(lm.frames[a]))
     return VideoMotion(motion, lm, trimmed=len(lm) - (b - a), filled=int(gaps.sum()), mirrored=mirrored,
-                       mended=mend, seconds=lm.seconds + time.perf_counter() - t0)
+                       mended=mend, seconds=lm.seconds + time.perf_counter() - t0, switches=switches)
+
+
+def _one_person(lm: Landmarks) -> tuple[np.ndarray, tuple[float, ...]]:
+    """(frames kept, times of switches): the frames with a person, cut where the hips jump in the
+    image faster than a body moves (the model took another person), the longest piece kept."""
+    found = lm.found
+    idx = np.flatnonzero(found)
+    pixels = lm.image[idx].astype(np.float64) * [lm.width, lm.height]
+    hips = (pixels[:, B["left_hip"]] + pixels[:, B["right_hip"]]) / 2
+    torso = np.linalg.norm((pixels[:, B["left_shoulder"]] + pixels[:, B["right_shoulder"]]) / 2 - hips, axis=-1)
+    jump = np.linalg.norm(np.diff(hips, axis=0), axis=-1) / np.maximum(torso[:-1], 1e-6)
+    dt = np.maximum(np.diff(lm.times[idx]), 1e-3)
+    cuts = np.flatnonzero((jump > SWITCH_TORSOS) & (jump / dt > SWITCH_SPEED)) + 1
+    if not len(cuts):
+        return found, ()
+    bounds = np.concatenate([[0], cuts, [len(idx)]])
+    longest = int(np.argmax(np.diff(bounds)))
+    keep = np.zeros_like(found)
+    keep[idx[bounds[longest]: bounds[longest + 1]]] = True
+    return keep, tuple(float(lm.times[idx[c]]) for c in cuts)
 
 
 def _rate(times: np.ndarray) -> float:

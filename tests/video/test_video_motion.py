@@ -68,6 +68,16 @@ def test_a_real_left_right_swap_is_found(pose2sim_demo):
     assert "mended" in v.summary()
 
 
+def test_a_jump_to_another_person_keeps_the_longest_stretch_of_one(sports2d_demo):
+    """Sports2D's demo: two people; BlazePose follows one, then jumps to the other at 5.67 s and back
+    at 6.73 s (its hips cross the image in one frame)."""
+    v = video_motion(sports2d_demo)
+    assert [round(t, 2) for t in v.switches] == [5.67, 6.73]
+    m = v.motion
+    assert m.first_source_frame / m.source_fps < 0.2 and m.first_source_frame / m.source_fps + m.duration < 5.67
+    assert "the model jumped to another person at 5.67 s, 6.73 s: kept" in v.summary()
+
+
 def test_frames_without_a_person_are_trimmed_at_the_ends_and_filled_inside(cam01_motion):
     lm = cam01_motion.landmarks
     from dataclasses import replace
@@ -78,7 +88,7 @@ def test_frames_without_a_person_are_trimmed_at_the_ends_and_filled_inside(cam01
     v = motion_from_landmarks(replace(lm, world=world, image=image, visibility=vis))
     assert (v.trimmed, v.filled) == (4, 2)
     assert v.motion.first_source_frame == 3 and np.isfinite(v.motion.positions).all()
-    assert "4 without one trimmed from the ends; 2 without one filled in" in v.summary()
+    assert "4 at the ends left out; 2 without one filled in" in v.summary()
 
 
 def test_a_rendered_clip_comes_back_close_to_its_truth_with_left_and_right_right(rendered_wave):

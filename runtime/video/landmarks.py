@@ -3,9 +3,12 @@ model ships inside its wheel: `model_complexity=1` runs offline; 0 and 2 would d
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 import time
-from collections.abc import Callable, Iterable
+import warnings
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -58,16 +61,36 @@ def _pose_module():
     return pose
 
 
+@contextlib.contextmanager
+def _quiet_native_logs() -> Iterator[None]:
+    """TFLite and mediapipe's C++ write log lines straight to file descriptor 2 (not Python's
+    sys.stderr) at the model's start and first frames; they say nothing to a user. Python's own
+    errors are raised as usual after the descriptor is back."""
+    sys.stderr.flush()
+    try:
+        saved = os.dup(2)
+    except OSError:  # no descriptor 2 (a windowed program): nothing to quiet
+        yield
+        return
+    with open(os.devnull, "w") as null, warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="SymbolDatabase.GetPrototype", category=UserWarning)
+        os.dup2(null.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
 def detect_landmarks(frames: Iterable[tuple[int, float, np.ndarray]], source: str = "<video>",
                      progress: Callable[[int, float], None] | None = None) -> Landmarks:
     """Run BlazePose (tracking mode: each frame starts from the last one's person) on RGB frames
     as `read_frames` gives them; `progress(frames done, seconds of video)` after each."""
     pose = _pose_module()
-    os.environ.setdefault("GLOG_minloglevel", "2")
     numbers, times, world, image, vis = [], [], [], [], []
     width = height = 0
     t0 = time.perf_counter()
-    with pose.Pose(static_image_mode=False, model_complexity=1, smooth_landmarks=True,
+    with _quiet_native_logs(), pose.Pose(static_image_mode=False, model_complexity=1, smooth_landmarks=True,
                    enable_segmentation=False, min_detection_confidence=0.5, min_tracking_confidence=0.5) as model:
         for number, t, rgb in frames:
             height, width = rgb.shape[:2]

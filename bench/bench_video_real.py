@@ -114,8 +114,11 @@ def procrustes_error(pred: np.ndarray, truth: np.ndarray) -> np.ndarray:
 
 
 def mirrored_frames(pose: np.ndarray, ref: np.ndarray) -> np.ndarray:
-    """Frames whose canonical pose is closer to the mirror image of the reference (Procrustes) than to it."""
-    return procrustes_error(pose, mirror_positions(ref)).mean(1) < procrustes_error(pose, ref).mean(1)
+    """Frames whose canonical pose is closer to the mirror image of the reference (Procrustes) than
+    to it, among those where the reference differs from its mirror image by 4 cm or more on average."""
+    asymmetric = procrustes_error(mirror_positions(ref), ref).mean(1) > 0.04
+    closer = procrustes_error(pose, mirror_positions(ref)).mean(1) < procrustes_error(pose, ref).mean(1)
+    return closer & asymmetric
 
 
 def pose2sim(searcher) -> dict:

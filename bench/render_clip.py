@@ -6,11 +6,13 @@
 writes OUT_0.mp4, OUT_45.mp4, ... (one video per view; the body is built once).
 
 The body is built from the clip's canonical joints (runtime.motion: metres, Y up): a capsule per
-bone, a box for each foot, a skin-coloured head with eyes and a nose (so front and back differ),
+bone (the feet too), a skin-coloured head with eyes, nose and mouth (so front and back differ),
 a red-sleeved left side and a blue-sleeved right side (so left and right differ), on a grey
 floor. The camera stands still, level with the chest, at `--view` degrees around the body's
-frame-0 facing (0 = in front, 90 = the body's left side; `--views`), far enough back that the whole clip
-stays in view. Workbench renders it (no GPU needed here). `--truth` writes the canonical joints
+frame-0 facing (0 = in front, 90 = the body's left side; `--views`), far enough back that the
+whole clip stays in view, but no more than 6 m from the clip's middle (farther, a 640x480
+picture's person is too small for BlazePose's detector: a long run or walk then leaves the
+picture for a while, as it would a tripod's). Workbench renders it (no GPU needed here). `--truth` writes the canonical joints
 of the rendered frames (F, 22, 3), in the clip's own frame, for the error figures.
 """
 
@@ -167,8 +169,9 @@ def build_body(pos: np.ndarray, fps: float) -> None:
     scene.render.fps = int(round(fps))
 
 
-def place_camera(pos: np.ndarray, view_deg: float, aspect: float) -> None:
-    """A still camera at `view_deg` around the frame-0 facing, framing every joint of the clip."""
+def place_camera(pos: np.ndarray, view_deg: float, aspect: float, max_distance: float = 6.0) -> None:
+    """A still camera at `view_deg` around the frame-0 facing, framing every joint of the clip, but
+    no farther than `max_distance` from its middle (a long run then leaves the picture for a while)."""
     scene = bpy.context.scene
     p0 = pos[0]
     left = p0[J["left_hip"]] - p0[J["right_hip"]]
@@ -190,7 +193,7 @@ def place_camera(pos: np.ndarray, view_deg: float, aspect: float) -> None:
     z = np.abs(rel[:, 2])
     depth = rel @ look_from  # towards the camera
     dist = float(np.max(np.maximum(x / math.tan(half_w * 0.85), z / math.tan(half_h * 0.85)) + depth)) + 0.3
-    dist = max(dist, 3.0)
+    dist = min(max(dist, 3.0), max_distance)  # farther, and BlazePose's detector no longer finds the person
     cam = scene.objects.get("cam")
     if cam is None:
         cam_data = bpy.data.cameras.new("cam")

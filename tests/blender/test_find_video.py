@@ -5,6 +5,7 @@ video support the button says how to get it."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +13,7 @@ from pathlib import Path
 import bpy
 import pytest
 
-from .conftest import BOW, import_bvh, library_preferences, submodule, update_index
+from .conftest import BOW, drive_timer, import_bvh, library_preferences, submodule, update_index
 
 ROOT = Path(__file__).resolve().parents[2]
 VIDEO_PYTHON = ROOT / ".venvs" / "video" / "bin" / "python"
@@ -81,3 +82,29 @@ def test_find_similar_to_video_fills_the_results_and_shows_the_motion(library, w
     bad.write_text("not a film")
     with pytest.raises(RuntimeError, match=r"notes\.mp4: cannot be read as a video"):
         bpy.ops.motionsearch.find_similar_video('EXEC_DEFAULT', filepath=str(bad))
+
+
+def test_install_video_support_makes_a_python_and_sets_the_preference(library, monkeypatch, tmp_path):
+    """The environment is made with Blender's own Python (here: the requirements are a comment, so
+    nothing is downloaded; the real file pins mediapipe and the rest)."""
+    find_video = submodule("find_video")
+    engine = submodule("engine")
+    requirements = tmp_path / "video-requirements.txt"
+    requirements.write_text("# nothing to install in this test\n")
+    monkeypatch.setattr(find_video, "requirements_file", lambda: str(requirements))
+    folder = os.path.join(os.path.dirname(submodule("preferences").video_dir()), "video-python")
+    try:
+        assert bpy.ops.motionsearch.install_video_support() == {'FINISHED'}
+        drive_timer(engine.poll_job, timeout=300)
+        st = bpy.context.window_manager.motion_search
+        python = os.path.join(folder, "bin", "python")
+        assert st.index_status == f"Video support installed: {python}", st.index_status
+        assert library.video_python == python and os.path.isfile(python)
+        assert submodule("preferences").video_python(library) == python
+        requirements.write_text("motion-search-no-such-package==0.0.1\n")  # pip fails: said so
+        assert bpy.ops.motionsearch.install_video_support() == {'FINISHED'}
+        drive_timer(engine.poll_job, timeout=300)
+        assert st.index_status.startswith("Installing video support failed while installing the packages"), \
+            st.index_status
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)

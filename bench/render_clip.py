@@ -8,12 +8,13 @@ writes OUT_0.mp4, OUT_45.mp4, ... (one video per view; the body is built once).
 The body is built from the clip's canonical joints (runtime.motion: metres, Y up): a capsule per
 bone (the feet too), a skin-coloured head with eyes, nose and mouth (so front and back differ),
 a red-sleeved left side and a blue-sleeved right side (so left and right differ), on a grey
-floor. The camera stands still, level with the hips and looking straight ahead, at `--view` degrees around the body's
-frame-0 facing (0 = in front, 90 = the body's left side; `--views`), far enough back that the
-whole clip stays in view, but no more than 6 m from the clip's middle (farther, a 640x480
-picture's person is too small for BlazePose's detector: a long run or walk then leaves the
-picture for a while, as it would a tripod's). Workbench renders it (no GPU needed here). `--truth` writes the canonical joints
-of the rendered frames (F, 22, 3), in the clip's own frame, for the error figures.
+floor. The camera stands still, level with the hips and looking straight ahead, at `--view`
+degrees around the body's frame-0 facing (0 = in front, 90 = the body's left side; `--views`),
+far enough back that the whole clip stays in view, but no more than 6 m from the clip's middle
+(farther, a 640x480 picture's person is too small for BlazePose's detector: a long run or walk
+then leaves the picture for a while, as it would a tripod's). Workbench renders it (no GPU
+needed here). `--truth` writes the canonical joints of the rendered frames (F, 22, 3), in the
+clip's own frame, for the error figures.
 """
 
 from __future__ import annotations

@@ -21,7 +21,8 @@ Reported per view:
 - retrieval: the test split of dataset 2 indexed with the shipped model (.cache/video/similar-test),
   the extracted motion as a `search --like` query with its own clip left out: is the best hit of
   the same content (top 1), is one of the best 5 (top 5); and the same for the true motion of the
-  same seconds (what a perfect extraction would get);
+  same seconds (what a perfect extraction would get); for the arm moves (raise and wave, left,
+  right or both), whether the best hit moves the same arm(s) (left and right told apart);
 - speed: frames/s of the pose model and of the whole extraction.
 Writes docs/video.json.
 """
@@ -68,6 +69,12 @@ def test_clips(per_content: int) -> list[Path]:
 
 def content_of(label: str) -> str:
     return Path(label).stem.split("_")[1]
+
+
+def arms_of(content: str) -> str:
+    """Which arm(s) an arm content moves ("left", "right", "both"), "" for the others."""
+    return next((side for side in ("left", "right", "both") if content.endswith(f"{side}-hand" if side != "both"
+                                                                                   else "both-hands")), "")
 
 
 def render(clip: Path, views: list[float], seconds: float) -> Path:
@@ -128,7 +135,8 @@ def errors(pred: np.ndarray, truth: np.ndarray) -> dict:
     # only frames where the mirror image differs from the pose (a symmetric pose has no left and right)
     asymmetric = np.linalg.norm(procrustes(mirror_positions(truth), truth) - truth, axis=-1).mean(1) > MIRROR_MIN_M
     return {"mpjpe": 1000 * float(np.linalg.norm(p - t, axis=-1).mean()), "pa_mpjpe": 1000 * float(err.mean()),
-            "pa_left": 1000 * float(err[:, SIDE["left"]].mean()), "pa_right": 1000 * float(err[:, SIDE["right"]].mean()),
+            "pa_left": 1000 * float(err[:, SIDE["left"]].mean()),
+            "pa_right": 1000 * float(err[:, SIDE["right"]].mean()),
             "mirrored_share": float(mirrored[asymmetric].mean()) if asymmetric.any() else 0.0,
             "asymmetric_frames": int(asymmetric.sum()), "mirrored_frames": int(mirrored[asymmetric].sum())}
 
@@ -184,8 +192,10 @@ def main() -> None:
     for clip, prefix in zip(clips, prefixes):
         truth = np.load(f"{prefix}.npy").astype(np.float64)
         truth_motion = motion_from_positions(truth, 20.0, str(clip), rig="bandai")
-        t1, t5, _ = retrieval(searcher, truth_motion, clip)
-        rows.append({"clip": clip.stem, "view": "truth", "top1": t1, "top5": t5})
+        t1, t5, got = retrieval(searcher, truth_motion, clip)
+        want = arms_of(content_of(clip.name))
+        rows.append({"clip": clip.stem, "view": "truth", "top1": t1, "top5": t5, "hits": got,
+                     "top1_same_arms": (arms_of(got[0]) == want) if want and got else None})
         for view in views:
             try:
                 v = video_motion(f"{prefix}_{view:g}.mp4")
@@ -201,7 +211,9 @@ def main() -> None:
             before = errors(raw.positions[:n].astype(np.float64), truth[a:a + n])
             e["mirrored_frames_before"] = before["mirrored_frames"]
             t1, t5, got = retrieval(searcher, m, clip)
+            want = arms_of(content_of(clip.name))
             rows.append({"clip": clip.stem, "view": f"{view:g}", **e, "top1": t1, "top5": t5, "hits": got,
+                         "top1_same_arms": (arms_of(got[0]) == want) if want and got else None,
                          "frames": len(v.landmarks), "with_person": int(v.landmarks.found.sum()),
                          "mended": v.mirrored.count, "pose_fps": len(v.landmarks) / v.landmarks.seconds,
                          "extract_fps": len(v.landmarks) / v.seconds})
@@ -222,6 +234,9 @@ def summarise(rows: list[dict], views: list[str]) -> dict:
         r = [x for x in everything if "failed" not in x]  # films where a person was found
         out[view] = {k: float(np.mean([x[k] for x in everything])) for k in ("top1", "top5")}
         out[view]["queries"] = len(everything)
+        arms = [x["top1_same_arms"] for x in everything if x.get("top1_same_arms") is not None]
+        out[view]["top1_same_arms"] = float(np.mean(arms)) if arms else float("nan")
+        out[view]["arm_queries"] = len(arms)
         if view != "truth":
             out[view]["no_person"] = len(everything) - len(r)
             for k in ("mpjpe", "pa_mpjpe", "pa_left", "pa_right", "pose_fps", "extract_fps"):
@@ -235,16 +250,20 @@ def summarise(rows: list[dict], views: list[str]) -> dict:
 
 def print_table(summary: dict) -> None:
     print("\n| view | queries | MPJPE mm | PA-MPJPE mm | PA left / right mm | frames mirrored before -> after "
-          "mending | top-1 same content | top-5 same content | frames mended | pose model fps | extraction fps |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+          "mending | top-1 same content | top-5 same content | arm moves: top-1 same arm(s) | frames mended "
+          "| pose model fps | extraction fps |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for view, s in summary.items():
         if view == "truth":
             print(f"| true motion (ceiling) | {s['queries']} | - | - | - | - | {s['top1']:.0%} | {s['top5']:.0%} "
-                  f"| - | - | - |")
+                  f"| {s['top1_same_arms']:.0%} of {s['arm_queries']} | - | - | - |")
         else:
-            print(f"| {view} deg | {s['queries']} ({s['no_person']} without a person found) | {s['mpjpe']:.0f} | {s['pa_mpjpe']:.0f} | {s['pa_left']:.0f} / "
-                  f"{s['pa_right']:.0f} | {s['mirrored_share_before']:.1%} -> {s['mirrored_share']:.1%} | {s['top1']:.0%} | {s['top5']:.0%} | "
-                  f"{s['mended_frames']} | {s['pose_fps']:.0f} | {s['extract_fps']:.0f} |")
+            print(f"| {view} deg | {s['queries']} ({s['no_person']} without a person found) | {s['mpjpe']:.0f} "
+                  f"| {s['pa_mpjpe']:.0f} | {s['pa_left']:.0f} / {s['pa_right']:.0f} "
+                  f"| {s['mirrored_share_before']:.1%} -> {s['mirrored_share']:.1%} "
+                  f"| {s['top1']:.0%} | {s['top5']:.0%} "
+                  f"| {s['top1_same_arms']:.0%} of {s['arm_queries']} | {s['mended_frames']} | {s['pose_fps']:.0f} "
+                  f"| {s['extract_fps']:.0f} |")
 
 
 if __name__ == "__main__":

@@ -40,8 +40,8 @@ os.environ.setdefault("GLOG_minloglevel", "2")
 
 from runtime import shared_data  # noqa: E402
 from runtime.motion import J, mirror_positions  # noqa: E402
-from runtime.video import (canonical_joints, detect_landmarks, find_mirrored, mend_mirrored, motion_from_landmarks,  # noqa: E402
-                           read_frames)
+from runtime.video import (canonical_joints, detect_landmarks, find_mirrored, mend_mirrored,  # noqa: E402
+                           motion_from_landmarks, read_frames)
 
 DEMO = shared_data.cache_dir() / "video" / "demo"
 POSE2SIM = DEMO / "Pose2Sim" / "Demo_SinglePerson"

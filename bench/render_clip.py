@@ -129,7 +129,8 @@ def build_body(pos: np.ndarray, fps: float) -> None:
     for c, p in BONES:
         if JOINTS[c] == "head":
             continue
-        segs.append((c, p, add_capsule(f"bone_{JOINTS[c]}", radius_of(JOINTS[c]), mat(colour_of(JOINTS[c], JOINTS[p])))))
+        name = JOINTS[c]
+        segs.append((c, p, add_capsule(f"bone_{name}", radius_of(name), mat(colour_of(name, JOINTS[p])))))
     for j, name in enumerate(JOINTS):
         if name in ("head", "pelvis") or name.startswith("spine"):
             continue

@@ -69,7 +69,8 @@ def extract(python: str, film: str, out_bvh: str, start: float = 0.0, end: float
         errors = [ln[len("error: "):] for ln in lines if ln.startswith("error: ")]
         if errors:
             raise VideoFailed(errors[-1])
-        raise VideoFailed(f"Video Python {python} failed: " + (lines[-1] if lines else f"exit status {done.returncode}"))
+        last = lines[-1] if lines else f"exit status {done.returncode}"
+        raise VideoFailed(f"Video Python {python} failed: {last}")
     try:
         return json.loads(done.stdout[done.stdout.index("{"):])
     except ValueError:
@@ -187,7 +188,7 @@ def install_video_python(folder: str, requirements: str, python: str, should_sto
 
 
 class MOTIONSEARCH_OT_install_video_support(Operator):
-    """Make a Python with video support for Find Similar to Video (downloads about 450 MB from PyPI once; in the background)"""
+    """Make a Python with video support for Find Similar to Video (about 450 MB from PyPI, once, in the background)"""
 
     bl_idname = "motionsearch.install_video_support"
     bl_label = "Install Video Support"
@@ -245,4 +246,5 @@ class MOTIONSEARCH_OT_apply_video_motion(Operator):
         return bpy.ops.motionsearch.apply('EXEC_DEFAULT', filepath=path, label=f"{name} (video)", use_markers=False)
 
 
-classes = (MOTIONSEARCH_OT_find_similar_video, MOTIONSEARCH_OT_apply_video_motion, MOTIONSEARCH_OT_install_video_support)
+classes = (MOTIONSEARCH_OT_find_similar_video, MOTIONSEARCH_OT_apply_video_motion,
+           MOTIONSEARCH_OT_install_video_support)

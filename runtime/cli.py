@@ -470,8 +470,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="with --like: first frame of the file; with --like-video: first second (default: all)")
     p.add_argument("--end", type=float, default=None,
                    help="with --like: last frame of the file (included); with --like-video: last second")
-    p.add_argument("--fps", type=float, default=None, help="with --like: the file's real frame rate, if its own is "
-                   "wrong; with --like-video: a fixed rate instead of the video's timestamps (needed for an image folder)")
+    p.add_argument("--fps", type=float, default=None,
+                   help="with --like: the file's real frame rate, if its own is wrong; with --like-video: a fixed "
+                   "rate instead of the video's timestamps (needed for an image folder)")
     p.add_argument("--fov", type=float, default=60.0, help="with --like-video: the camera's horizontal field of view")
     p.set_defaults(func=cmd_search)
 

@@ -67,8 +67,9 @@ class VideoMotion:
             parts.append(f"{self.filled} without one filled in")
         if self.mirrored.count:
             verb = "mended" if self.mended else "found"
-            parts.append(f"{self.mirrored.count} mirrored (left/right swapped) in "
-                         f"{len(self.mirrored.stretches)} stretch{'es' if len(self.mirrored.stretches) != 1 else ''} {verb}")
+            n = len(self.mirrored.stretches)
+            parts.append(f"{self.mirrored.count} mirrored (left/right swapped) in {n} "
+                         f"stretch{'es' if n != 1 else ''} {verb}")
         m = self.motion
         parts.append(f"{m.duration:.1f} s of motion; {self.seconds:.1f} s "
                      f"({len(lm) / max(lm.seconds, 1e-9):.0f} frames/s in the pose model)")

@@ -1,17 +1,18 @@
-"""Query latency (text encode + search) at 1k, 10k and 100k clips, exact vs two-stage, with the
-two-stage recall@10 against exact search; index bytes per clip.
+"""Text search as a user gets it, at 1k to 1M clips: latency of `Searcher.search` (p50/p95 over
+repeats), recall@10 against exact float32 MaxSim, where the time goes, and the memory floor.
 
-    ./dev py bench/bench_search.py --index .cache/index/demo        # after ./dev demo
-    ./dev py bench/bench_search.py --index .cache/index/demo --sizes 1000,10000 --device cpu
+    ./dev py bench/bench_search.py                                   # 1k, 10k, 100k (after ./dev demo)
+    ./dev py bench/bench_search.py --sizes 1000000 --truth-queries 60 # 1M: a subset for the truth
 
-The large libraries are made from the real index's embeddings: every window is replicated with
-its patches slightly perturbed (gaussian noise, sigma 0.02 per dimension, then renormalised) so
-that copies are distinct clips, written as a real index on disk and opened like any other.
-Burn-in queries run first; each query is timed end to end (Searcher.search: tokenize, text
-encoder, candidates, MaxSim, hits). The two-stage search uses the per-body-part first stage
-(runtime.index.first_stage); "pooled" is the recall of the one-vector-per-window first stage with the
-same number of candidates. MaxSim runs on the stored codes (runtime.search.code_scores); the last two
-columns compare that with float MaxSim on the decoded patches.
+Queries: the 309 sentences of bench/queries/ (109 written by hand, 200 from templates), each
+encoded alone as `search()` encodes it. Libraries: composed from the real index's windows
+(bench/synthetic_library.py; their nearest-neighbour cosines are printed next to the real
+library's), written as real int8 indexes and opened like any other. Truth: for each query, the
+10 best clips by float32 MaxSim of its float32 tokens on every stored patch (decoded), computed
+block by block. Timed: `search_query` on the encoded query (candidates, MaxSim on the codes, hits),
+each query twice after burn-in; the text encoder's own time is printed once. The floor is one pass
+over the bytes a two-stage query must read (first-stage summaries and the candidates' codes) at the
+read bandwidth measured here.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import sys
@@ -29,114 +31,215 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from runtime.index import LibraryIndex, chunk_checksums, save_chunk_arrays, write_metadata  # noqa: E402
+from bench.synthetic_library import WindowPool, compose_index, nearest_neighbour_cosines  # noqa: E402
+from runtime.index import LibraryIndex, decode  # noqa: E402
 from runtime.model import Bundle  # noqa: E402
-from runtime.search import Searcher, default_candidates  # noqa: E402
+from runtime.search import EXACT_UP_TO, Searcher, candidate_counts, maxsim_packed, segment_max  # noqa: E402
 
-QUERIES = [
-    "a person waves the right hand", "someone raises the left hand", "a character walks and turns left",
-    "an elderly person walks slowly", "a person runs forward energetically", "someone bows politely",
-    "a tired person waves both hands", "a person kicks", "someone dances", "a person walks backward",
-    "a happy person waves goodbye", "a figure raises both arms above the head", "someone jumps forward",
-    "a person walks to the right", "an angry person punches", "a young person waves hello with the left hand",
-    "someone turns right while walking", "a person sprints", "a character slashes with a sword",
-    "someone calls out to a friend", "a person dances salsa", "a person plays basketball", "someone climbs",
-    "a person walks like a giant", "a feminine walk", "someone waves the left hand in a masculine way",
-]
+QUERY_FILES = {"hand-written": "handwritten.txt", "templated": "templated.txt"}
 
 
-def synthetic_index(source: LibraryIndex, target: Path, clips: int, seed: int = 0) -> LibraryIndex:
-    """An index of `clips` clips made from `source`'s windows (perturbed copies), on disk."""
-    if target.exists():
-        shutil.rmtree(target)
-    target.mkdir(parents=True)
-    rng = np.random.default_rng(seed)
-    meta = dict(source.meta, chunks=[], dropped={}, checksums={}, clips_files={})
-    ok = [c for c in source.clips if c.status == "ok" and c.window_count]
-    every, offsets = source.window_patches(np.arange(source.num_windows))  # decoded once
-    per_chunk = 256  # as LibraryIndex.update writes them
-    made = 0
-    while made < clips:
-        n = min(per_chunk, clips - made)
-        pick = rng.integers(0, len(ok), n)
-        entries, wins, patches = [], [], []
-        for k, i in enumerate(pick):
-            c = ok[i]
-            entries.append(dict(vars(c), id=f"{c.id}#{made + k}", label=f"{c.label}#{made + k}"))
-            entries[-1].pop("window_start")
-            entries[-1].pop("window_count")
-            for w in range(c.window_start, c.window_start + c.window_count):
-                p = every[offsets[w]: offsets[w + 1]]
-                p = p + rng.normal(0, 0.02, p.shape).astype(np.float32)
-                patches.append(p / np.linalg.norm(p, axis=1, keepdims=True))
-                wins.append((k, int(source.windows[w, 1]), int(source.windows[w, 2])))
-        name = f"chunk-{len(meta['chunks']) + 1:06d}"
-        d = target / name
-        d.mkdir()
-        save_chunk_arrays(d, wins, patches, source.codec, source.embed_dim)
-        (d / "clips.json").write_text(json.dumps(entries))
-        meta["chunks"].append(name)
-        meta["checksums"][name] = chunk_checksums(d)
-        made += n
-    write_metadata(target, meta)
-    return LibraryIndex.open(target)
+def load_queries() -> dict[str, list[str]]:
+    here = Path(__file__).resolve().parent / "queries"
+    return {kind: [s.strip() for s in (here / f).read_text().splitlines() if s.strip()] for kind, f in QUERY_FILES.items()}
 
 
-def overlap(a: list[list[str]], b: list[list[str]]) -> float:
-    """Mean share of each top-k list in `a` found in the matching list of `b` (recall@k against `a`)."""
-    return float(np.mean([len(set(x) & set(y)) / len(x) for x, y in zip(a, b)]))
+def float_truth(index: LibraryIndex, queries: list, k: int = 10) -> list[list[int]]:
+    """Each query's `k` best clips (positions in index.clips) by float32 MaxSim on the decoded patches."""
+    tokens = np.concatenate([q.tokens for q in queries]).astype(np.float32)
+    bounds = np.concatenate([[0], np.cumsum([len(q.tokens) for q in queries])])
+    scores = np.empty((len(queries), index.num_windows), np.float32)
+    for first, arrays, offsets, live in index.chunk_codes():
+        patches = decode(arrays, index.codec)
+        best = segment_max((patches @ tokens.T).T, offsets)[:, live]  # (all tokens, live windows)
+        n = int(live.sum())
+        for i, (a, b) in enumerate(zip(bounds[:-1], bounds[1:])):
+            scores[i, first: first + n] = best[a:b].mean(0)
+    clip = index.windows[:, 0]
+    out = []
+    for row in scores:
+        order = np.argsort(-row, kind="stable")
+        seen: list[int] = []
+        for w in order:
+            if int(clip[w]) not in seen:
+                seen.append(int(clip[w]))
+                if len(seen) == k:
+                    break
+        out.append(seen)
+    return out
 
 
-def time_queries(searcher: Searcher, exact: bool, k: int = 10) -> tuple[list[float], list[list[str]]]:
-    for q in QUERIES[:3]:
-        searcher.search(q, k, exact=exact)  # burn-in
-    times, results = [], []
-    for q in QUERIES:
-        t = time.perf_counter()
-        hits = searcher.search(q, k, exact=exact)
-        times.append(1000 * (time.perf_counter() - t))
-        results.append([h.clip_id for h in hits])
-    return times, results
+def top_clips(index: LibraryIndex, windows: np.ndarray, scores: np.ndarray, k: int = 10) -> list[int]:
+    clips, seen = index.windows[windows, 0], []
+    for i in np.argsort(-scores, kind="stable"):
+        if int(clips[i]) not in seen:
+            seen.append(int(clips[i]))
+            if len(seen) == k:
+                break
+    return seen
+
+
+def recall(truth: list[list[int]], got: list[list[int]]) -> float:
+    return float(np.mean([len(set(t) & set(g)) / len(t) for t, g in zip(truth, got)]))
+
+
+def read_bandwidth_gbs(mb: int = 1024) -> float:
+    """Bytes per second of one streaming read pass over memory (best of 5)."""
+    a = np.ones(mb * 2**20 // 8, np.int64)
+    best = min(_timed(lambda: a.sum()) for _ in range(5))
+    return a.nbytes / best / 1e9
+
+
+def _timed(f) -> float:
+    t = time.perf_counter()
+    f()
+    return time.perf_counter() - t
+
+
+def stage_times(searcher: Searcher, query, first: int, middle: int) -> dict[str, float]:
+    """One two-stage query's parts, in ms: the first stage, the sketches of its candidates (gather and
+    kernel), the exact MaxSim of theirs (gather and kernel)."""
+    index = searcher.index
+    t0 = time.perf_counter()
+    cand = searcher.candidate_windows(query, first) if first < index.num_windows else np.arange(index.num_windows)
+    t1 = time.perf_counter()
+    cand = searcher.sketch_candidates(query, cand, middle)
+    t2 = time.perf_counter()
+    codes, scales, offsets = index.window_codes(cand)
+    t3 = time.perf_counter()
+    searcher._scorer.maxsim(query.tokens, codes, scales, offsets)
+    t4 = time.perf_counter()
+    return {"first": 1e3 * (t1 - t0), "sketch": 1e3 * (t2 - t1), "gather": 1e3 * (t3 - t2), "kernel": 1e3 * (t4 - t3)}
+
+
+def recall_with(searcher: Searcher, queries: list, truth, first: int, middle: int) -> float:
+    got = []
+    for q in queries:
+        cand = searcher.candidate_windows(q, first) if first < searcher.index.num_windows else \
+            np.arange(searcher.index.num_windows)
+        cand = searcher.sketch_candidates(q, cand, middle)
+        got.append(top_clips(searcher.index, cand, searcher.score_windows(q, cand)))
+    return recall(truth, got)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--index", default=".cache/index/demo", help="a real index (./dev demo builds one)")
+    parser.add_argument("--index", default=".cache/index/demo", help="a real int8 index (./dev demo builds one)")
     parser.add_argument("--bundle", default=None)
-    parser.add_argument("--device", default="cpu")
     parser.add_argument("--sizes", default="1000,10000,100000")
-    parser.add_argument("--work", default=".cache/bench", help="where the synthetic indexes go")
+    parser.add_argument("--regions", type=int, default=1, help="body regions drawn from other windows per window")
+    parser.add_argument("--truth-queries", type=int, default=0, help="queries for the float truth (0: all)")
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--work", default=".cache/bench", help="where the composed indexes go")
+    parser.add_argument("--keep", action="store_true", help="keep the composed indexes (and their float truth)")
+    parser.add_argument("--reuse", action="store_true", help="use composed indexes and truth kept by --keep")
+    parser.add_argument("--sweep", action="store_true", help="recall at other candidate counts")
     args = parser.parse_args()
-    bundle = Bundle.load(args.bundle, device=args.device)
+
+    bundle = Bundle.load(args.bundle, device="cpu")
     source = LibraryIndex.open(args.index, bundle)
-    print(f"bundle {bundle.model_id} on {bundle.provider_note}; source index {args.index}: {len(source.ok_clips)} "
-          f"clips, {source.num_windows} windows, codec {source.codec}, {os.cpu_count()} cores\n")
-    print(f"real index: {source.bytes_on_disk() / len(source.clips) / 1024:.1f} KB per clip on disk")
-    print("\n| clips | windows | KB/clip | exact p50 ms | exact p95 ms | two-stage p50 ms | two-stage p95 ms | "
-          "candidates | two-stage recall@10 vs exact | pooled first stage: recall@10 | "
-          "integer vs float exact recall@10 | two-stage p50 ms, decoding to float |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    sets = load_queries()
+    texts = [(kind, s) for kind, lines in sets.items() for s in lines]
+    enc_ms, queries = [], []
+    for _, s in texts:
+        t = time.perf_counter()
+        queries.append(bundle.encode_query(s))
+        enc_ms.append(1e3 * (time.perf_counter() - t))
+    kinds = np.array([kind for kind, _ in texts])
+    bw = read_bandwidth_gbs()
+    centre = source.pooled.mean(0)
+    nn = lambda ix: " / ".join(f"{v:.3f}" for v in np.percentile(nearest_neighbour_cosines(ix, centre), [5, 50, 95]))
+    print(f"bundle {bundle.model_id}; source {args.index}: {len(source.ok_clips)} clips, {source.num_windows} windows; "
+          f"{os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}; read bandwidth {bw:.1f} GB/s")
+    print(f"{len(texts)} queries ({', '.join(f'{len(v)} {k}' for k, v in sets.items())}); text encoder p50 "
+          f"{statistics.median(enc_ms):.1f} ms, p95 {np.percentile(enc_ms, 95):.1f} ms (one sentence, as search() does)")
+    print(f"real library nearest-neighbour cosine (centred mean patch) p5 / p50 / p95: {nn(source)}\n")
+    pool = WindowPool(source)
     for size in [int(s) for s in args.sizes.split(",")]:
-        index = synthetic_index(source, Path(args.work) / f"index-{size}", size)
+        target = Path(args.work) / f"composed-{size}-r{args.regions}"
+        t = time.perf_counter()
+        if not (args.reuse and (target / "metadata.json").exists()):
+            compose_index(source, target, size, regions=args.regions, pool=pool)
+        made_s = time.perf_counter() - t
+        t = time.perf_counter()
+        index = LibraryIndex.open(target, bundle)
+        open_s = time.perf_counter() - t
         searcher = Searcher(index, bundle)
-        ex_t, ex_r = time_queries(searcher, exact=True)
-        st_t, st_r = time_queries(searcher, exact=False)
-        recall = overlap(ex_r, st_r)
-        _, po_r = time_queries(Searcher(index, bundle, first_stage="pooled"), exact=False)
-        pooled_recall = overlap(ex_r, po_r)
-        int_vs_float = float_p50 = "-"  # float exact search decodes every patch per query: up to 10k clips
-        if size <= 10000:
-            decoding = Searcher(index, bundle, integer_kernel=False)
-            _, fl_r = time_queries(decoding, exact=True)
-            int_vs_float = f"{overlap(fl_r, ex_r):.3f}"
-            float_p50 = f"{statistics.median(time_queries(decoding, exact=False)[0]):.1f}"
-        kb = index.bytes_on_disk() / size / 1024
-        print(f"| {size} | {index.num_windows} | {kb:.1f} | {statistics.median(ex_t):.1f} | "
-              f"{np.percentile(ex_t, 95):.1f} | {statistics.median(st_t):.1f} | {np.percentile(st_t, 95):.1f} | "
-              f"{default_candidates(index.num_windows, 10)} | {recall:.3f} | {pooled_recall:.3f} | {int_vs_float} | "
-              f"{float_p50} |", flush=True)
+        position = {c.id: i for i, c in enumerate(index.clips)}
+        n = index.num_windows
+        print(f"## {size} clips: {n} windows, {index.bytes_on_disk() / size / 1024:.1f} KB/clip, made in {made_s:.0f} s, "
+              f"opened in {open_s:.2f} s; nearest-neighbour cosine p5 / p50 / p95: {nn(index)}")
+        pick = np.arange(len(queries)) if not args.truth_queries else \
+            np.linspace(0, len(queries) - 1, args.truth_queries).round().astype(int)
+        t = time.perf_counter()
+        cached = target / f"truth-{len(pick)}.json"  # clip ids: valid for this composed index only
+        if args.reuse and cached.exists():
+            truth = [[position[c] for c in row] for row in json.loads(cached.read_text())]
+        else:
+            truth = float_truth(index, [queries[i] for i in pick])
+            cached.write_text(json.dumps([[index.clips[c].id for c in row] for row in truth]))
+        print(f"float truth for {len(pick)} queries in {time.perf_counter() - t:.0f} s")
+        # what the search returns, and how long it takes (load noted before and after)
+        load0 = os.getloadavg()[0]
+        for q in queries[:5]:
+            searcher.search_query(q, 10)
+        times, got = [], []
+        for r in range(args.repeats):
+            for i in pick if r else range(len(queries)):
+                t = time.perf_counter()
+                hits = searcher.search_query(queries[i], 10)
+                times.append(1e3 * (time.perf_counter() - t))
+                if r == 0 and i in set(pick.tolist()):
+                    got.append([position[h.clip_id] for h in hits])
+        load1 = os.getloadavg()[0]
+        exact_path = n <= EXACT_UP_TO
+        print(f"search() ({'exact' if exact_path else 'first stage, sketches, exact: %d / %d windows' % candidate_counts(n, 10)}): p50 {statistics.median(times):.1f} ms, "
+              f"p95 {np.percentile(times, 95):.1f} ms over {len(times)} queries; recall@10 vs float exact "
+              f"{recall(truth, got):.3f} (hand-written {recall(*_only(truth, got, kinds[pick], 'hand-written')):.3f}, "
+              f"templated {recall(*_only(truth, got, kinds[pick], 'templated')):.3f}); load {load0:.2f} -> {load1:.2f}")
+        if not exact_path and searcher._scorer is not None:
+            first, middle = candidate_counts(n, 10)
+            parts = [stage_times(searcher, queries[i], first, middle) for i in pick[:100]]
+            med = {k: statistics.median(p[k] for p in parts) for k in parts[0]}
+            sk_bytes = first * float(index.doclens.mean()) * 18  # 16 bytes and a float16 scale per patch
+            cand_bytes = middle * float(index.doclens.mean()) * 258
+            fs_bytes = (index.first_stage.codes.nbytes + index.first_stage.row_scale.nbytes) if first < n else 0
+            floor = (fs_bytes + sk_bytes + cand_bytes) / bw / 1e6
+            print(f"stages p50: first stage {med['first']:.1f} ms ({fs_bytes / 1e6:.0f} MB), sketches of {first} windows "
+                  f"{med['sketch']:.1f} ms ({sk_bytes / 1e6:.0f} MB), gathering {middle} windows' codes {med['gather']:.1f} ms, "
+                  f"kernel {med['kernel']:.1f} ms ({cand_bytes / 1e6:.0f} MB); floor {floor:.1f} ms: search p50 is "
+                  f"{statistics.median(times) / floor:.1f}x the floor")
+            if args.sweep:
+                sel = [queries[i] for i in pick]
+                rows = [f"first {f} / sketch {m}: {recall_with(searcher, sel, truth, f, m):.3f}"
+                        for f in sorted({c for c in (first // 2, first, 2 * first, n) if c <= n})
+                        for m in (middle // 2, middle, 2 * middle)]
+                print("recall@10 by candidates: " + "; ".join(rows))
+        if size <= 100_000:
+            ex_t, ex_r = [], []
+            for i in pick[:100]:
+                t = time.perf_counter()
+                w, s = searcher.window_scores(queries[i], exact=True)
+                ex_t.append(1e3 * (time.perf_counter() - t))
+                ex_r.append(top_clips(index, w, s))
+            print(f"exact int8 MaxSim on every window: p50 {statistics.median(ex_t):.1f} ms; recall@10 vs float exact "
+                  f"{recall(truth[:len(ex_r)], ex_r):.3f}")
+        if size <= 10_000:  # plain numpy on float32 patches held in memory, for comparison
+            patches, offsets = index.window_patches(np.arange(n))
+            np_t = [1e3 * _timed(lambda i=i: maxsim_packed(queries[i].tokens, patches, offsets)) for i in pick[:50]]
+            print(f"numpy float32 exact MaxSim (patches decoded in memory, {patches.nbytes / 1e6:.0f} MB): "
+                  f"p50 {statistics.median(np_t):.1f} ms")
+            del patches
+        print(f"peak memory of this process so far: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GB\n",
+              flush=True)
         del searcher, index
-        shutil.rmtree(Path(args.work) / f"index-{size}", ignore_errors=True)
+        if not args.keep:
+            shutil.rmtree(target, ignore_errors=True)
+
+
+def _only(truth, got, kinds, kind):
+    keep = [i for i, k in enumerate(kinds) if k == kind]
+    return [truth[i] for i in keep], [got[i] for i in keep]
 
 
 if __name__ == "__main__":

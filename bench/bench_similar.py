@@ -4,8 +4,8 @@ two-stage recall@10 against exact search.
     ./dev py bench/bench_similar.py --index .cache/index/demo        # after ./dev demo
     ./dev py bench/bench_similar.py --index .cache/index/demo --sizes 1000,10000
 
-The libraries are made as in bench/bench_search.py (the real index's windows replicated with small
-noise, written and opened as real int8 indexes). The queries are real files of the source index
+The libraries are composed from the real index's windows as in bench/bench_search.py
+(bench/synthetic_library.py), written and opened as real int8 indexes. The queries are real files of the source index
 (an even sample of its Bandai-Namco clips, 1-11 s): each is timed end to end, from the file
 (read, joint angles, motion encoder, first stage, same-part late interaction on the stored codes,
 hits) and from already encoded patches (what Find Similar on a result does), after burn-in.
@@ -25,7 +25,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.bench_search import overlap, synthetic_index  # noqa: E402
+from bench.synthetic_library import compose_index  # noqa: E402
 from runtime.index import LibraryIndex  # noqa: E402
 from runtime.model import Bundle  # noqa: E402
 from runtime.motion import load_motion  # noqa: E402
@@ -73,7 +73,7 @@ def main() -> None:
           "two-stage p95 ms (from the file) | candidates | two-stage recall@10 vs exact |")
     print("|---:|---:|---:|---:|---:|---:|---:|---:|")
     for size in [int(s) for s in args.sizes.split(",")]:
-        index = synthetic_index(source, Path(args.work) / f"index-{size}", size)
+        index = compose_index(source, Path(args.work) / f"index-{size}", size)
         searcher = SimilarSearcher(index, bundle)
         _, ex_t, ex_r = time_queries(searcher, files, exact=True)
         st_full, st_t, st_r = time_queries(searcher, files, exact=False)
@@ -82,6 +82,11 @@ def main() -> None:
               f"{similar_candidates(index.num_windows, 10)} | {overlap(ex_r, st_r):.3f} |", flush=True)
         del searcher, index
         shutil.rmtree(Path(args.work) / f"index-{size}", ignore_errors=True)
+
+
+def overlap(a: list[list[str]], b: list[list[str]]) -> float:
+    """Mean share of each top-k list in `a` found in the matching list of `b` (recall@k against `a`)."""
+    return float(np.mean([len(set(x) & set(y)) / len(x) for x, y in zip(a, b)]))
 
 
 if __name__ == "__main__":

@@ -114,13 +114,16 @@ def open_index(path: str, bundle):
     return STATE.index
 
 
-def searcher():
+def searcher(fusion: bool | None = None):
     """A Searcher over the open index and bundle (rebuilt after the index changes); a SimilarSearcher,
-    which searches by text too, so that Find Similar shares it."""
+    which searches by text too, so that Find Similar shares it. `fusion`: rank text searches by the
+    fused score (the preference Rank with Descriptions) or by MaxSim alone; None keeps the setting."""
     from runtime.search import SimilarSearcher
 
     if STATE.searcher is None:
         STATE.searcher = SimilarSearcher(STATE.index, STATE.bundle)
+    if fusion is not None:
+        STATE.searcher.fusion = bool(fusion)
     return STATE.searcher
 
 

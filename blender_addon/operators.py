@@ -98,7 +98,7 @@ class MOTIONSEARCH_OT_search(Operator):
     bl_label = "Search Motions"
 
     def execute(self, context):
-        from . import engine, results
+        from . import engine, preferences, results
 
         st = _state(context)
         query = st.query.strip()
@@ -114,7 +114,8 @@ class MOTIONSEARCH_OT_search(Operator):
                 self.report({'WARNING'}, "The library index is empty: add library folders in the preferences "
                                          "and press Update Index")
                 return {'CANCELLED'}
-            hits = engine.searcher().search(query, k=_settings(context).result_count)
+            use_fusion = getattr(preferences.prefs(context), "use_fusion", True)
+            hits = engine.searcher(fusion=use_fusion).search(query, k=_settings(context).result_count)
         except ImportError as e:
             self.report({'ERROR'}, f"The search runtime is missing from this installation ({e})")
             return {'CANCELLED'}

@@ -179,6 +179,10 @@ class MotionSearchPreferences(AddonPreferences):
     index_path: StringProperty(
         name="Index Location", subtype='DIR_PATH', update=_forget,
         description="Folder for the library index; empty = the add-on's user data folder")
+    use_fusion: bpy.props.BoolProperty(
+        name="Rank with Descriptions", default=True,
+        description="Rank clips by the model's score fused with how close the query is to each clip's "
+                    "descriptions (off: the model's MaxSim score alone; explanations come from MaxSim either way)")
     video_python: StringProperty(
         name="Video Python", subtype='FILE_PATH',
         description="A Python 3.11 or 3.12 with video support (mediapipe 0.10.14, OpenCV), which reads films for "
@@ -220,6 +224,7 @@ class MotionSearchPreferences(AddonPreferences):
         col = layout.column()
         col.prop(self, "index_path")
         col.label(text=f"In use: {index_path(self, create=False)}", icon='INFO')
+        col.prop(self, "use_fusion")
         col = layout.column()
         col.prop(self, "video_python")
         found = video_python(self)

@@ -257,8 +257,13 @@ def export_bundle(run_dir: str | Path, out: str | Path, text_variant: str = "int
 
 def _write_manifest(out: Path, manifest: dict) -> None:
     files = {name: file_sha256(out / name) for name in ("text_encoder.onnx", "motion_encoder.onnx", "tokenizer.json")}
-    manifest["files"] = files
+    # the model id names the encoders an index's patches and a query's tokens come from; an added
+    # sentence encoder (exporter/sentence_encoder.py) keeps its own id and hash
     manifest["model_id"] = hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()[:16]
+    sentence = manifest.get("sentence_encoder")
+    if sentence and (out / sentence["file"]).is_file():
+        files[sentence["file"]] = file_sha256(out / sentence["file"])
+    manifest["files"] = files
     tmp = out / "manifest.json.tmp"
     tmp.write_text(json.dumps(manifest, indent=1) + "\n")
     os.replace(tmp, out / "manifest.json")

@@ -1,7 +1,7 @@
 """Command line for the runtime (no torch):
 
     python -m runtime index DIR [DIR ...] [--index PATH]     build or update a library index
-    python -m runtime search "TEXT" [--index PATH] [--top K] [--json] [--queries FILE]
+    python -m runtime search "TEXT" [--index PATH] [--top K] [--json] [--queries FILE] [--no-fusion]
     python -m runtime search --like FILE [--start F --end F] [--top K] [--json]
                                                              clips whose motion is alike FILE's
     python -m runtime search --like-video FILM [--start S --end S] [--top K] [--json]
@@ -127,7 +127,11 @@ def cmd_search(args) -> int:
         return _search_like(args, bundle)
     if args.like_video:
         return _search_like_video(args, bundle)
-    searcher = Searcher(LibraryIndex.open(args.index, bundle), bundle)
+    searcher = Searcher(LibraryIndex.open(args.index, bundle), bundle, fusion=not args.no_fusion)
+    if searcher.fusion and not searcher.fused and searcher.index.meta.get("sentence_encoder") != bundle.sentence_id \
+            and bundle.sentence_id is not None:
+        print("note: ranking by MaxSim alone: the index has no description vectors from this model's sentence "
+              "encoder yet (run `index` on the library to add them)", file=sys.stderr)
     if args.queries:
         return _search_lines(searcher, args)
     hits = searcher.search(args.text, args.top, exact=args.exact or None)
@@ -257,6 +261,8 @@ def _hit_json(hit) -> dict:
 
     j = hit.to_json()
     out = {k: j[k] for k in ("path", "start_frame", "end_frame", "fps", "score", "description")}
+    if j.get("maxsim") is not None:  # fused search: both scores that make `score`
+        out["maxsim"], out["description_score"] = j["maxsim"], j["description_score"]
     scene_clip = split_clip_id(hit.clip_id)
     if scene_clip:  # one of several clips of an FBX, glTF or .blend file: which one
         out["clip"] = scene_clip[1]
@@ -463,6 +469,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", action="store_true", help="print hits as JSON")
     p.add_argument("--queries", default=None, help="a file with one query per line: one JSON list per line")
     p.add_argument("--exact", action="store_true", help="score every window (no candidate stage)")
+    p.add_argument("--no-fusion", action="store_true",
+                   help="rank by MaxSim alone (default: fused with the similarity to each clip's descriptions)")
     p.add_argument("--like", default=None, metavar="FILE", help="find clips whose motion is alike this file's")
     p.add_argument("--like-video", default=None, metavar="FILM",
                    help="find clips whose motion is alike the person's in this video (needs video support)")

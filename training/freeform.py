@@ -4,7 +4,10 @@ each one is about, for the validation and test splits (training/freeform/queries
 Written by hand before any tuning, never generated from the describer or the caption templates,
 and never trained on: checkpoints are chosen on its `val` part, its `test` part is reported.
 A relevant clip is named by its label (`bandai:<content>` or `bandai:<content>:<style>`) or its
-CMU trial (`cmu:SS_TT`); every clip of the split that matches is relevant.
+CMU trial (`cmu:SS_TT`); every clip of the split that matches is relevant. An optional fourth column
+names the kind of a sentence written to test one thing: `style` (how a motion is done: "an angry
+run") or `speed` ("sprint at top speed"); those are reported as rows of their own, and the figures
+comparable with earlier reports are those of the sentences without a kind (`KINDS`).
 """
 
 from __future__ import annotations
@@ -23,6 +26,10 @@ class FreeQuery:
     sentence: str
     relevant: tuple[str, ...]  # "bandai:wave-right-hand", "bandai:run:elderly", "cmu:13_39"
     line: int
+    kind: str = ""  # "", "style" or "speed" (see KINDS)
+
+
+KINDS = ("", "style", "speed")
 
 
 def load_queries(split: str | None = None, path: Path = QUERIES_FILE) -> list[FreeQuery]:
@@ -31,15 +38,18 @@ def load_queries(split: str | None = None, path: Path = QUERIES_FILE) -> list[Fr
         if not raw.strip() or raw.startswith("#"):
             continue
         cols = raw.split("\t")
-        if len(cols) != 3 or cols[0] not in ("val", "test") or not cols[2].strip():
-            raise ValueError(f"{path}:{n}: expected 'val|test<TAB>relevant<TAB>sentence'")
+        if len(cols) not in (3, 4) or cols[0] not in ("val", "test") or not cols[2].strip():
+            raise ValueError(f"{path}:{n}: expected 'val|test<TAB>relevant<TAB>sentence[<TAB>kind]'")
+        kind = cols[3].strip() if len(cols) == 4 else ""
+        if kind not in KINDS:
+            raise ValueError(f"{path}:{n}: kind '{kind}' is not one of {', '.join(k for k in KINDS if k)}")
         specs = tuple(s.strip() for s in cols[1].split(";") if s.strip())
         for s in specs:
             if not (s.startswith("bandai:") and 2 <= len(s.split(":")) <= 3) and not (
                     s.startswith("cmu:") and len(s.split(":")) == 2):
                 raise ValueError(f"{path}:{n}: '{s}' is not bandai:<content>[:<style>] or cmu:<trial>")
         if cols[0] == split or split is None:
-            out.append(FreeQuery(cols[0], cols[2].strip(), specs, n))
+            out.append(FreeQuery(cols[0], cols[2].strip(), specs, n, kind))
     return out
 
 

@@ -1,5 +1,6 @@
 """The on-disk index of a library: chunks of compressed patch embeddings and clip entries, their
-atomic commit, codecs, per-body-part first-stage summaries, updates and format upgrades.
+atomic commit, codecs, per-body-part first-stage summaries, patch sketches, updates and format
+upgrades.
 
 May import: runtime.library, runtime.describe, runtime.motion, runtime.errors, runtime.hashing.
 The model bundle is handed to `update`, never imported.
@@ -7,9 +8,11 @@ The model bundle is handed to `update`, never imported.
 
 from .chunks import chunk_checksums, file_crc32, load_npy, save_chunk_arrays, write_json
 from .codec import CODECS, bytes_per_patch, decode, encode
+from .descriptions import description_texts, description_vector
 from .entries import ClipEntry, UpdateReport
-from .first_stage import FirstStage, part_means, summarise
+from .first_stage import FirstStage, part_means, summarise, summarise_means
 from .ingest import describe_summary, describer_version
 from .lock import IndexLock
+from .sketch import SKETCH_DIMS, encode_sketches, fit_sketch_basis, sketch_basis_array
 from .store import (DEFAULT_CODEC, INDEX_FORMAT, INDEX_VERSION, LibraryIndex, other_model_error, read_meta,
                     write_metadata)

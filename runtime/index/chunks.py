@@ -14,10 +14,11 @@ import numpy as np
 from ..motion import NUM_PARTS
 from . import codec as codecs
 from . import first_stage
+from . import sketch as sketches
 
 
 def save_chunk_arrays(d: Path, wins: list[tuple[int, int, int]], patches: list[np.ndarray], codec: str,
-                      embed_dim: int) -> None:
+                      embed_dim: int, sketch_basis: np.ndarray) -> None:
     """Write one chunk's arrays (all but clips.json) into directory `d`, from each window's float patches."""
     flat = np.concatenate(patches) if patches else np.zeros((0, embed_dim), np.float32)
     doclens = np.array([len(p) for p in patches], np.int32)
@@ -33,6 +34,8 @@ def save_chunk_arrays(d: Path, wins: list[tuple[int, int, int]], patches: list[n
     np.save(d / "pooled.npy", pooled.astype(np.float16))
     np.save(d / "parts.npy", summary["parts"])
     np.save(d / "basis.npy", summary["basis"])
+    for key, value in sketches.encode_sketches(flat, sketch_basis).items():
+        np.save(d / f"{key}.npy", value)
 
 
 def write_json(path: Path, data, indent: int | None = 1) -> None:

@@ -26,6 +26,7 @@ class ClipEntry:
     error: str = ""
     description: str | None = None  # one sentence (runtime.describe); "" if none; None: not described yet (v2)
     rig_unsure: str = ""  # the rig was mapped by its shape without enough evidence: which joints, why
+    captions: list[str] | None = None  # the texts of its sentence vector (runtime.index.descriptions); None: not yet
     window_start: int = field(default=0, compare=False)  # global window index, set on load
     window_count: int = field(default=0, compare=False)
 

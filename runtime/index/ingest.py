@@ -36,6 +36,14 @@ def describe_summary(motion: Motion) -> str:
         return ""
 
 
+def describe_texts(motion: Motion) -> tuple[str, list[str]]:
+    """(the summary an index stores, the texts of its sentence vector: runtime.index.descriptions)."""
+    from .descriptions import description_texts
+
+    texts = description_texts(motion)
+    return (texts[0] if texts else ""), texts
+
+
 def read_clip(args: tuple) -> tuple[str, tuple[ClipEntry, Motion | None]]:
     ident, item, fps, overrides, rig_map = args
     if isinstance(item, MotionItem):
@@ -73,20 +81,21 @@ def _described(entry: ClipEntry, m: Motion) -> ClipEntry:
     entry.source_fps, entry.source_frames = m.source_fps, m.source_frames
     entry.first_source_frame, entry.frames, entry.rig = m.first_source_frame, m.num_frames, m.rig
     entry.rig_unsure = m.rig_unsure
-    entry.description = describe_summary(m)
+    entry.description, entry.captions = describe_texts(m)
     return entry
 
 
-def read_description(args: tuple) -> tuple[str, tuple[str, str]]:
-    """(id, (label, description)) of an unchanged clip: read and described, not hashed or encoded."""
+def read_description(args: tuple) -> tuple[str, tuple[str, tuple[str, list[str]]]]:
+    """(id, (label, (description, texts))) of an unchanged clip: read and described, not hashed or
+    encoded (describe_texts)."""
     ident, item, fps, overrides, _ = args
     if isinstance(item, MotionItem):
-        return ident, (item.label or ident, describe_summary(item.motion) if item.motion is not None else "")
+        return ident, (item.label or ident, describe_texts(item.motion) if item.motion is not None else ("", []))
     try:
         motion = load_motion(str(item), fps=fps, rig_overrides=overrides)
     except Exception:  # noqa: BLE001 - unreadable now: "", never fatal
-        return ident, (Path(str(item)).stem, "")
-    return ident, (Path(str(item)).stem, describe_summary(motion))
+        return ident, (Path(str(item)).stem, ("", []))
+    return ident, (Path(str(item)).stem, describe_texts(motion))
 
 
 def read_all(batch, fps_of, workers: int, overrides=None, rig_map: str = "", read=read_clip):

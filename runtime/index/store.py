@@ -16,6 +16,11 @@ An index is a directory (ColBERT's layout, minus pickle):
         pooled.npy       (W, D) float16 unit mean of each window's patches
         parts.npy        (W, parts, 32) float16 per-body-part means, projected (runtime.index.first_stage)
         basis.npy        (32, D) float32 the chunk's projection for parts.npy
+        sketch.npy       (P, 16) uint8 each patch on the index's top 16 directions (runtime.index.sketch),
+        sketch_scales.npy  (P,) float16 their scales; metadata.json keeps the directions (sketch_basis)
+        sentences.npy    (clips, S) float16 each clip's description vector for fused search
+                         (runtime/index/descriptions.py); after descriptions are redone,
+                         sentences-<id>.npy (metadata's `sentences_files` names it)
     report.json          the last update: what was added, changed, removed, what failed, and the
                          files in the library folders it did not read
     converted/           FBX / glTF / .blend clips as Blender evaluated them, one .npz per file
@@ -52,7 +57,16 @@ hand.") is computed from the Motion already loaded for encoding; a clip the desc
 describe (too short, say) gets "" and is indexed all the same. Format history: v1 patches only;
 v2 adds the per-body-part first stage, computed from the stored codes when a v1 index is opened;
 v3 adds descriptions; v4 adds the checksums and the digest (computed from the files as they are when
-a v3 index is opened). Opening a v2 index only rewrites its metadata (v3): its clips have no
+a v3 index is opened); v5 stores int8 codes as unsigned bytes offset by 128 (the CPU's fast integer
+product; a v4 index's int8 chunks are copied to new folders with their codes converted, committed
+in one metadata write, as compaction does) and adds the sketches (sketch.npy, sketch_scales.npy: each
+patch on the index's 16 top directions, runtime/index/sketch.py; `sketch_basis` in metadata.json),
+computed from the stored codes when a v4 index is opened; v6 adds each clip's description texts
+(`captions` in clips.json) and sentence vector (sentences.npy), and metadata's `sentence_encoder` (the
+id of the bundle's sentence encoder that made them) and `sentences_files`. Opening a v5 index only
+rewrites its metadata for v6 (no sentence encoder): search runs on MaxSim alone until the next update
+describes the clips again (read, not encoded) and stores their vectors; the same happens when the
+bundle's sentence encoder changed. Opening a v2 index only rewrites its metadata (v3): its clips have no
 description yet (None; search shows ""), and the next `update` reads those unchanged files again
 to describe them, without encoding them again (clips.json of each chunk is replaced atomically).
 The same happens when the describer itself changed (metadata.json records its `describer`
@@ -71,6 +85,7 @@ import os
 import shutil
 import time
 import uuid
+import zlib
 from dataclasses import asdict
 from pathlib import Path
 from typing import Callable, Iterable
@@ -83,17 +98,24 @@ from ..library import NOT_MOTION, MotionItem, prune_cache, scan, scene_file_item
 from ..motion import Motion, Windows
 from . import codec as codecs
 from . import first_stage
+from . import sketch as sketches
 from .chunks import chunk_checksums, file_crc32, load_npy, save_chunk_arrays, sync_folder, write_json
 from .entries import ClipEntry, UpdateReport, entry_json
 from .ingest import describer_version, read_all, read_description
 from .lock import IndexLock
-from .upgrade import meta_digest, upgrade_from_v1, upgrade_from_v2, upgrade_from_v3
+from .upgrade import meta_digest, upgrade_from_v1, upgrade_from_v2, upgrade_from_v3, upgrade_from_v4, upgrade_to_v6
+from .descriptions import description_vector, vectors_file
 
 INDEX_FORMAT = "motion-search-index"
-INDEX_VERSION = 4  # 2: per-body-part first stage (parts.npy, basis.npy); 3: clip descriptions; 4: checksums
+INDEX_VERSION = 6  # 2: per-body-part first stage (parts.npy, basis.npy); 3: clip descriptions; 4: checksums;
+# 5: int8 codes as unsigned bytes (offset 128) and patch sketches; 6: description texts and sentence vectors
+# (sentences.npy) for fused search
 DEFAULT_CODEC = "int8"
 ENCODE_BATCH = 32  # clips whose windows go through the motion encoder together
 UPGRADE_WAIT_S = 60.0  # a reader waits this long for a running update before upgrading an old format
+CODES_IN_MEMORY = 256 * 2**20  # bytes of codes read into memory when opened (codes_in_memory_limit): above
+# it they stay memory-mapped; a few hundred windows' codes are read per query, and filling gigabytes
+# of fresh memory made opening a 100k-clip index take 10-30 s here
 OPEN_TRIES = 3  # a reader that raced a writer's clean-up reads the new metadata and tries again
 REBUILD_HINT = "run `python -m runtime index --rebuild FOLDER...` (or Update Index in Blender) to encode it again"
 
@@ -132,7 +154,8 @@ class LibraryIndex:
         meta = {"format": INDEX_FORMAT, "format_version": INDEX_VERSION, "model_id": bundle.model_id,
                 "embed_dim": bundle.embed_dim, "window": bundle.window, "hop": bundle.hop, "codec": codec,
                 "created": time.strftime("%Y-%m-%dT%H:%M:%S"), "chunks": [], "dropped": {}, "checksums": {},
-                "clips_files": {}, "describer": describer_version()}
+                "clips_files": {}, "describer": describer_version(),
+                "sentence_encoder": getattr(bundle, "sentence_id", None), "sentences_files": {}}
         return cls(path, write_metadata(path, meta))
 
     @classmethod
@@ -203,31 +226,49 @@ class LibraryIndex:
         self.clips: list[ClipEntry] = []
         self._origin: dict[str, tuple[str, int]] = {}  # clip id -> (chunk, row in its clips file)
         self._chunk_sizes: dict[str, int] = {}  # chunk -> entries in its clips file, dropped ones too
-        windows, doclens, pooled, parts, summaries = [], [], [], [], []
+        windows, doclens, pooled, parts, summaries, layout = [], [], [], [], [], []
+        live_chunks: set[str] = set()
+        sketched: list[dict[str, np.ndarray]] = []  # per chunk with live windows: its sketches
+        try:  # codes small enough to hold in memory are read (and checked) once, after this loop
+            in_memory = sum((self.path / n / "codes.npy").stat().st_size for n in self.meta["chunks"]) \
+                <= codes_in_memory_limit()
+        except FileNotFoundError as e:
+            raise _Raced(e.filename or str(self.path)) from None
+        sentence_rows: list[np.ndarray | None] = []  # v6: per chunk, its live clips' description vectors
         for name in self.meta["chunks"]:
             d = self.path / name
-            self._verify(name)
+            self._verify(name, skip=("codes.npy",) if in_memory else ())
             try:
                 raw = json.loads((d / self._clips_file(name)).read_text(encoding="utf-8"))
                 w = load_npy(d / "windows.npy")
                 dl = load_npy(d / "doclens.npy")
-                arrays = {"codes": load_npy(d / "codes.npy", mmap=True)}
+                try:
+                    arrays = {"codes": load_npy(d / "codes.npy", mmap=True)}
+                except (ValueError, EOFError) as e:  # (its checksum is taken when it is read, in memory mode)
+                    raise DamagedIndexError(f"{d / 'codes.npy'}: damaged index file ({safe_text(e, 200)}); "
+                                            f"{REBUILD_HINT}") from None
                 if self.codec != "fp16":
                     arrays["scales"] = load_npy(d / "scales.npy")
                 pw = load_npy(d / "pooled.npy")
+                sk = {"codes": load_npy(d / "sketch.npy"), "scales": load_npy(d / "sketch_scales.npy")}
                 fs_parts, fs_basis = load_npy(d / "parts.npy"), load_npy(d / "basis.npy")
                 entries = [ClipEntry(**item) for item in raw]
+                vec_name = vectors_file(self.meta, name)
+                vectors = load_npy(d / vec_name) if vec_name in self.meta.get("checksums", {}).get(name, {}) else None
             except FileNotFoundError as e:
                 raise _Raced(e.filename or str(d)) from None
             except (OSError, ValueError, TypeError, EOFError, json.JSONDecodeError) as e:
                 raise DamagedIndexError(f"{d}: damaged index chunk ({safe_text(e, 200)}); {REBUILD_HINT}") from None
-            if not (len(w) == len(dl) == len(pw) == len(fs_parts)) or int(dl.sum()) != len(arrays["codes"]) or \
-                    (w.size and int(w[:, 0].max()) >= len(raw)):
+            if not (len(w) == len(dl) == len(pw) == len(fs_parts)) or \
+                    not (int(dl.sum()) == len(arrays["codes"]) == len(sk["codes"]) == len(sk["scales"])) or \
+                    (w.size and int(w[:, 0].max()) >= len(raw)) or (vectors is not None and len(vectors) != len(raw)):
                 raise DamagedIndexError(f"{d}: index chunk arrays disagree in size (truncated?); {REBUILD_HINT}")
             dropped = set(self.meta["dropped"].get(name, []))
             offsets = np.concatenate([[0], np.cumsum(dl)])
             first_local = {}
             self._chunk_sizes[name] = len(entries)
+            keep_rows = [k for k in range(len(entries)) if k not in dropped]
+            sentence_rows.append(vectors[keep_rows].astype(np.float32) if vectors is not None else None)
             for k, entry in enumerate(entries):
                 if k in dropped:
                     continue
@@ -242,14 +283,30 @@ class LibraryIndex:
                 pooled.append(pw[live])
                 summaries.append((fs_basis, fs_parts[live]))
                 parts.append((arrays, offsets[:-1][live]))
+                layout.append((offsets, live))
+                live_chunks.add(name)
+                sketched.append(sk)
         self.windows = np.concatenate(windows) if windows else np.zeros((0, 3), np.int64)
+        self._load_sentence_vectors(sentence_rows)
         self.doclens = np.concatenate(doclens).astype(np.int64) if doclens else np.zeros(0, np.int64)
         self._pooled = pooled  # per chunk, float16; concatenated only if the pooled first stage is used
         self.first_stage = first_stage.FirstStage(summaries)  # per-body-part window summaries
         self._parts = parts  # per chunk: (arrays, first patch row of each live window)
+        self._layout = layout  # per chunk: (offsets of all its windows, dropped ones too; which are live)
         self._window_part = np.concatenate([np.full(len(p[1]), i) for i, p in enumerate(parts)]) if parts else \
             np.zeros(0, np.int64)
         self._window_row = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, np.int64)
+        # (16, D) float32 projection of the sketches (runtime.index.sketch); None for an empty index
+        self.sketch_basis = sketches.sketch_basis_array(self.meta["sketch_basis"]) if self.meta.get("sketch_basis") else None
+        base = np.concatenate([[0], np.cumsum([len(k["codes"]) for k in sketched])]).astype(np.int64)
+        self._sketches = ({key: np.concatenate([k[key] for k in sketched]) for key in ("codes", "scales")},
+                          self._window_row + base[self._window_part]) if sketched else None
+        self._in_memory = None
+        if in_memory:  # a chunk without live windows is not read: checked here all the same
+            for name in set(self.meta["chunks"]) - live_chunks:
+                self._verify(name, skip=tuple(set(self.meta.get("checksums", {}).get(name, {})) - {"codes.npy"}))
+        if in_memory and parts:
+            self._hold_codes_in_memory([n for n in self.meta["chunks"] if n in live_chunks])
         # windows are stored clip after clip: each clip's windows are one run
         counts = np.bincount(self.windows[:, 0], minlength=len(self.clips)) if len(self.windows) else \
             np.zeros(len(self.clips), np.int64)
@@ -257,13 +314,63 @@ class LibraryIndex:
         for entry, start, count in zip(self.clips, starts, counts):
             entry.window_start, entry.window_count = int(start), int(count)
 
+    def _hold_codes_in_memory(self, chunks: list[str]) -> None:
+        """Read every chunk's codes (memory-mapped until now) into one array in memory, checking each
+        file's CRC-32 on the bytes read (one read per file), and point the chunks at their slices.
+        Gathering two-stage candidates from one array in process memory took half the time of
+        gathering them from hundreds of mapped files (bench/bench_search.py)."""
+        mapped = [a["codes"] for a, _ in self._parts]
+        base = np.concatenate([[0], np.cumsum([len(c) for c in mapped])]).astype(np.int64)
+        codes = np.empty((int(base[-1]), mapped[0].shape[1]), mapped[0].dtype)
+        for i, (name, m) in enumerate(zip(chunks, mapped)):
+            f = self.path / name / "codes.npy"
+            out = codes[base[i]: base[i + 1]]
+            try:
+                with open(f, "rb") as fh:
+                    crc = zlib.crc32(fh.read(m.offset))
+                    got = fh.readinto(memoryview(out).cast("B")) if out.size else 0
+                    crc = zlib.crc32(out, crc) if out.size else crc
+                    extra = fh.read(1)
+            except FileNotFoundError:
+                raise _Raced(str(f)) from None
+            except OSError as e:
+                raise DamagedIndexError(f"{f}: cannot read index file ({e.strerror or e}); {REBUILD_HINT}") from None
+            if got != out.nbytes or extra or crc != self.meta.get("checksums", {}).get(name, {}).get("codes.npy", crc):
+                raise DamagedIndexError(f"{f}: damaged index file (its checksum differs from the one recorded "
+                                        f"when it was written); {REBUILD_HINT}")
+        whole = {"codes": codes}
+        if "scales" in self._parts[0][0]:
+            whole["scales"] = np.concatenate([a["scales"] for a, _ in self._parts])
+        self._parts = [({key: v[base[i]: base[i + 1]] for key, v in whole.items()}, starts)
+                       for i, (_, starts) in enumerate(self._parts)]
+        self._in_memory = (whole, self._window_row + base[self._window_part])
+
+    def _load_sentence_vectors(self, rows: list[np.ndarray | None]) -> None:
+        """`sentence_vectors` (clips, S) float32, zeros where a clip has none (a chunk of an upgraded
+        index, a failed clip), and `has_sentence` (clips,) bool; None when no clip has a vector."""
+        dims = {len(r[0]) if len(r) else 0 for r in rows if r is not None} - {0}
+        if not dims or len(dims) > 1:
+            self.sentence_vectors, self.has_sentence = None, np.zeros(len(self.clips), bool)
+            return
+        dim = dims.pop()
+        self.sentence_vectors = np.concatenate([r if r is not None and len(r) else np.zeros((n, dim), np.float32)
+                                                for r, n in zip(rows, self._live_counts(rows))]) \
+            if rows else np.zeros((0, dim), np.float32)
+        self.has_sentence = np.abs(self.sentence_vectors).sum(axis=1) > 0
+
+    def _live_counts(self, rows) -> list[int]:
+        return [self._chunk_sizes[name] - len(set(self.meta["dropped"].get(name, []))) for name in self.meta["chunks"]]
+
     def _clips_file(self, chunk: str) -> str:
         return self.meta.get("clips_files", {}).get(chunk, "clips.json")
 
-    def _verify(self, chunk: str) -> None:
-        """Every file the metadata lists for `chunk` is there with its CRC-32 (see the module docstring)."""
+    def _verify(self, chunk: str, skip: tuple[str, ...] = ()) -> None:
+        """Every file the metadata lists for `chunk` is there with its CRC-32 (see the module docstring);
+        files in `skip` are checked as they are read (_hold_codes_in_memory)."""
         d = self.path / chunk
         for fname, crc in self.meta.get("checksums", {}).get(chunk, {}).items():
+            if fname in skip:
+                continue
             try:
                 ok = file_crc32(d / fname) == crc
             except FileNotFoundError:
@@ -327,9 +434,20 @@ class LibraryIndex:
             out[where] = codecs.decode(self._parts[chunk][0], self.codec, rows)
         return out, offsets
 
+    def chunk_codes(self):
+        """Per chunk, the stored arrays as they are (memory-mapped codes, nothing copied), for
+        scoring every window: (first global window id, arrays, offsets of all the chunk's windows
+        (dropped ones too), which of them are live (in global window order))."""
+        first = 0
+        for (arrays, _), (offsets, live) in zip(self._parts, self._layout):
+            yield first, arrays, offsets, live
+            first += int(live.sum())
+
     def window_codes(self, window_ids: Iterable[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The stored codes and per-patch scales of the given windows, back to back, and their
         offsets (for runtime.search.code_scores; int8 / int4 indexes only)."""
+        if self._in_memory is not None:  # one gather from one array
+            return self._gather(*self._in_memory, window_ids)
         offsets, segments = self._by_chunk(window_ids)
         if len(segments) == 1:
             chunk, _, rows = segments[0]
@@ -342,6 +460,20 @@ class LibraryIndex:
             codes[where] = np.take(self._parts[chunk][0]["codes"], rows, axis=0)
             scales[where] = np.take(self._parts[chunk][0]["scales"], rows)
         return codes, scales, offsets
+
+    def window_sketches(self, window_ids: Iterable[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The sketches (runtime.index.sketch) and their scales of the given windows, back to back,
+        and their offsets."""
+        if self._sketches is None:
+            return np.zeros((0, sketches.SKETCH_DIMS), np.uint8), np.zeros(0, np.float16), np.zeros(1, np.int64)
+        return self._gather(*self._sketches, window_ids)
+
+    def _gather(self, whole: dict[str, np.ndarray], first_row: np.ndarray, window_ids) -> tuple:
+        ids = window_ids.astype(np.int64) if isinstance(window_ids, np.ndarray) else np.fromiter(window_ids, np.int64)
+        lens = self.doclens[ids]
+        offsets = np.concatenate([[0], np.cumsum(lens)])
+        rows = np.repeat(first_row[ids] - offsets[:-1], lens) + np.arange(int(offsets[-1]))
+        return np.take(whole["codes"], rows, axis=0), np.take(whole["scales"], rows), offsets
 
     def bytes_on_disk(self) -> int:
         return sum(f.stat().st_size for f in self.path.rglob("*") if f.is_file())
@@ -403,6 +535,8 @@ class LibraryIndex:
         todo: list[tuple[str, object]] = []  # (id, path or MotionItem)
         undescribed: list[tuple[str, object]] = []  # unchanged clips to describe: (id, path or MotionItem)
         redescribe = self.meta.get("describer") != describer_version()  # descriptions of an older describer
+        # v6: description vectors of another sentence encoder (or none yet): describe again, keep the patches
+        redescribe |= self.meta.get("sentence_encoder") != getattr(bundle, "sentence_id", None)
         seen: set[str] = set()
         kept: list[tuple[str, str]] = []  # (id, why): indexed before, unreadable now, entry kept
         files, scene_files, roots = [], [], []
@@ -436,7 +570,7 @@ class LibraryIndex:
                 unchanged = False  # read (and fail) below, so that it is a failed entry
             if unchanged and old[2].status == "ok":
                 report.unchanged += 1
-                if old[2].description is None or redescribe:
+                if old[2].description is None or old[2].captions is None or redescribe:
                     undescribed.append((path, path))
                 continue
             todo.append((path, path))  # new, changed, or failed before: tried (again)
@@ -451,7 +585,7 @@ class LibraryIndex:
             if old and old[2].content_hash == item.content_hash and old[2].status == "ok" and \
                     old[2].rig_map == item.rig_map:
                 report.unchanged += 1
-                if old[2].description is None or redescribe:
+                if old[2].description is None or old[2].captions is None or redescribe:
                     undescribed.append((item.id, item))
                 continue
             todo.append((item.id, item))
@@ -485,7 +619,8 @@ class LibraryIndex:
                     break
             self._encode(bundle, pending, entries, wins, patches, report)
             if entries:
-                self._write_chunk(entries, wins, patches, [existing[e.id][:2] for e in entries if e.id in existing])
+                self._write_chunk(entries, wins, patches, [existing[e.id][:2] for e in entries if e.id in existing],
+                                  vectors=_vectors(bundle, entries))
             if stopped:
                 report.cancelled = True
                 not_done = len(todo) - done
@@ -493,9 +628,11 @@ class LibraryIndex:
                 break
         if undescribed and not report.cancelled:
             report.described, report.cancelled = self._describe_unchanged(
-                undescribed, existing, fps_of, workers, rig_overrides, rig_map, progress, should_stop, done, total)
+                undescribed, existing, fps_of, workers, rig_overrides, rig_map, progress, should_stop, done, total,
+                bundle)
         if not report.cancelled and redescribe:
-            self._commit_meta(dict(self.meta, describer=describer_version()))
+            self._commit_meta(dict(self.meta, describer=describer_version(),
+                                   sentence_encoder=getattr(bundle, "sentence_id", None)))
         # a file that failed is reported as failed, not as added or updated
         for ident, _ in report.failed:
             if ident in existing:
@@ -517,7 +654,7 @@ class LibraryIndex:
 
     def _describe_unchanged(self, items: list[tuple[str, object]], existing: dict, fps_of, workers: int,
                             rig_overrides, rig_map: str, progress, should_stop, done: int,
-                            total: int) -> tuple[int, bool]:
+                            total: int, bundle=None) -> tuple[int, bool]:
         """Describe unchanged clips that have no description (read again, not encoded again) and
         commit each touched chunk's new clips file. Returns (clips described, stopped)."""
         by_chunk: dict[str, list[tuple[str, object]]] = {}
@@ -525,7 +662,7 @@ class LibraryIndex:
             by_chunk.setdefault(existing[ident][0], []).append((ident, item))
         described, stopped = 0, False
         for name, batch in by_chunk.items():
-            found: dict[int, str] = {}
+            found: dict[int, tuple[str, list[str]]] = {}
             for ident, (label, text) in read_all(batch, fps_of, workers, rig_overrides, rig_map,
                                                   read=read_description):
                 found[existing[ident][1]] = text
@@ -537,8 +674,8 @@ class LibraryIndex:
                     break
             old_file = self._clips_file(name)
             raw = json.loads((self.path / name / old_file).read_text(encoding="utf-8"))
-            for k, text in found.items():
-                raw[k]["description"] = text
+            for k, (text, texts) in found.items():
+                raw[k]["description"], raw[k]["captions"] = text, texts
             new_file = f"clips-{uuid.uuid4().hex[:8]}.json"
             write_json(self.path / name / new_file, raw, indent=None)
             meta = json.loads(json.dumps(self.meta))
@@ -546,8 +683,18 @@ class LibraryIndex:
             sums = meta.setdefault("checksums", {}).setdefault(name, {})
             sums.pop(old_file, None)
             sums[new_file] = file_crc32(self.path / name / new_file)
+            old_vectors = vectors_file(self.meta, name)
+            vectors = _vectors(bundle, [ClipEntry(**item) for item in raw])  # every row: one encoder for all
+            if vectors is not None:  # v6: the chunk's sentence vectors, a new file committed with the clips file
+                new_vectors = f"sentences-{uuid.uuid4().hex[:8]}.npy"
+                np.save(self.path / name / new_vectors, vectors)
+                sums.pop(old_vectors, None)
+                sums[new_vectors] = file_crc32(self.path / name / new_vectors)
+                meta.setdefault("sentences_files", {})[name] = new_vectors
             self._commit_meta(meta)
             (self.path / name / old_file).unlink(missing_ok=True)
+            if vectors is not None and old_vectors != meta["sentences_files"][name]:
+                (self.path / name / old_vectors).unlink(missing_ok=True)
             described += len(found)
             if stopped:
                 break
@@ -579,14 +726,26 @@ class LibraryIndex:
                 k += 1
             entries.append(entry)
 
+    def _sketch_basis(self, patches: list[np.ndarray]) -> list | None:
+        """The index's sketch basis (runtime.index.sketch): the committed one, or fitted on the
+        patches of the first chunk that has any (committed with that chunk)."""
+        if self.meta.get("sketch_basis"):
+            return self.meta["sketch_basis"]
+        return sketches.fit_sketch_basis(np.concatenate(patches)) if patches else None
+
     def _build_chunk(self, entries: list[ClipEntry], wins: list[tuple[int, int, int]],
-                     patches: list[np.ndarray]) -> tuple[str, dict[str, int]]:
+                     patches: list[np.ndarray], basis: list | None,
+                     vectors: np.ndarray | None = None) -> tuple[str, dict[str, int]]:
         """Write a chunk's files, durable and checksummed, under its final name; nothing lists it yet."""
         name = f"chunk-{len(self.meta['chunks']) + 1:06d}-{uuid.uuid4().hex[:6]}"
         tmp = self.path / f".tmp-{name}"
         tmp.mkdir()
-        save_chunk_arrays(tmp, wins, patches, self.codec, self.embed_dim)
+        basis_array = sketches.sketch_basis_array(basis) if basis else np.zeros((sketches.SKETCH_DIMS, self.embed_dim),
+                                                                          np.float32)
+        save_chunk_arrays(tmp, wins, patches, self.codec, self.embed_dim, basis_array)
         (tmp / "clips.json").write_text(json.dumps([entry_json(e) for e in entries]), encoding="utf-8")
+        if vectors is not None:
+            np.save(tmp / "sentences.npy", vectors)
         for f in tmp.iterdir():  # on disk before the rename makes the chunk visible
             with open(f, "rb") as fh:
                 os.fsync(fh.fileno())
@@ -596,11 +755,15 @@ class LibraryIndex:
         return name, sums
 
     def _write_chunk(self, entries: list[ClipEntry], wins: list[tuple[int, int, int]],
-                     patches: list[np.ndarray], replaces: list[tuple[str, int]] = ()) -> None:
+                     patches: list[np.ndarray], replaces: list[tuple[str, int]] = (),
+                     vectors: np.ndarray | None = None) -> None:
         """Build a chunk and commit it, dropping the entries it `replaces` in the same commit."""
-        name, sums = self._build_chunk(entries, wins, patches)
+        basis = self._sketch_basis(patches)
+        name, sums = self._build_chunk(entries, wins, patches, basis, vectors)
         self._chunk_sizes[name] = len(entries)
         meta = self._with_drops(self.meta, replaces)
+        if basis:
+            meta["sketch_basis"] = basis
         meta["chunks"].append(name)
         meta.setdefault("checksums", {})[name] = sums
         meta["updated"] = time.strftime("%Y-%m-%dT%H:%M:%S")
@@ -635,6 +798,7 @@ class LibraryIndex:
             old = list(self.meta["chunks"])
             entries = list(self.clips)
             built: list[tuple[str, dict[str, int]]] = []
+            basis = self.meta.get("sketch_basis")
             step = 1024
             for s in range(0, len(entries), step):
                 part = entries[s: s + step]
@@ -644,10 +808,16 @@ class LibraryIndex:
                         p, _ = self.window_patches([w])
                         wins.append((k, int(self.windows[w, 1]), int(self.windows[w, 2])))
                         patches.append(p)
-                built.append(self._build_chunk(part, wins, patches))
+                basis = basis or self._sketch_basis(patches)
+                vectors = None
+                if self.sentence_vectors is not None:
+                    vectors = self.sentence_vectors[s: s + step].astype(np.float16)
+                built.append(self._build_chunk(part, wins, patches, basis, vectors))
             meta = json.loads(json.dumps(self.meta))
             meta.update(chunks=[n for n, _ in built], dropped={}, checksums={n: sums for n, sums in built},
-                        clips_files={})
+                        clips_files={}, sentences_files={})
+            if basis:
+                meta["sketch_basis"] = basis
             self._commit_meta(meta)
             for name in old:
                 shutil.rmtree(self.path / name, ignore_errors=True)
@@ -669,6 +839,30 @@ class LibraryIndex:
                     f.unlink(missing_ok=True)
             for f in (self.path / name).glob(".*.tmp"):
                 f.unlink(missing_ok=True)
+            keep = vectors_file(self.meta, name)
+            for f in (self.path / name).glob("sentences*.npy"):
+                if f.name != keep:
+                    f.unlink(missing_ok=True)
+
+
+def _vectors(bundle, entries: list[ClipEntry]) -> np.ndarray | None:
+    """(clips, S) float16 description vectors of `entries` (zeros for a clip without texts), or None
+    when the bundle has no sentence encoder (runtime.index.descriptions)."""
+    if bundle is None or getattr(bundle, "sentence_session", None) is None:
+        return None
+    return np.stack([description_vector(bundle, e.captions if e.status == "ok" else None)
+                     for e in entries]).astype(np.float16) if entries else \
+        np.zeros((0, bundle.sentence_dim), np.float16)
+
+
+def codes_in_memory_limit() -> int:
+    """Bytes of codes an open index reads into memory (above it they stay memory-mapped: a 1M-clip
+    library's 27 GB). MOTION_SEARCH_CODES_IN_MEMORY_MB overrides it (0: always mapped)."""
+    value = os.environ.get("MOTION_SEARCH_CODES_IN_MEMORY_MB")
+    try:
+        return int(float(value) * 2**20) if value else CODES_IN_MEMORY
+    except ValueError:
+        return CODES_IN_MEMORY
 
 
 def other_model_error(path: Path, built_with, in_use: str) -> StaleIndexError:
@@ -742,6 +936,10 @@ def _upgraded(path: Path, meta: dict) -> dict:
         meta = upgrade_from_v2(path, meta)
     if meta["format_version"] == 3:
         meta = upgrade_from_v3(path, meta)
+    if meta["format_version"] == 4:
+        meta = upgrade_from_v4(path, meta)
+    if meta["format_version"] == 5:
+        meta = upgrade_to_v6(path, meta)
     if meta["format_version"] != INDEX_VERSION:
         raise StaleIndexError(f"{path}: index format v{meta['format_version']} is not v{INDEX_VERSION}: "
                               "update the index to encode the library again")

@@ -58,7 +58,7 @@ def scene_file_items(cache_dir: Path, files: list[str], existing: dict, seen: se
                                         fps_override=fps, rig_map=rig_map, error=why))
             continue
         if same and all(e.content_hash == digest for e in old):
-            if redescribe or any(e.description is None and e.status == "ok" for e in old):
+            if redescribe or any((e.description is None or e.captions is None) and e.status == "ok" for e in old):
                 todo.append((path, digest, st, fps))  # read again to be described, not encoded
                 continue
             seen.update(e.id for e in old)

@@ -6,6 +6,9 @@
         text_encoder.onnx    input_ids, attention_mask (B, L) -> token_embeddings (B, L, D), token_mask (B, L)
         motion_encoder.onnx  angles (B, T, 29), frame_mask (B, T) -> patch_embeddings (B, N, D), patch_mask (B, N)
         tokenizer.json
+        sentence_encoder.onnx  (optional) input_ids, attention_mask (B, L) -> sentence_embedding (B, S):
+                             the pretrained MiniLM, whose similarity between a query and a clip's
+                             descriptions is fused with MaxSim (runtime.search.fusion)
 
 Everything the runtime needs to turn a clip or a sentence into embeddings is here; nothing
 about the model is hard-coded in the runtime.
@@ -58,8 +61,10 @@ class Query:
 class Bundle:
     """Loaded encoders. Use `Bundle.load(path, device)`."""
 
-    def __init__(self, path: Path, manifest: dict, text_session, motion_session, tokenizer, provider_note: str):
+    def __init__(self, path: Path, manifest: dict, text_session, motion_session, tokenizer, provider_note: str,
+                 sentence_session=None):
         self.path = path
+        self.sentence_session = sentence_session  # None: the bundle has no sentence encoder (no fusion)
         self.manifest = manifest
         self.text_session = text_session
         self.motion_session = motion_session
@@ -78,6 +83,16 @@ class Bundle:
         # int8 graphs quantize activations per call: run them one item per call (see encode_queries)
         self.text_quantized = str(manifest.get("text_encoder", {}).get("variant", "fp32")).startswith("int")
         self.motion_quantized = str(manifest.get("motion_encoder", {}).get("variant", "fp32")).startswith("int")
+        sentence = manifest.get("sentence_encoder") if sentence_session is not None else None
+        self.sentence_id: str | None = str(sentence["id"]) if sentence else None  # what made an index's vectors
+        self.sentence_dim = int(sentence["dim"]) if sentence else 0
+        self._sentence_tokenizer = None
+        if sentence:  # the same vocabulary, without the query length limit
+            from tokenizers import Tokenizer
+
+            self._sentence_tokenizer = Tokenizer.from_str(tokenizer.to_str())
+            self._sentence_tokenizer.enable_truncation(max_length=int(sentence.get("max_tokens", 128)))
+            self._sentence_tokenizer.no_padding()
 
     @classmethod
     def load(cls, path: str | os.PathLike | None = None, device: str = "auto", verify: bool = True) -> "Bundle":
@@ -117,11 +132,13 @@ class Bundle:
             text, note = make_session(str(path / manifest["text_encoder"]["file"]), device)
             motion, _ = make_session(str(path / manifest["motion_encoder"]["file"]), device)  # names checked above
             tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
+            sentence = make_session(str(path / manifest["sentence_encoder"]["file"]), device)[0] \
+                if manifest.get("sentence_encoder") else None
         except Exception as e:  # onnxruntime/tokenizers raise their own types for broken files
             raise BundleError(f"{path}: cannot load the encoders ({str(e).splitlines()[0][:200]})") from None
         tokenizer.enable_truncation(max_length=int(manifest["max_text_tokens"]))
         tokenizer.no_padding()
-        return cls(path, manifest, text, motion, tokenizer, note)
+        return cls(path, manifest, text, motion, tokenizer, note, sentence)
 
     # ------------------------------------------------------------------------------------- text
 
@@ -182,6 +199,21 @@ class Bundle:
             raise ValueError(f"the query '{safe_text(text, 200)}' has no words the model knows: "
                              "describe the motion in words")
         return query
+
+    def encode_sentences(self, texts: list[str]) -> np.ndarray:
+        """(N, sentence_dim) float32 unit sentence embeddings from the pretrained sentence encoder,
+        one text per call (int8: batch-invariant, as `encode_queries`).
+
+        Raises:
+            BundleError: the bundle has no sentence encoder.
+        """
+        if self.sentence_session is None:
+            raise BundleError(f"{self.path}: this bundle has no sentence encoder (sentence_encoder.onnx)")
+        out = np.zeros((len(texts), self.sentence_dim), np.float32)
+        for k, text in enumerate(texts):
+            ids = np.array([self._sentence_tokenizer.encode(text).ids], np.int64)
+            out[k] = self.sentence_session.run(None, {"input_ids": ids, "attention_mask": np.ones_like(ids)})[0][0]
+        return out
 
     # ----------------------------------------------------------------------------------- motion
 
@@ -248,6 +280,12 @@ def _checked_manifest(path: Path, manifest: dict) -> dict[str, str]:
         if not isinstance(entry, dict) or not isinstance(entry.get("file"), str):
             raise BundleError(f"{where}: `{key}.file` is missing")
         loaded.append(entry["file"])
+    sentence = manifest.get("sentence_encoder")
+    if sentence is not None:
+        if not isinstance(sentence, dict) or not isinstance(sentence.get("file"), str) or \
+                not isinstance(sentence.get("id"), str) or not isinstance(sentence.get("dim"), int):
+            raise BundleError(f"{where}: `sentence_encoder` needs a `file`, an `id` and a `dim`")
+        loaded.append(sentence["file"])
     loaded.append("tokenizer.json")
     for name in loaded:
         _inside(path, name, where)

@@ -5,8 +5,10 @@ word's best patch: a body part over a time span).
 May import: runtime.index, runtime.model, runtime.motion, runtime.errors, runtime.hashing.
 """
 
-from .code_scores import CodeScorer
+from .code_scores import CodeScorer, FirstStageScorer, sketch_maxsim
 from .explain import Explanation, WordMatch, explain, explain_motion, explain_patches
+from .fusion import WEIGHT as FUSION_WEIGHT
+from .fusion import description_scores, fuse, standardised
 from .maxsim import maxsim_packed, maxsim_padded, segment_max, token_patch_argmax
-from .searcher import Hit, Searcher, default_candidates, rank_captions
+from .searcher import EXACT_UP_TO, Hit, Searcher, candidate_counts, default_candidates, rank_captions
 from .similar import MotionQuery, SimilarSearcher, similar_candidates

@@ -23,6 +23,23 @@ KERNELS = Path(__file__).resolve().parent / "kernels"
 CODECS = ("int8", "int4")
 
 
+def _cpu_session(name: str, threads: int) -> ort.InferenceSession:
+    opts = ort.SessionOptions()
+    if threads:
+        opts.intra_op_num_threads = threads
+    # no busy-waiting after a run: the text encoder and the other kernel have thread pools of their
+    # own, and spinning pools on two cores slowed every call several times over
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    # always the CPU: the products are memory-bound and the codes live in host memory
+    return ort.InferenceSession(str(KERNELS / name), opts, providers=["CPUExecutionProvider"])
+
+
+def quantize_columns(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(D, L) float -> (D, L) int8 and (1, L) float32 scales: one scale per column (query token)."""
+    scale = np.maximum(np.abs(q).max(axis=0), 1e-12) / 127.0
+    return np.clip(np.rint(q / scale), -127, 127).astype(np.int8), scale.reshape(1, -1).astype(np.float32)
+
+
 class CodeScorer:
     """Scores packed documents given by their codes and per-patch scales (see runtime.index.codec)."""
 
@@ -30,12 +47,7 @@ class CodeScorer:
         if codec not in CODECS:
             raise ValueError(f"no integer kernel for codec '{codec}' (have: {', '.join(CODECS)})")
         self.codec = codec
-        opts = ort.SessionOptions()
-        if threads:
-            opts.intra_op_num_threads = threads
-        # always the CPU: the products are memory-bound and the codes live in host memory
-        self.session = ort.InferenceSession(str(KERNELS / f"patch_scores_{codec}.onnx"), opts,
-                                            providers=["CPUExecutionProvider"])
+        self.session = _cpu_session(f"patch_scores_{codec}.onnx", threads)
 
     @staticmethod
     def quantize_query(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -63,3 +75,36 @@ class CodeScorer:
             return np.zeros(0, np.float32)
         sims = self.patch_scores(q, codes, scales)  # (sum N, L)
         return segment_max(sims.T, offsets).mean(axis=0)
+
+
+class FirstStageScorer:
+    """The first stage's score of every window (runtime.index.FirstStage) with one integer kernel
+    call: the query projected onto the index-wide basis, quantised per token, multiplied with the
+    stored summary bytes; for each token the best body part, averaged over tokens."""
+
+    def __init__(self, first_stage, threads: int = 0):
+        self.first_stage = first_stage
+        self.session = _cpu_session("first_stage_int8.onnx", threads)
+
+    def scores(self, tokens: np.ndarray) -> np.ndarray:
+        fs = self.first_stage
+        if fs.num_windows == 0:
+            return np.zeros(0, np.float32)
+        q, token_scale = quantize_columns(fs.basis @ np.asarray(tokens, np.float32).T)
+        return self.session.run(None, {"parts": fs.codes, "q": q, "row_scale": fs.row_scale,
+                                       "token_scale": token_scale})[0]
+
+
+def sketch_maxsim(q: np.ndarray, codes: np.ndarray, scales: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """MaxSim of a query projected onto the sketch directions (L, dims) against packed documents'
+    sketches (unsigned bytes offset by 128, one float16 scale per patch; runtime.index.sketch).
+
+    In float32 with numpy, tokens by patches so that every step runs along contiguous rows: with 16
+    dimensions the integer kernel spends its time packing rows (2-3x slower here)."""
+    if len(offsets) < 2:
+        return np.zeros(0, np.float32)
+    q = np.asarray(q, np.float32)
+    sims = q @ codes.astype(np.float32).T  # (L, N)
+    sims -= 128.0 * q.sum(axis=1, keepdims=True)  # (c - 128) . q
+    sims *= scales.astype(np.float32)[None, :]
+    return np.maximum.reduceat(sims, offsets[:-1], axis=1).mean(axis=0)

@@ -1,20 +1,27 @@
 """Text -> motion search over an index (and motion -> text over a list of captions).
 
-Exact search scores every window with MaxSim. For a large library, a two-stage search first
-ranks windows by a cheap score on small per-body-part summaries (runtime.index.first_stage) and
-scores only the best candidates exactly; its recall against exact search is measured in
-bench/bench_search.py, also for the older first stage on pooled vectors (the query's mean token
-against each window's mean patch), kept as an option for that comparison. MaxSim runs on the
-index's int8 / int4 codes as stored (runtime.search.code_scores) unless a small library's patches are
-already decoded in memory. Hits are clips (a clip's best window), with the frames of the source
-file that window covers and the clip's one-sentence description from the index ("" for a clip
-not described yet: an index upgraded from v2 before its next update, see runtime.index).
+Exact search scores every window with MaxSim on the stored codes, chunk by chunk where they lie.
+Above EXACT_UP_TO windows the search has three stages, each reading fewer bytes per window than
+the next and keeping fewer windows:
+1. the first stage ranks every window by its per-body-part summaries (runtime.index.first_stage,
+   one integer kernel pass over 448 bytes per window);
+2. the sketches of the windows it keeps (each patch on the index's top 16 directions,
+   runtime.index.sketch, 18 bytes per patch) rank them by an approximate MaxSim;
+3. the best few hundred are scored exactly on their int8 codes (runtime.search.code_scores).
+How many windows each stage keeps is a table measured against exact float32 MaxSim on 309 varied
+queries (CANDIDATE_TABLE, bench/bench_search.py). The older first stage on pooled vectors (the
+query's mean token against each window's mean patch) is kept as an option for comparison. Hits
+are clips (a clip's best window), with the frames of the source file that window covers and the
+clip's one-sentence description from the index ("" for a clip not described yet: an index
+upgraded from v2 before its next update, see runtime.index).
+With a bundle that has a sentence encoder and an index that stores description vectors (v6), the
+clips are ranked by the fused score (runtime.search.fusion); `fusion=False` ranks by MaxSim alone.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -22,12 +29,13 @@ from ..index import LibraryIndex, other_model_error
 from ..model import Bundle, Query
 from ..motion import Motion
 from .code_scores import CODECS as INTEGER_CODECS
-from .code_scores import CodeScorer
-from .maxsim import maxsim_packed
+from .code_scores import CodeScorer, FirstStageScorer, sketch_maxsim
+from .fusion import EXTRA_CANDIDATES, WEIGHT, description_scores, fuse
+from .maxsim import maxsim_packed, segment_max
 
 log = logging.getLogger(__name__)
 
-EXACT_UP_TO = 4000  # windows: below this, exact search is fast enough and always used
+EXACT_UP_TO = 4000  # windows: up to this (the default library), every window is scored exactly
 DENSE_CACHE_PATCHES = 400_000  # decoded patches kept in memory for exact search (float32: ~400 MB)
 STREAM_WINDOWS = 8192  # larger libraries are scored exactly block by block
 
@@ -47,6 +55,8 @@ class Hit:
     end_frame: int  # last frame of the window in the source file (inclusive)
     fps: float  # the source file's frame rate
     description: str = ""  # what the whole clip does, in one sentence (runtime.describe), from the index
+    maxsim: float | None = None  # fused search: the MaxSim score of the window (`score` is then the fused one)
+    description_score: float | None = None  # fused search: mean cosine of the query to the clip's descriptions
 
     @property
     def duration_s(self) -> float:
@@ -55,7 +65,8 @@ class Hit:
     def to_json(self) -> dict:
         return {"path": self.path or self.clip_id, "start_frame": self.start_frame, "end_frame": self.end_frame,
                 "fps": self.fps, "score": round(float(self.score), 6), "label": self.label, "id": self.clip_id,
-                "description": self.description}
+                "description": self.description, "maxsim": _rounded(self.maxsim),
+                "description_score": _rounded(self.description_score)}
 
 
 class Searcher:
@@ -68,10 +79,13 @@ class Searcher:
         integer_kernel: score int8/int4 indexes on their codes (False: decode to float first; for
             measuring what the kernel's query rounding costs).
         first_stage: "parts" (per-body-part summaries) or "pooled" (one mean vector per window).
+        fusion: rank by MaxSim fused with the description score when the index and bundle allow
+            it (see `fused`); False: MaxSim alone.
+        fusion_weight: the description's weight in the fused score.
     """
 
     def __init__(self, index: LibraryIndex, bundle: Bundle, candidates: int = 0, integer_kernel: bool = True,
-                 first_stage: str = "parts"):
+                 first_stage: str = "parts", fusion: bool = True, fusion_weight: float = WEIGHT):
         if first_stage not in ("parts", "pooled"):
             raise ValueError(f"first_stage must be 'parts' or 'pooled', not {first_stage!r}")
         if index.meta["model_id"] != bundle.model_id:
@@ -80,14 +94,18 @@ class Searcher:
         self.bundle = bundle
         self.candidates = candidates
         self.first_stage = first_stage
+        self.fusion = fusion
+        self.fusion_weight = fusion_weight
         self._clip_of_window = index.windows[:, 0] if index.num_windows else np.zeros(0, np.int64)
         self._dense: tuple[np.ndarray, np.ndarray] | None = None
         self._scorer: CodeScorer | None = None
-        if integer_kernel and index.codec in INTEGER_CODECS:
-            try:
+        self._first: FirstStageScorer | None = None
+        try:
+            self._first = FirstStageScorer(index.first_stage)
+            if integer_kernel and index.codec in INTEGER_CODECS:
                 self._scorer = CodeScorer(index.codec)
-            except Exception as e:  # a broken onnxruntime install: decode to float instead
-                log.warning("integer MaxSim kernel unavailable (%s); decoding patches to float", e)
+        except Exception as e:  # a broken onnxruntime install: numpy on decoded values instead
+            log.warning("integer kernels unavailable (%s); decoding to float", e)
 
     def score_windows(self, query: Query, window_ids: np.ndarray) -> np.ndarray:
         """Exact MaxSim of `query` against the given windows."""
@@ -113,24 +131,58 @@ class Searcher:
             if self._scorer is None and int(self.index.doclens.sum()) <= DENSE_CACHE_PATCHES:
                 patches, offsets = self._all_patches()
                 return np.arange(n), maxsim_packed(query.tokens, patches, offsets)
-            scores = np.empty(n, np.float32)
+            return np.arange(n), self._exact_scores(query)
+        first, middle = candidate_counts(n, k)
+        cand = self.candidate_windows(query, self.candidates or first)
+        if self.index.sketch_basis is not None and len(cand) > middle:
+            cand = self.sketch_candidates(query, cand, middle)
+        return cand, self.score_windows(query, cand)
+
+    def sketch_candidates(self, query: Query, windows: np.ndarray, count: int) -> np.ndarray:
+        """The middle stage: of `windows`, the `count` best by MaxSim on their sketches (each patch
+        on the index's top 16 directions, runtime.index.sketch)."""
+        codes, scales, offsets = self.index.window_sketches(windows)
+        sims = sketch_maxsim(query.tokens @ self.index.sketch_basis.T, codes, scales, offsets)
+        count = min(count, len(sims))
+        return np.sort(windows[np.argpartition(-sims, count - 1)[:count]])
+
+    def _exact_scores(self, query: Query) -> np.ndarray:
+        """MaxSim of every window: chunk by chunk on the stored codes in place (nothing gathered or
+        decoded; a dropped window is scored with its chunk and left out), or decoded block by block
+        without the integer kernel."""
+        n = self.index.num_windows
+        scores = np.empty(n, np.float32)
+        if self._scorer is None:
             for s in range(0, n, STREAM_WINDOWS):
                 block = np.arange(s, min(n, s + STREAM_WINDOWS))
                 scores[block] = self.score_windows(query, block)
-            return np.arange(n), scores
-        cand = self.candidate_windows(query, self.candidates or default_candidates(n, k))
-        return cand, self.score_windows(query, cand)
+            return scores
+        for first, arrays, offsets, live in self.index.chunk_codes():
+            sims = self._scorer.patch_scores(query.tokens, arrays["codes"], arrays["scales"])
+            chunk = segment_max(sims.T, offsets).mean(axis=0)
+            scores[first: first + int(live.sum())] = chunk[live]
+        return scores
 
     def candidate_windows(self, query: Query, count: int) -> np.ndarray:
         """The first stage: the `count` windows with the best first-stage scores."""
         if self.first_stage == "parts":
-            sims = self.index.first_stage.scores(query.tokens)
+            fs = self._first or self.index.first_stage
+            sims = fs.scores(query.tokens)
         else:
             qv = query.tokens.mean(0)
             qv /= max(np.linalg.norm(qv), 1e-9)
             sims = self.index.pooled @ qv
         count = min(count, len(sims))
         return np.sort(np.argpartition(-sims, count - 1)[:count])
+
+    @property
+    def fused(self) -> bool:
+        """Whether searches rank by the fused score: fusion on, a bundle with a sentence encoder,
+        and an index whose description vectors that encoder made (an index upgraded from v4, or
+        made with another sentence encoder, has them after its next update)."""
+        return bool(self.fusion and getattr(self.bundle, "sentence_session", None) is not None
+                    and self.index.sentence_vectors is not None
+                    and self.index.meta.get("sentence_encoder") == self.bundle.sentence_id)
 
     def search(self, text: str, k: int = 10, exact: bool | None = None) -> list[Hit]:
         """The `k` best clips for `text`, best first (ValueError for an empty text)."""
@@ -139,6 +191,8 @@ class Searcher:
     def search_query(self, query: Query, k: int = 10, exact: bool | None = None) -> list[Hit]:
         if k < 1:
             raise ValueError(f"the number of hits must be 1 or more, not {k}")
+        if self.fused:
+            return self._search_fused(query, k, exact)
         windows, scores = self.window_scores(query, exact, k)
         if len(windows) == 0:
             return []
@@ -155,6 +209,35 @@ class Searcher:
                 break
         return hits
 
+    # ------------------------------------------------------------------ fused ranking (issue 20)
+
+    def _search_fused(self, query: Query, k: int, exact: bool | None) -> list[Hit]:
+        """MaxSim's windows (plus, in two-stage search, the windows of the clips best by
+        description), each clip at its best window, ranked by runtime.search.fusion.fuse."""
+        desc = description_scores(self.index.sentence_vectors, self.index.has_sentence,
+                                  self.bundle.encode_sentences([query.text])[0])
+        windows, scores = self.window_scores(query, exact, k)
+        if len(windows) == 0:
+            return []
+        if len(windows) < self.index.num_windows:  # two-stage: the best by description are candidates too
+            top = np.argpartition(-desc, min(EXTRA_CANDIDATES, len(desc)) - 1)[:EXTRA_CANDIDATES]
+            extra = np.setdiff1d(np.concatenate([np.arange(self.index.clips[c].window_start,
+                                                           self.index.clips[c].window_start
+                                                           + self.index.clips[c].window_count) for c in top]), windows)
+            if len(extra):
+                windows = np.concatenate([windows, extra])
+                scores = np.concatenate([scores, self.score_windows(query, extra)])
+        clips = self._clip_of_window[windows]
+        order = np.lexsort((-scores, clips))  # by clip, best window first
+        first = order[np.concatenate([[True], np.diff(clips[order]) != 0])]
+        best_windows, best_scores, best_clips = windows[first], scores[first], clips[first]
+        fused = fuse(best_scores, desc[best_clips], self.fusion_weight)
+        hits = []
+        for i in np.argsort(-fused, kind="stable")[:k]:
+            hit = self._hit(int(best_windows[i]), float(fused[i]))
+            hits.append(replace(hit, maxsim=float(best_scores[i]), description_score=float(desc[best_clips[i]])))
+        return hits
+
     def _hit(self, window: int, score: float) -> Hit:
         clip_index, start, length = (int(v) for v in self.index.windows[window])
         e = self.index.clips[clip_index]
@@ -164,10 +247,32 @@ class Searcher:
                    e.source_fps, e.description or "")
 
 
+# windows -> (first-stage candidates, sketch candidates) that reached recall@10 >= 0.99 against exact
+# float32 MaxSim on the 309 queries of bench/queries at the measured sizes (bench/bench_search.py,
+# docs/BENCHMARKS.md); between them on a log scale
+CANDIDATE_TABLE = ((4_000, 2_000, 300), (10_900, 4_000, 300), (109_000, 30_000, 500), (1_090_000, 150_000, 1_000))
+
+
+def candidate_counts(num_windows: int, k: int) -> tuple[int, int]:
+    """(windows kept by the first stage, windows of those kept by the sketches) for a library of
+    `num_windows` windows and `k` hits; more hits, proportionally more of both."""
+    sizes = np.log([row[0] for row in CANDIDATE_TABLE])
+    x = np.log(max(num_windows, 1))
+    first = float(np.exp(np.interp(x, sizes, np.log([row[1] for row in CANDIDATE_TABLE]))))
+    middle = float(np.exp(np.interp(x, sizes, np.log([row[2] for row in CANDIDATE_TABLE]))))
+    if x > sizes[-1]:  # beyond the table: the same share of the library
+        first *= num_windows / CANDIDATE_TABLE[-1][0]
+    scale = max(1.0, k / 10)
+    return min(num_windows, round(first * scale)), min(num_windows, round(middle * scale))
+
+
+def _rounded(x: float | None) -> float | None:
+    return None if x is None else round(float(x), 6)
+
+
 def default_candidates(num_windows: int, k: int) -> int:
-    """Windows scored exactly in two-stage search: enough for recall@10 >= 0.99 against exact
-    search at 10k and 100k clips in bench/bench_search.py (docs/BENCHMARKS.md)."""
-    return int(max(64 * k, min(4000, 0.1 * num_windows)))
+    """Windows scored exactly in two-stage search (after the sketches)."""
+    return candidate_counts(num_windows, k)[1]
 
 
 def rank_captions(bundle: Bundle, motion: Motion, captions: list[str]) -> list[tuple[str, float]]:
@@ -180,4 +285,5 @@ def rank_captions(bundle: Bundle, motion: Motion, captions: list[str]) -> list[t
     return [(captions[i], scores[i]) for i in order]
 
 
-__all__ = ["Hit", "Searcher", "rank_captions"]
+__all__ = ["CANDIDATE_TABLE", "EXACT_UP_TO", "Hit", "Searcher", "candidate_counts", "default_candidates",
+           "rank_captions"]

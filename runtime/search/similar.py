@@ -139,14 +139,12 @@ class SimilarSearcher(Searcher):
         means of some query window, part for part (runtime.index.first_stage; the same-part counterpart
         of its text score, and 14 times less arithmetic)."""
         fs = self.index.first_stage
-        if self._flat_parts is None:  # window-major copies: one matrix-vector product per chunk
-            self._flat_parts = [np.ascontiguousarray(p.transpose(1, 0, 2)).reshape(p.shape[1], -1) for p in fs.parts]
+        if self._flat_parts is None:  # decoded once: (windows, parts * dims), one matrix-vector product
+            self._flat_parts = fs.vectors().reshape(fs.num_windows, -1)
         sims = np.full(fs.num_windows, -np.inf, np.float32)
         for k in range(len(query.windows)):
-            q = fs.bases @ query.part_means(k).T  # (chunks, dims, parts): the part means in each chunk's basis
-            for c, flat in enumerate(self._flat_parts):  # flat: (windows of the chunk, parts * dims)
-                lo, hi = fs.bounds[c], fs.bounds[c + 1]
-                np.maximum(sims[lo:hi], flat @ q[c].T.ravel() / NUM_PARTS, out=sims[lo:hi])
+            q = fs.basis @ query.part_means(k).T  # (dims, parts): the part means in the index's basis
+            np.maximum(sims, self._flat_parts @ q.T.ravel() / NUM_PARTS, out=sims)
         count = min(count, len(sims))
         return np.sort(np.argpartition(-sims, count - 1)[:count])
 

@@ -148,3 +148,28 @@ def test_missing_bundle_is_reported(configured, tmp_path):
     with pytest.raises(RuntimeError, match="Model bundle"):
         bpy.ops.motionsearch.index_update()
     assert submodule("engine").STATE.job is None
+
+
+def test_rank_with_descriptions_preference(configured):
+    """The preference Rank with Descriptions (on by default): on, hits carry the MaxSim and the
+    description score that make their fused score; off, they are ranked by MaxSim alone, in the
+    order of those MaxSim scores."""
+    bpy.context.scene.motion_search.use_blend_actions = False
+    st = _index()
+    prefs = submodule("preferences").prefs()
+    engine = submodule("engine")
+    assert prefs.use_fusion
+    query = "someone jogging forward"
+    try:
+        st.query = query
+        on = list(engine.STATE.hits)
+        assert len(on) == len(LIBRARY) and all(h.maxsim is not None and h.description_score is not None for h in on)
+        assert [h.score for h in on] == sorted((h.score for h in on), reverse=True)
+        prefs.use_fusion = False
+        assert bpy.ops.motionsearch.search() == {'FINISHED'}
+        off = list(engine.STATE.hits)
+        assert all(h.maxsim is None for h in off)
+        assert [h.clip_id for h in off] == [h.clip_id for h in sorted(on, key=lambda h: -h.maxsim)]
+        assert [r.clip_id for r in st.results] == [str(h.clip_id) for h in off]
+    finally:
+        prefs.use_fusion = True

@@ -112,3 +112,4 @@ def test_an_index_from_before_the_first_stage_is_upgraded_in_place(built, tmp_pa
     after = index.first_stage.scores(bundle.encode_query("someone walks").tokens)
     np.testing.assert_allclose(after, before, atol=0.02)  # from the int8 codes instead of float patches
     assert not list(old.glob("chunk-*/.*.npy"))  # no temporary files left
+

@@ -66,7 +66,7 @@ def test_each_clip_gets_its_sentence_and_a_short_one_gets_none(built, bundle):
     assert d["Wave"] == d["dataset-2_wave-right-hand_active_001"]  # a Blender action: the same motion
     short = next(c for c in index.clips if c.label == "short")
     assert short.status == "ok" and short.description == "" and short.window_count == 1  # indexed all the same
-    assert json.loads((built / "metadata.json").read_text())["format_version"] == INDEX_VERSION == 4
+    assert json.loads((built / "metadata.json").read_text())["format_version"] == INDEX_VERSION == 6
     hit = Searcher(index, bundle).search("a person waves the right hand", k=5)
     assert {h.label: h.description for h in hit} == d
 
@@ -100,10 +100,10 @@ def test_a_v2_index_is_upgraded_and_described_without_encoding_again(built, libr
                                           for c in json.loads(clips_json.read_text())]))
     meta = json.loads((old / "metadata.json").read_text())
     (old / "metadata.json").write_text(json.dumps(dict(meta, format_version=2)))
-    arrays = {p.relative_to(old): p.read_bytes() for p in old.glob("chunk-*/*.npy")}
 
-    index = LibraryIndex.open(old, bundle)  # upgraded in place: metadata only
+    index = LibraryIndex.open(old, bundle)  # upgraded in place: no description yet, no encoding
     assert json.loads((old / "metadata.json").read_text())["format_version"] == INDEX_VERSION
+    arrays = {p.relative_to(old): p.read_bytes() for p in old.glob("chunk-*/*.npy") if not p.name.startswith("sentences")}
     assert set(_descriptions(index).values()) == {None}
     hits = Searcher(index, bundle).search("a person waves", k=5)  # searchable meanwhile
     assert len(hits) == 5 and {h.description for h in hits} == {""}
@@ -115,7 +115,8 @@ def test_a_v2_index_is_upgraded_and_described_without_encoding_again(built, libr
     assert not encoded and (report.added, report.updated, report.unchanged, report.described) == (0, 0, 5, 5)
     assert "5 described" in report.summary()
     assert _descriptions(index) == want == _descriptions(LibraryIndex.open(old, bundle))
-    assert {p.relative_to(old): p.read_bytes() for p in old.glob("chunk-*/*.npy")} == arrays  # no new patches
+    assert {p.relative_to(old): p.read_bytes() for p in old.glob("chunk-*/*.npy")
+            if not p.name.startswith("sentences")} == arrays  # no new patches (v6: new sentence vectors)
     assert json.loads((old / "metadata.json").read_text())["chunks"] == meta["chunks"]
     assert not list(old.glob("chunk-*/.*"))  # no temporary files left
     assert index.update([library], bundle, motions=[wave_item]).described == 0  # once only

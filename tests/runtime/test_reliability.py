@@ -299,7 +299,8 @@ def test_damaged_index_files_are_named_and_rebuilt(damage, good_lib, tmp_path):
 # ------------------------------------------------------------------------------------- the bundle
 
 @pytest.mark.parametrize("tamper", ["no files list", "file outside", "loaded file not listed", "hop 0",
-                                    "changed encoder", "linked outside", "window not whole patches", "not json"])
+                                    "changed encoder", "linked outside", "window not whole patches", "not json",
+                                    "sentence encoder not listed", "changed sentence encoder"])
 def test_a_tampered_bundle_is_refused(tamper, tmp_path):
     bundle = tmp_path / "bundle"
     shutil.copytree(default_bundle_path(), bundle)
@@ -311,6 +312,12 @@ def test_a_tampered_bundle_is_refused(tamper, tmp_path):
     elif tamper == "loaded file not listed":
         shutil.copy(bundle / "text_encoder.onnx", bundle / "other.onnx")
         manifest["text_encoder"]["file"] = "other.onnx"
+    elif tamper == "sentence encoder not listed":
+        del manifest["files"][manifest["sentence_encoder"]["file"]]
+    elif tamper == "changed sentence encoder":
+        data = bytearray((bundle / "sentence_encoder.onnx").read_bytes())
+        data[-100] ^= 0xFF
+        (bundle / "sentence_encoder.onnx").write_bytes(bytes(data))
     elif tamper == "hop 0":
         manifest["hop"] = 0
     elif tamper == "window not whole patches":

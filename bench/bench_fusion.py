@@ -1,0 +1,126 @@
+"""What fused search adds to a text query (runtime/search/fusion.py).
+
+    ./dev py bench/bench_fusion.py                                   # the parts alone
+    ./dev py bench/bench_fusion.py --index /tmp/idx --sizes 1000,10000   # + end to end, fused vs MaxSim alone
+
+The parts: the sentence encoder's call on a query, and the dot product with every clip's
+description vector plus the standardisation at 1k, 10k and 100k clips (synthetic unit vectors).
+End to end (`--index`, a real v6 index with description vectors): bench/bench_search.py's
+synthetic libraries (every clip a perturbed copy of a real one, with its description vector), each
+query timed through Searcher.search with fusion on and off in the same run (two-stage search,
+which also scores the windows of the EXTRA_CANDIDATES clips best by description). Burn-in first,
+then p50/p95.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np  # noqa: E402
+
+from runtime.model import Bundle  # noqa: E402
+from runtime.search import description_scores, fuse  # noqa: E402
+
+QUERIES = ["a person waves the right hand", "someone walks forward and then turns left", "an angry run",
+           "a polite bow from the waist", "sprint at top speed", "a tired walk, shoulders slumped"]
+
+
+def _timed(fn, n: int) -> tuple[float, float]:
+    for _ in range(5):
+        fn()
+    t = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        fn()
+        t.append((time.perf_counter() - t0) * 1000)
+    return float(np.percentile(t, 50)), float(np.percentile(t, 95))
+
+
+def with_vectors(source, index_path: Path):
+    """Give a bench_search synthetic index the description vectors of the clips it copied."""
+    import json
+
+    from runtime.index import LibraryIndex, chunk_checksums, write_metadata
+
+    by_id = {c.id: source.sentence_vectors[k] for k, c in enumerate(source.clips)}
+    meta = json.loads((index_path / "metadata.json").read_text())
+    for name in meta["chunks"]:
+        d = index_path / name
+        ids = [c["id"].rsplit("#", 1)[0] for c in json.loads((d / "clips.json").read_text())]
+        np.save(d / "sentences.npy", np.stack([by_id[i] for i in ids]).astype(np.float16))
+        meta["checksums"][name] = chunk_checksums(d)
+    write_metadata(index_path, dict(meta, sentence_encoder=source.meta["sentence_encoder"], sentences_files={}))
+    return LibraryIndex.open(index_path)
+
+
+def end_to_end(bundle, index_path: str, sizes: list[int], work: Path) -> None:
+    import shutil
+    import statistics
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from bench_search import QUERIES as SEARCHES
+    from bench_search import synthetic_index
+
+    from runtime.index import LibraryIndex
+    from runtime.search import Searcher
+
+    source = LibraryIndex.open(index_path, bundle)
+    if source.sentence_vectors is None:
+        raise SystemExit(f"{index_path}: no description vectors (update it with this version first)")
+    print("\n| clips | windows | two-stage p50 ms, MaxSim alone | p95 | two-stage p50 ms, fused | p95 | p50 ratio |")
+    print("|---:|---:|---:|---:|---:|---:|---:|")
+    for size in sizes:
+        synthetic_index(source, work / f"fusion-{size}", size)
+        index = with_vectors(source, work / f"fusion-{size}")
+        row = {}
+        for fusion in (False, True, False, True):  # interleaved: the machine's load hits both alike
+            searcher = Searcher(index, bundle, fusion=fusion)
+            assert searcher.fused == fusion
+            for q in SEARCHES[:3]:
+                searcher.search(q, 10, exact=False)
+            for q in SEARCHES:
+                t0 = time.perf_counter()
+                searcher.search(q, 10, exact=False)
+                row.setdefault(fusion, []).append((time.perf_counter() - t0) * 1000)
+        a, b = statistics.median(row[False]), statistics.median(row[True])
+        print(f"| {size} | {index.num_windows} | {a:.1f} | {np.percentile(row[False], 95):.1f} | {b:.1f} | "
+              f"{np.percentile(row[True], 95):.1f} | {b / a:.2f} |", flush=True)
+        del index
+        shutil.rmtree(work / f"fusion-{size}", ignore_errors=True)
+
+
+def main() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--index", default=None, help="a real v6 index with description vectors: end to end too")
+    parser.add_argument("--sizes", default="1000,10000")
+    parser.add_argument("--work", default="/tmp/motion-search-bench")
+    args = parser.parse_args()
+    bundle = Bundle.load(device="cpu")
+    k = iter(range(10 ** 9))
+    p50, p95 = _timed(lambda: bundle.encode_sentences([QUERIES[next(k) % len(QUERIES)]]), 60)
+    print(f"sentence encoder, one query: p50 {p50:.2f} ms, p95 {p95:.2f} ms")
+    p50, p95 = _timed(lambda: bundle.encode_query(QUERIES[next(k) % len(QUERIES)]), 60)
+    print(f"(for scale) text encoder, one query: p50 {p50:.2f} ms, p95 {p95:.2f} ms")
+    rng = np.random.default_rng(0)
+    q = bundle.encode_sentences(QUERIES[:1])[0]
+    for clips in (1_000, 10_000, 100_000):
+        v = rng.standard_normal((clips, bundle.sentence_dim)).astype(np.float32)
+        v /= np.linalg.norm(v, axis=1, keepdims=True)
+        has = np.ones(clips, bool)
+        m = rng.standard_normal(clips).astype(np.float32)
+        p50, p95 = _timed(lambda: fuse(m, description_scores(v, has, q)), 40)
+        print(f"{clips:>7} clips: description scores + fuse p50 {p50:.2f} ms, p95 {p95:.2f} ms "
+              f"(vectors {v.nbytes / 1e6:.0f} MB float32 in memory, {v.nbytes / 2e6:.0f} MB float16 on disk)")
+    if args.index:
+        end_to_end(bundle, args.index, [int(x) for x in args.sizes.split(",")], Path(args.work))
+
+
+if __name__ == "__main__":
+    main()

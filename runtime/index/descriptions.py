@@ -1,0 +1,68 @@
+"""What an index stores of a clip's descriptions for fused search (format v6): the texts, and one
+sentence vector per clip.
+
+A clip's texts are the describer's summary, CAPTIONS varied captions of the whole clip (seeded:
+the same clip, the same texts) and, for a clip longer than one window, the summary of every
+WINDOW-frame stretch (hop HOP), so that what happens late in a long take is said too. Each text
+goes through the bundle's pretrained sentence encoder (runtime.model.Bundle.encode_sentences);
+the clip's vector is the mean of those unit vectors, so that its dot product with a query's unit
+vector is the mean cosine between the query and the clip's descriptions (measured on the
+free-form validation queries against the best caption's cosine, the normalised mean, the summary
+alone and the captions without windows: docs/RESULTS.md).
+
+Per chunk, `sentences.npy` (clips, S) float16 holds the vectors row by row as clips.json lists
+the clips (a failed clip's row is zeros); when descriptions are redone, `sentences-<id>.npy`
+(metadata.json's `sentences_files` names it). metadata.json's `sentence_encoder` is the id of the
+encoder that made them (None: no vectors yet, as after the in-place upgrade of an older index; the
+next update describes the clips again without encoding their motion again).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from ..errors import MotionSearchError
+from ..motion import Motion, window_starts
+
+log = logging.getLogger(__name__)
+
+CAPTIONS = 8  # varied captions of the whole clip, besides its summary
+WINDOW = 224  # frames (20 fps) of a long clip's stretches, each summarised
+HOP = 112
+SEED = 0
+
+
+def description_texts(motion: Motion) -> list[str]:
+    """The summary, the captions and, for a long clip, each stretch's summary ([] when the clip
+    cannot be described: too short, or a describer error, logged and never fatal)."""
+    from ..describe import describe
+
+    try:
+        d = describe(motion)
+        texts = [d.summary] + [c.text for c in d.captions(CAPTIONS, seed=SEED)]
+        n = motion.num_frames
+        if n > WINDOW:
+            for s in window_starts(n, WINDOW, HOP):
+                try:
+                    texts.append(describe(motion, int(s), int(s) + WINDOW).summary)
+                except MotionSearchError:
+                    pass
+    except MotionSearchError:
+        return []
+    except Exception as e:  # noqa: BLE001 - a describer bug must not cost the clip its place in the index
+        log.warning("%s: cannot describe (%s: %s)", motion.source, type(e).__name__, e)
+        return []
+    return [t for t in texts if t]  # repeats kept: a clip that walks in most stretches is mostly a walk
+
+
+def description_vector(bundle, texts: list[str] | None) -> np.ndarray:
+    """The mean of the texts' unit sentence vectors ((S,) float32; zeros for no texts)."""
+    if not texts:
+        return np.zeros(bundle.sentence_dim, np.float32)
+    return bundle.encode_sentences(texts).mean(axis=0)
+
+
+def vectors_file(meta: dict, chunk: str) -> str:
+    return meta.get("sentences_files", {}).get(chunk, "sentences.npy")

@@ -1,0 +1,176 @@
+"""Fused search (issue 20): the index's v6 fields (each clip's description texts and sentence
+vector), the in-place upgrade of a v4 index, and the ranking with fusion on and off, on real
+Bandai-Namco clips with the shipped bundle (its int8 sentence encoder)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from runtime.index import INDEX_VERSION, LibraryIndex, chunk_checksums, description_texts, description_vector, write_metadata
+from runtime.model import Bundle, default_bundle_path
+from runtime.motion import load_motion
+from runtime.search import Searcher, fuse, standardised
+
+CLIPS = ("dataset-1_kick_normal_001.bvh", "dataset-1_punch_normal_001.bvh", "dataset-1_slash_normal_001.bvh",
+         "dataset-1_walk_normal_001.bvh", "dataset-1_run_normal_001.bvh", "dataset-1_bow_normal_001.bvh",
+         "dataset-1_dash_normal_001.bvh")
+
+
+@pytest.fixture(scope="module")
+def bundle():
+    return Bundle.load(default_bundle_path(), device="cpu")
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory, bandai1):
+    lib = tmp_path_factory.mktemp("lib")
+    for name in CLIPS:
+        shutil.copy(bandai1 / name, lib / name)
+    return lib
+
+
+@pytest.fixture(scope="module")
+def built(library, bundle, tmp_path_factory):
+    path = tmp_path_factory.mktemp("idx") / "index"
+    report = LibraryIndex.create(path, bundle).update([library], bundle)
+    assert report.added == len(CLIPS) and not report.failed
+    return path
+
+
+def test_the_bundle_has_a_pretrained_sentence_encoder_and_keeps_its_model_id(bundle):
+    manifest = json.loads((default_bundle_path() / "manifest.json").read_text())
+    assert bundle.sentence_id == manifest["sentence_encoder"]["id"] and bundle.sentence_dim == 384
+    assert "sentence_encoder.onnx" in manifest["files"]
+    v = bundle.encode_sentences(["a person kicks", "someone kicks with the leg", "a person bows politely"])
+    assert np.allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-3)
+    assert v[0] @ v[1] > v[0] @ v[2]  # pretrained sentence knowledge: the paraphrase is closer
+    assert np.array_equal(bundle.encode_sentences(["a person kicks"])[0], v[0])  # alone or not: the same
+
+
+def test_stored_vectors_match_a_fresh_encode(built, bundle, library):
+    index = LibraryIndex.open(built, bundle)
+    meta = json.loads((built / "metadata.json").read_text())
+    assert meta["format_version"] == INDEX_VERSION == 6 and meta["sentence_encoder"] == bundle.sentence_id
+    assert index.sentence_vectors.shape == (len(CLIPS), bundle.sentence_dim) and index.has_sentence.all()
+    for k, clip in enumerate(index.clips):
+        texts = description_texts(load_motion(clip.path))
+        assert clip.captions == texts and clip.description == texts[0] and len(texts) >= 5
+        fresh = description_vector(bundle, texts)
+        assert np.abs(index.sentence_vectors[k] - fresh).max() < 2e-3  # stored as float16
+    kick = next(c for c in index.clips if "kick" in c.label)
+    assert any("kick" in t for t in kick.captions)
+
+
+@pytest.mark.parametrize("query,clip", [("someone kicks a ball", "kick"), ("a quick dash", "dash")])
+def test_fusion_on_and_off(built, bundle, query, clip):
+    """Off: the MaxSim order. On: the order of the fused score, made from the two scores each hit
+    carries; the clip whose descriptions say it ("kicks", "dashes") moves up to first."""
+    index = LibraryIndex.open(built, bundle)
+    off = Searcher(index, bundle, fusion=False)
+    on = Searcher(index, bundle)
+    assert on.fused and not off.fused
+    plain = off.search(query, k=len(CLIPS))
+    fused = on.search(query, k=len(CLIPS))
+    assert [h.score for h in plain] == sorted([h.score for h in plain], reverse=True)
+    assert all(h.maxsim is None for h in plain)
+    by_id = {h.clip_id: h for h in plain}
+    for h in fused:  # the same window (explanations come from MaxSim) and its MaxSim score
+        assert h.window == by_id[h.clip_id].window and h.maxsim == pytest.approx(by_id[h.clip_id].score, abs=1e-6)
+    m = np.array([h.maxsim for h in fused])
+    d = np.array([h.description_score for h in fused])
+    assert np.allclose([h.score for h in fused], fuse(m, d), atol=1e-5)
+    assert [h.score for h in fused] == sorted([h.score for h in fused], reverse=True)
+    assert f"_{clip}_" in fused[0].label and f"_{clip}_" not in plain[0].label
+    assert d[0] == d.max()
+    j = fused[0].to_json()
+    assert {"score", "maxsim", "description_score"} <= set(j)
+
+
+def test_standardised_and_fuse_shapes():
+    assert np.allclose(standardised(np.array([1.0, 1.0, 1.0])), 0.0)
+    with pytest.raises(ValueError, match="differ in shape"):
+        fuse(np.zeros(3), np.zeros(4))
+
+
+def test_cli_json_has_both_scores_and_no_fusion_turns_it_off(built):
+    base = [sys.executable, "-m", "runtime", "search", "someone kicks a ball", "--index", str(built),
+            "--bundle", str(default_bundle_path()), "--json", "--top", "3"]
+    on = json.loads(subprocess.run(base, capture_output=True, text=True, check=True).stdout)
+    off = json.loads(subprocess.run(base + ["--no-fusion"], capture_output=True, text=True, check=True).stdout)
+    assert all("maxsim" in h and "description_score" in h for h in on)
+    assert all("maxsim" not in h for h in off)
+    assert "_kick_" in on[0]["path"] and "_kick_" not in off[0]["path"]
+
+
+def test_a_v4_index_is_upgraded_in_place_and_described_without_encoding(built, library, bundle, tmp_path,
+                                                                       monkeypatch):
+    old = tmp_path / "v4"
+    shutil.copytree(built, old)
+    meta = json.loads((old / "metadata.json").read_text())
+    for chunk in meta["chunks"]:  # what v4 wrote: no texts, no vectors
+        d = old / chunk
+        (d / "sentences.npy").unlink()
+        clips = d / "clips.json"
+        clips.write_text(json.dumps([{k: v for k, v in c.items() if k != "captions"}
+                                     for c in json.loads(clips.read_text())]))
+        meta["checksums"][chunk] = chunk_checksums(d)
+    meta = {k: v for k, v in meta.items() if k not in ("sentence_encoder", "sentences_files")}
+    write_metadata(old, dict(meta, format_version=4))
+    patches = {p.relative_to(old): p.read_bytes() for p in old.glob("chunk-*/*.npy")}
+
+    index = LibraryIndex.open(old, bundle)  # upgraded in place: the metadata only
+    upgraded = json.loads((old / "metadata.json").read_text())
+    assert upgraded["format_version"] == 6 and upgraded["sentence_encoder"] is None
+    assert index.sentence_vectors is None and all(c.captions is None for c in index.clips)
+    searcher = Searcher(index, bundle)
+    assert not searcher.fused and len(searcher.search("a kick", k=3)) == 3  # MaxSim alone meanwhile
+
+    encoded = []
+    real = bundle.encode_windows
+    monkeypatch.setattr(bundle, "encode_windows", lambda *a, **k: encoded.append(1) or real(*a, **k))
+    report = index.update([library], bundle)
+    assert not encoded and (report.added, report.unchanged, report.described) == (0, len(CLIPS), len(CLIPS))
+    fresh = LibraryIndex.open(old, bundle)
+    want = LibraryIndex.open(built, bundle)
+    assert np.abs(fresh.sentence_vectors - want.sentence_vectors).max() < 1e-6
+    assert [c.captions for c in fresh.clips] == [c.captions for c in want.clips]
+    assert Searcher(fresh, bundle).fused
+    kept = {p.relative_to(old): p.read_bytes() for p in old.glob("chunk-*/*.npy") if not p.name.startswith("sentences")}
+    assert kept == patches  # no patch encoded or rewritten
+    assert fresh.update([library], bundle).described == 0  # once only
+
+
+def test_vectors_of_another_sentence_encoder_are_redone(built, library, bundle, tmp_path):
+    copy = tmp_path / "other"
+    shutil.copytree(built, copy)
+    meta = json.loads((copy / "metadata.json").read_text())
+    write_metadata(copy, dict(meta, sentence_encoder="another-encoder"))
+    index = LibraryIndex.open(copy, bundle)
+    assert not Searcher(index, bundle).fused  # vectors of another encoder are never mixed with this one's
+    assert index.update([library], bundle).described == len(CLIPS)
+    assert Searcher(LibraryIndex.open(copy, bundle), bundle).fused
+    assert len(list((copy / meta["chunks"][0]).glob("sentences*.npy"))) == 1  # the old file is gone
+
+
+def test_two_stage_search_adds_the_clips_best_by_description(built, bundle, monkeypatch):
+    """In two-stage search the first stage picks the candidates; fusion scores the windows of the
+    clips best by description too, so a clip the first stage missed can still come first."""
+    import runtime.search.searcher as searcher_module
+
+    index = LibraryIndex.open(built, bundle)
+    kick = next(k for k, c in enumerate(index.clips) if "_kick_" in c.label)
+    others = np.array([w for w in range(index.num_windows) if index.windows[w, 0] != kick][:2])
+    searcher = Searcher(index, bundle, candidates=2)
+    monkeypatch.setattr(searcher, "candidate_windows", lambda query, count: others)  # a first stage without it
+    monkeypatch.setattr(searcher_module, "EXTRA_CANDIDATES", 1)
+    hits = searcher.search("someone kicks a ball", k=3, exact=False)
+    assert "_kick_" in hits[0].label
+    plain = Searcher(index, bundle, candidates=2, fusion=False)
+    monkeypatch.setattr(plain, "candidate_windows", lambda query, count: others)
+    assert all("_kick_" not in h.label for h in plain.search("someone kicks a ball", k=3, exact=False))

@@ -1,0 +1,137 @@
+"""The search paths of index format v5 on a real index built with the shipped model: int8 codes
+stored offset by 128 (and the in-place upgrade from v4, killed or not), the first stage's integer
+kernel, the exact path that scores chunks where they lie, codes held in memory or memory-mapped."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from runtime.index import INDEX_VERSION, LibraryIndex, chunk_checksums, read_meta, write_metadata
+from runtime.model import Bundle
+from runtime.search import FirstStageScorer, Searcher, candidate_counts, maxsim_packed, sketch_maxsim
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory, bandai2):
+    lib = tmp_path_factory.mktemp("lib")
+    for f in sorted(bandai2.glob("dataset-2_*_active_00[1-2].bvh"))[:24]:
+        shutil.copy(f, lib / f.name)
+    bundle = Bundle.load(None, device="cpu")
+    path = tmp_path_factory.mktemp("idx") / "index"
+    LibraryIndex.create(path, bundle).update([lib], bundle, chunk_clips=10)
+    return bundle, path
+
+
+def test_the_first_stage_kernel_scores_what_the_summaries_say(built):
+    """The integer kernel (runtime/search/kernels/first_stage_int8.onnx) against the float reference
+    of the same summaries: close, and the same candidates at the top."""
+    bundle, path = built
+    index = LibraryIndex.open(path, bundle)
+    scorer = FirstStageScorer(index.first_stage)
+    for text in ("a person raises the left hand", "someone walks forward and turns", "a bow"):
+        tokens = bundle.encode_query(text).tokens
+        want, got = index.first_stage.scores(tokens), scorer.scores(tokens)
+        assert got.shape == (index.num_windows,) and np.abs(got - want).max() < 5e-3
+        top = max(5, index.num_windows // 4)
+        assert len(set(np.argsort(-got)[:top]) & set(np.argsort(-want)[:top])) >= top - 1
+
+
+def _as_v4(path):
+    """Turn a current index back into format v4 (int8 codes as signed bytes) as v4 wrote it."""
+    meta = read_meta(path)
+    for name in meta["chunks"]:
+        codes = np.load(path / name / "codes.npy")
+        np.save(path / name / "codes.npy", (codes ^ np.uint8(128)).view(np.int8))
+    meta = dict(meta, format_version=4, checksums={n: chunk_checksums(path / n) for n in meta["chunks"]})
+    write_metadata(path, meta)
+    return meta
+
+
+def test_a_v4_index_is_upgraded_in_place_and_a_kill_before_its_commit_loses_nothing(built, tmp_path, monkeypatch):
+    bundle, path = built
+    queries = [bundle.encode_query(t) for t in ("someone walks", "a person raises the left hand")]
+    current = LibraryIndex.open(path, bundle)
+    want = [Searcher(current, bundle).window_scores(q, exact=True)[1] for q in queries]
+    old = tmp_path / "v4"
+    shutil.copytree(path, old)
+    v4 = _as_v4(old)
+    assert np.load(old / v4["chunks"][0] / "codes.npy").dtype == np.int8
+
+    # killed after the new folders are written, before the metadata says v5
+    import runtime.index.upgrade as upgrade
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt("killed")
+    monkeypatch.setattr(upgrade, "write_json", killed)
+    with pytest.raises(KeyboardInterrupt):
+        LibraryIndex.open(old, bundle)
+    monkeypatch.undo()
+    assert read_meta(old) == v4  # still the v4 index, whole; the unlisted folders go at the next upgrade
+
+    index = LibraryIndex.open(old, bundle)
+    meta = read_meta(old)
+    assert meta["format_version"] == INDEX_VERSION == 5
+    assert not set(meta["chunks"]) & set(v4["chunks"])  # new folders; the old ones are gone
+    assert sorted(d.name for d in old.glob("chunk-*")) == sorted(meta["chunks"]) and not list(old.glob(".tmp-*"))
+    assert all(np.load(old / n / "codes.npy").dtype == np.uint8 for n in meta["chunks"])
+    got = [Searcher(index, bundle).window_scores(q, exact=True)[1] for q in queries]
+    for a, b in zip(want, got):
+        np.testing.assert_array_equal(a, b)  # the same codes, only stored offset by 128
+    assert [c.id for c in index.clips] == [c.id for c in current.clips]
+
+
+def test_exact_search_on_chunks_in_place_skips_dropped_windows_and_matches_gathered_codes(built, tmp_path,
+                                                                                          monkeypatch):
+    """The exact path scores each chunk's codes where they lie (a dropped clip's windows included in
+    the pass, left out of the result); it must equal MaxSim on the live windows' gathered codes, with
+    the codes held in memory or memory-mapped."""
+    bundle, path = built
+    lib, work = tmp_path / "lib", tmp_path / "index"
+    shutil.copytree(Path(LibraryIndex.open(path, bundle).clips[0].path).parent, lib)
+    index = LibraryIndex.create(work, bundle)
+    index.update([lib], bundle, chunk_clips=10)
+    victim = Path(index.clips[3].path)
+    victim.write_text(victim.read_text() + "\n")  # changed bytes, the same motion
+    index.update([lib], bundle, chunk_clips=10)
+    index = LibraryIndex.open(work, bundle)
+    assert any(index.meta["dropped"].values())  # the old version is a dropped entry of its chunk
+    for limit in ("4096", "0"):  # codes copied into memory, or left memory-mapped
+        monkeypatch.setenv("MOTION_SEARCH_CODES_IN_MEMORY_MB", limit)
+        opened = LibraryIndex.open(work, bundle)
+        assert (opened._in_memory is not None) == (limit != "0")
+        searcher = Searcher(opened, bundle)
+        q = bundle.encode_query("a person raises the left hand")
+        ids, exact = searcher.window_scores(q, exact=True)
+        gathered = searcher.score_windows(q, np.arange(opened.num_windows))
+        np.testing.assert_allclose(exact, gathered, atol=1e-6)
+        assert len(ids) == opened.num_windows
+
+
+def test_each_stage_keeps_the_exact_best_and_the_counts_follow_the_table(built):
+    """The first stage and the sketches each keep the exact best windows (here: the best 5 clips
+    among a third of the windows); the sketch score is MaxSim on the projected patches; the counts
+    grow with the library, never past it, and small libraries are searched exactly."""
+    bundle, path = built
+    index = LibraryIndex.open(path, bundle)
+    searcher = Searcher(index, bundle)
+    n = index.num_windows
+    every = np.arange(n)
+    patches, offsets = index.window_patches(every)
+    for text in ("a person raises the left hand", "someone walks forward", "a person turns around", "bows"):
+        q = bundle.encode_query(text)
+        exact = {h.window for h in searcher.search_query(q, 5, exact=True)}
+        assert exact <= set(searcher.candidate_windows(q, n // 2).tolist())
+        assert exact <= set(searcher.sketch_candidates(q, every, n // 3).tolist())
+        projected = q.tokens @ index.sketch_basis.T
+        codes, scales, sk_offsets = index.window_sketches(every)
+        np.testing.assert_array_equal(sk_offsets, offsets)
+        want = maxsim_packed(projected, patches @ index.sketch_basis.T, offsets)
+        np.testing.assert_allclose(sketch_maxsim(projected, codes, scales, offsets), want, atol=0.02)
+    sizes = [1_000, 2_000, 5_000, 10_000, 50_000, 100_000, 1_000_000, 3_000_000]
+    counts = [candidate_counts(s, 10) for s in sizes]
+    assert counts == sorted(counts) and all(m <= f <= s for (f, m), s in zip(counts, sizes))
+    assert candidate_counts(500, 10) == (500, 300) and candidate_counts(10_000, 50)[1] > candidate_counts(10_000, 10)[1]

@@ -1,0 +1,291 @@
+"""Fused search (runtime/search/fusion.py) measured on the hand-written free-form queries, the
+Bandai-Namco label protocol, rare actions and hubs: the figures of docs/RESULTS.md's "Fused search"
+section and docs/fusion.json.
+
+    ./dev py training/fusion_eval.py models/default                    # the report (about 2 minutes)
+    ./dev py training/fusion_eval.py models/default --sweep            # + the weight sweep on val
+    ./dev py training/fusion_eval.py models/default --rare IDX         # rare actions over a whole-library index
+
+`--rare` searches an index of the whole Bandai-Namco library (`python -m runtime index
+.cache/data/bandai-namco-1/data .cache/data/bandai-namco-2/data --index IDX`) with the hand-written
+sentences of training/freeform/rare_actions.tsv, fused and MaxSim alone (exact search), and
+reports the rank of the first clip of the right content.
+
+Every clip's description vector is made as an index makes it (runtime.index.descriptions: the
+describer's summary, captions and stretch summaries through the bundle's sentence encoder), and
+the scores are fused with the runtime's own `fuse`. The weight and the choice of texts were chosen
+on the validation queries (`--sweep` prints that choice again: the best mean of R@1/5/10, ties to
+the better R@1); the test queries are only reported. "pooled" is the other encoder the issue asks
+about: the shipped (fine-tuned) text encoder's mean token, normalised, in place of the pretrained
+MiniLM, with its own weight chosen on val the same way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np  # noqa: E402
+
+import training  # noqa: F401,E402
+from runtime.index import description_texts  # noqa: E402
+from runtime.model import Bundle  # noqa: E402
+from runtime.search import FUSION_WEIGHT as WEIGHT  # noqa: E402
+from runtime.search import fuse  # noqa: E402
+
+WEIGHTS = tuple(np.round(np.arange(0.1, 2.01, 0.1), 2))
+RARE = ("punch", "kick", "slash", "call", "respond", "dance", "guide", "bow", "bye", "byebye")  # < 10 clips a label
+RARE_WORDS = {"punch": ("punch", "jab"), "kick": ("kick",), "sword/slash": ("sword", "slash"), "dance": ("danc",),
+              "guide": ("way", "direction", "gesturing"), "bow": ("bow", "greet", "bends forward", "leans the upper")}
+BACKGROUND = 400  # describer captions of training clips: the unrelated queries of the hub measure
+TOP = 10
+
+
+def _texts_of(clips) -> dict[str, list[str]]:
+    from training.data import clip_motion
+
+    out = {}
+    for c in clips:
+        try:
+            out[c.key] = description_texts(clip_motion(c))
+        except Exception:  # noqa: BLE001 - an unreadable clip has no descriptions (as in an index)
+            out[c.key] = []
+    return out
+
+
+class _Encoders:
+    """Unit sentence vectors by the pretrained sentence encoder ("minilm") or the shipped text
+    encoder's mean token ("pooled"), cached by text."""
+
+    def __init__(self, bundle: Bundle):
+        self.bundle = bundle
+        self.cache: dict[tuple[str, str], np.ndarray] = {}
+
+    def __call__(self, kind: str, texts: list[str]) -> np.ndarray:
+        todo = [t for t in dict.fromkeys(texts) if (kind, t) not in self.cache]
+        if todo:
+            if kind == "minilm":
+                vecs = self.bundle.encode_sentences(todo)
+            else:
+                vecs = np.stack([q.tokens.mean(0) / np.linalg.norm(q.tokens.mean(0))
+                                 for q in self.bundle.encode_queries(todo)])
+            self.cache.update({(kind, t): v for t, v in zip(todo, vecs)})
+        if not texts:
+            return np.zeros((0, self.bundle.sentence_dim if kind == "minilm" else self.bundle.embed_dim), np.float32)
+        return np.stack([self.cache[(kind, t)] for t in texts])
+
+    def clip_vectors(self, kind: str, keys: list[str], texts: dict[str, list[str]], which: str = "all") -> np.ndarray:
+        rows = []
+        for k in keys:
+            t = texts.get(k, [])
+            t = t[:1] if which == "summary" else t
+            v = self(kind, t)
+            rows.append(v.mean(0) if len(v) else np.zeros(v.shape[1], np.float32))
+        return np.stack(rows)
+
+
+def _scores(enc: _Encoders, kind: str, captions: list[str], vectors: np.ndarray) -> np.ndarray:
+    return enc(kind, captions) @ vectors.T
+
+
+def _fused(maxsim: np.ndarray, desc: np.ndarray, weight: float) -> np.ndarray:
+    return np.stack([fuse(m, d, weight) for m, d in zip(maxsim, desc)])
+
+
+def _sel(m: dict) -> tuple[float, float]:
+    return ((m["R@1"] + m["R@5"] + m["R@10"]) / 3, m["R@1"])
+
+
+def _first_ranks(sim: np.ndarray, rel: np.ndarray) -> np.ndarray:
+    order = np.argsort(-sim, axis=1, kind="stable")
+    return np.take_along_axis(rel, order, axis=1).argmax(axis=1) + 1
+
+
+def k_occurrence(sim: np.ndarray, top: int = TOP) -> dict:
+    """How often each clip is in the top `top` over the queries (rows): the largest count, the
+    number of clips in 5 times their share or more, the skewness of the counts (hubness), and the
+    share of clips never retrieved."""
+    n = sim.shape[1]
+    top_ids = np.argpartition(-sim, top - 1, axis=1)[:, :top]
+    counts = np.bincount(top_ids.ravel(), minlength=n)
+    mean = counts.mean()
+    skew = float(((counts - mean) ** 3).mean() / max(counts.std(), 1e-9) ** 3)
+    return {"max": int(counts.max()), "hubs (>= 5x share)": int((counts >= 5 * mean).sum()), "skewness": round(skew, 2),
+            "never in top 10 %": round(100.0 * float((counts == 0).mean()), 1), "queries": int(sim.shape[0])}
+
+
+def evaluate(bundle_path: str, sweep: bool = False, log=print) -> dict:
+    from training.bundle_eval import bundle_similarity, freeform_scores
+    from training.data import bandai_clips, clip_motion, cmu_clips, split_clips
+    from training.freeform import freeform_metrics, load_queries, split_pool
+    from training.metrics import protocol_metrics
+
+    bundle = Bundle.load(bundle_path, device="cpu")
+    if bundle.sentence_session is None:
+        raise SystemExit(f"{bundle_path}: the bundle has no sentence encoder (exporter/sentence_encoder.py)")
+    enc = _Encoders(bundle)
+    pools = {s: split_pool(s) for s in ("val", "test")}
+    texts = _texts_of([c for p in pools.values() for c in p])
+    out: dict = {"weight": WEIGHT}
+    data = {}
+    for split in ("val", "test"):
+        es, maxsim, rel = freeform_scores(bundle, split)
+        keys = [c.key for c in es.clips]
+        kinds = np.array([q.kind for q in load_queries(split)])
+        desc = {kind: _scores(enc, kind, es.captions, enc.clip_vectors(kind, keys, texts)) for kind in ("minilm", "pooled")}
+        desc["summary"] = _scores(enc, "minilm", es.captions, enc.clip_vectors("minilm", keys, texts, "summary"))
+        data[split] = (es, maxsim, rel, kinds, desc)
+    # the weight of each variant, chosen on val
+    weights = {}
+    for variant in ("minilm", "pooled", "summary"):
+        _, maxsim, rel, _, desc = data["val"]
+        table = {w: freeform_metrics(_fused(maxsim, desc[variant], w), rel) for w in WEIGHTS}
+        weights[variant] = max(WEIGHTS, key=lambda w: _sel(table[w]))
+        if sweep:
+            log(f"val sweep ({variant}): " + ", ".join(f"{w}: {_sel(m)[0]:.1f}" for w, m in table.items()))
+    weights["minilm"] = WEIGHT  # the shipped weight (chosen the same way; --sweep shows it)
+    out["weights chosen on val"] = weights
+    rows = {}
+    for split, (es, maxsim, rel, kinds, desc) in data.items():
+        scored = {"MaxSim only": maxsim, "description only (MiniLM)": desc["minilm"],
+                  "fused (MiniLM, shipped)": _fused(maxsim, desc["minilm"], weights["minilm"]),
+                  "fused (MiniLM, summary only)": _fused(maxsim, desc["summary"], weights["summary"]),
+                  "description only (pooled text encoder)": desc["pooled"],
+                  "fused (pooled text encoder)": _fused(maxsim, desc["pooled"], weights["pooled"])}
+        for name, sim in scored.items():
+            for part, keep in (("all", np.ones(len(kinds), bool)), ("original", kinds == ""),
+                               ("style", kinds == "style"), ("speed", kinds == "speed")):
+                if keep.any():
+                    rows.setdefault(name, {})[f"{split} {part}"] = freeform_metrics(sim[keep], rel[keep])
+        # rare actions: the rank of the first right clip, per query naming one
+        queries = load_queries(split)
+        for label, words in RARE_WORDS.items():
+            for qi, q in enumerate(queries):
+                if any(w in q.sentence.lower() for w in words):
+                    r0 = int(_first_ranks(maxsim[qi: qi + 1], rel[qi: qi + 1])[0])
+                    r1 = int(_first_ranks(scored["fused (MiniLM, shipped)"][qi: qi + 1], rel[qi: qi + 1])[0])
+                    out.setdefault("rare actions", []).append({"action": label, "split": split, "query": q.sentence,
+                                                               "MaxSim rank": r0, "fused rank": r1,
+                                                               "clips": len(es.clips)})
+    out["free-form"] = rows
+    # the Bandai-Namco label protocol on the test split (label captions, any clip of the same content and style)
+    from exporter.evaluate_bundle import test_sets
+
+    bandai = next(es for es in test_sets(bundle.window, bundle.hop) if es.name == "bandai_test")
+    maxsim = bundle_similarity(bundle, bandai)
+    btexts = _texts_of(bandai.clips)
+    dv = _scores(enc, "minilm", bandai.captions, enc.clip_vectors("minilm", [c.key for c in bandai.clips], btexts))
+    out["label protocol (Bandai-Namco test)"] = {
+        name: {k: protocol_metrics(sim, bandai.captions, bandai.label_keys)[k]
+               for k in ("label", "all")}
+        for name, sim in (("MaxSim only", maxsim), ("fused", _fused(maxsim, dv, WEIGHT)))}
+    # hubs: unrelated queries (describer captions of training clips) against the test pool
+    from runtime.describe import describe
+
+    train = split_clips(bandai_clips() + cmu_clips(), "train")
+    rng = np.random.default_rng(0)
+    background = []
+    for i in rng.choice(len(train), BACKGROUND, replace=False):
+        try:
+            caps = describe(clip_motion(train[int(i)])).captions(1, seed=int(i))
+        except Exception:  # noqa: BLE001
+            continue
+        if caps:
+            background.append(caps[0].text)
+    es = data["test"][0]
+    bg = replace(es, captions=background)
+    maxsim = bundle_similarity(bundle, bg)
+    dv = _scores(enc, "minilm", background, enc.clip_vectors("minilm", [c.key for c in es.clips], texts))
+    out["hubs (k-occurrence, test pool)"] = {"MaxSim only": k_occurrence(maxsim),
+                                             "fused": k_occurrence(_fused(maxsim, dv, WEIGHT))}
+    top_clip = {name: es.clips[int(np.bincount(np.argpartition(-sim, TOP - 1, axis=1)[:, :TOP].ravel()).argmax())].key
+                for name, sim in (("MaxSim only", maxsim), ("fused", _fused(maxsim, dv, WEIGHT)))}
+    out["hubs (k-occurrence, test pool)"]["largest hub"] = top_clip
+    return out
+
+
+RARE_FILE = Path(__file__).resolve().parent / "freeform" / "rare_actions.tsv"
+
+
+def rare_actions(bundle_path: str, index_path: str) -> list[dict]:
+    """Per sentence of rare_actions.tsv: the rank of the first clip of its content, fused and MaxSim
+    alone, over every clip of the index (a Bandai clip's content is the label in its file name)."""
+    from runtime.index import LibraryIndex
+    from runtime.search import Searcher
+
+    bundle = Bundle.load(bundle_path, device="cpu")
+    index = LibraryIndex.open(index_path, bundle)
+    content = [c.label.split("_")[1] if c.label.startswith("dataset-") else "" for c in index.clips]
+    out = []
+    for line in RARE_FILE.read_text(encoding="utf-8").splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        want, sentence = line.split("\t")
+        row = {"action": want, "query": sentence, "clips of it": content.count(want), "library": len(index.clips)}
+        for name, fusion in (("MaxSim rank", False), ("fused rank", True)):
+            searcher = Searcher(index, bundle, fusion=fusion)
+            if fusion and not searcher.fused:
+                raise SystemExit(f"{index_path}: no description vectors from this bundle's sentence encoder")
+            hits = searcher.search(sentence, k=len(index.clips), exact=True)
+            ranks = [i + 1 for i, h in enumerate(hits) if content[int(index.windows[h.window, 0])] == want]
+            row[name] = ranks[0] if ranks else None
+        out.append(row)
+    return out
+
+
+def report(res: dict) -> str:
+    lines = [f"Weight of the description score: {res['weight']} (chosen on val; other variants' own weights: "
+             + ", ".join(f"{k} {v}" for k, v in res["weights chosen on val"].items()) + ")", "",
+             "| ranking | split | queries | R@1 | R@5 | R@10 | MedR |", "|---|---|---:|---:|---:|---:|---:|"]
+    for name, parts in res["free-form"].items():
+        for part, m in parts.items():
+            lines.append(f"| {name} | {part} | {m['queries']} | {m['R@1']:.2f} | {m['R@5']:.2f} | {m['R@10']:.2f} | "
+                         f"{m['MedR']:.1f} |")
+    lines += ["", "| rare action | split | query | MaxSim rank | fused rank | clips |", "|---|---|---|---:|---:|---:|"]
+    for r in res.get("rare actions", []):
+        lines.append(f"| {r['action']} | {r['split']} | {r['query']} | {r['MaxSim rank']} | {r['fused rank']} | "
+                     f"{r['clips']} |")
+    lines += ["", "| Bandai-Namco test | label R@1 | label R@5 | All R@1 |", "|---|---:|---:|---:|"]
+    for name, m in res["label protocol (Bandai-Namco test)"].items():
+        lines.append(f"| {name} | {m['label']['t2m_R@1']:.2f} | {m['label']['t2m_R@5']:.2f} | {m['all']['t2m_R@1']:.2f} |")
+    h = res["hubs (k-occurrence, test pool)"]
+    lines += ["", "| hubs (test pool, unrelated queries) | largest k-occurrence | hubs (>= 5x share) | skewness | "
+              "never in top 10 % | largest hub |", "|---|---:|---:|---:|---:|---|"]
+    for name in ("MaxSim only", "fused"):
+        m = h[name]
+        lines.append(f"| {name} | {m['max']} | {m['hubs (>= 5x share)']} | {m['skewness']} | {m['never in top 10 %']} | "
+                     f"{h['largest hub'][name]} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("bundle", nargs="?", default="models/default")
+    parser.add_argument("--sweep", action="store_true", help="print the weight sweep on val")
+    parser.add_argument("--json", default="docs/fusion.json", help="where to write the figures")
+    parser.add_argument("--rare", default=None, metavar="INDEX",
+                        help="only the rare actions, over this index of the whole Bandai-Namco library")
+    args = parser.parse_args(argv)
+    if args.rare:
+        rows = rare_actions(args.bundle, args.rare)
+        print("| rare action | clips of it | query | MaxSim rank | fused rank |\n|---|---:|---|---:|---:|")
+        for r in rows:
+            print(f"| {r['action']} | {r['clips of it']} | {r['query']} | {r['MaxSim rank']} | {r['fused rank']} |")
+        path = Path(args.json)
+        res = json.loads(path.read_text()) if path.is_file() else {}
+        res["rare actions over the whole Bandai-Namco library"] = rows
+        path.write_text(json.dumps(res, indent=1) + "\n")
+        return
+    res = evaluate(args.bundle, args.sweep)
+    Path(args.json).write_text(json.dumps(res, indent=1) + "\n")
+    print(report(res))
+
+
+if __name__ == "__main__":
+    main()

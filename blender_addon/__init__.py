@@ -7,9 +7,10 @@ runtime and background indexing) and the torch-free `runtime` package.
 
 import bpy
 
-from . import find_similar, operators, panels, preferences, props
+from . import find_similar, find_video, operators, panels, preferences, props
 
-classes = props.classes + preferences.classes + operators.classes + find_similar.classes + panels.classes
+classes = (props.classes + preferences.classes + operators.classes + find_similar.classes + find_video.classes
+           + panels.classes)
 
 
 def register():

@@ -22,8 +22,9 @@ Steps, each idempotent:
      once into .cache/wheels/ with `pip download --only-binary=:all: --no-deps` (later builds work
      offline); numpy comes with Blender;
   3. per Python, the extension folder (.cache/extension/cp311/motion_search): the add-on's code,
-     wheels/, the model bundle from models/default/ as model/ (when there is one), and the manifest
-     with its `wheels` and `platforms` lists written in;
+     wheels/, the model bundle from models/default/ as model/ (when there is one), video-requirements.txt
+     (what Install Video Support puts in a separate Python; mediapipe is not in the zip), and the
+     manifest with its `wheels` and `platforms` lists written in;
   4. a check that the Linux wheels alone (plus numpy, as in Blender) import runtime, onnxruntime and
      tokenizers and run an ONNX session, so no needed dependency is missing;
   5. Blender's own extension tool (blender_ext.py, shipped in the bpy wheel) validates each folder and
@@ -68,6 +69,8 @@ PYTHONS = tuple(BLENDER_PYTHONS)
 # neither importing it nor running a session uses them (step 4 checks this on every build).
 PACKAGES = ("onnxruntime", "tokenizers")
 ADDON_FILES_EXCLUDED = {"build_extension.py"}
+# The pins of the separate Python that reads films (docs/VIDEO.md); a text file, mediapipe stays out of the zip.
+VIDEO_REQUIREMENTS = "video-requirements.txt"
 
 
 def log(msg: str) -> None:
@@ -189,6 +192,7 @@ def assemble(wheels: list[Path], folder: Path = BUILD, with_model: bool = True,
             shutil.copy2(path, folder / path.name)
     for whl in wheels:
         shutil.copy2(whl, folder / "wheels" / whl.name)
+    shutil.copy2(ROOT / VIDEO_REQUIREMENTS, folder / VIDEO_REQUIREMENTS)  # for Find Similar to Video's Python
     if with_model and MODEL.is_dir() and any(MODEL.iterdir()):
         shutil.copytree(MODEL, folder / "model", ignore=shutil.ignore_patterns("__pycache__", ".*"))
     write_manifest(ADDON / "blender_manifest.toml", folder / "blender_manifest.toml",

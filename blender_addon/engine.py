@@ -76,6 +76,7 @@ class State:
     searcher: object = None
     hits: list = field(default_factory=list)  # the last search's Hit objects (rows of the results list)
     like: str = ""  # the hits are Find Similar's, alike this motion ("": a text search's)
+    video_motion: str = ""  # the BVH file of the motion read from the last video (Find Similar to Video)
     job: Job | None = None
     on_finish: list = field(default_factory=list)  # callables(job) run on the main thread when the job ends
 

@@ -47,6 +47,21 @@ def _query(op, context, searcher):
     return searcher.encode(motion, action.name), set() if own is None else {own}
 
 
+def show_hits(context, hits, like: str) -> None:
+    """Find Similar's hits (alike the motion called `like`) into the results list, as a search's."""
+    from . import engine, results
+
+    st = _state(context)
+    engine.STATE.hits, engine.STATE.like = list(hits), like
+    with quiet():
+        st.last_query = ""
+        results.fill(st.results, results.hit_rows(hits))
+        st.results_index = 0 if hits else -1
+    st.words.clear()
+    st.joint_strengths.clear()
+    st.explain_error = ""
+
+
 class MOTIONSEARCH_OT_find_similar(Operator):
     """Find the library's clips whose motion is most alike (the clip itself is left out)"""
 
@@ -58,7 +73,7 @@ class MOTIONSEARCH_OT_find_similar(Operator):
                                 ('ACTION', "Armature's Action", "Clips alike the active armature's current action")))
 
     def execute(self, context):
-        from . import engine, results
+        from . import engine
 
         try:
             loaded = _load_engine(self, context)
@@ -76,15 +91,7 @@ class MOTIONSEARCH_OT_find_similar(Operator):
         except (ValueError, MotionSearchError) as e:
             self.report({'ERROR'}, str(e))
             return {'CANCELLED'}
-        st = _state(context)
-        engine.STATE.hits, engine.STATE.like = list(hits), query.name
-        with quiet():
-            st.last_query = ""
-            results.fill(st.results, results.hit_rows(hits))
-            st.results_index = 0 if hits else -1
-        st.words.clear()
-        st.joint_strengths.clear()
-        st.explain_error = ""
+        show_hits(context, hits, query.name)
         if self.source == 'ACTION' and _unsure_map(context) is not None:  # read through a map that may be wrong
             self.report({'WARNING'}, f"{len(hits)} clips alike '{query.name}' (the bone map is unsure: check the "
                         "Bone Map section)")

@@ -129,6 +129,10 @@ class MOTIONSEARCH_PT_sidebar(Panel):
         row.enabled = obj is not None and obj.animation_data is not None and obj.animation_data.action is not None
         row.operator("motionsearch.describe_action", icon='TEXT')
         row.operator("motionsearch.find_similar", text="Find Similar", icon='VIEWZOOM').source = 'ACTION'
+        row = col.row(align=True)
+        row.operator("motionsearch.find_similar_video", icon='FILE_MOVIE')
+        if engine.STATE.video_motion:
+            row.operator("motionsearch.apply_video_motion", text="", icon='ARMATURE_DATA')
         if st.action_summary:
             col.label(text=f"{st.action_described}:", icon='ACTION')
             _wrapped(col, st.action_summary, context)

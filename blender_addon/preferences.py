@@ -46,6 +46,29 @@ def index_path(p, create: bool = True) -> str:
         return bpy.utils.user_resource('DATAFILES', path=os.path.join("motion_search", "index"), create=create)
 
 
+def video_python(p) -> str:
+    """The Python that reads films (runtime.video needs mediapipe): the preference, else a development
+    checkout's video environment (`./dev setup-video`), else "" (not set up)."""
+    if p.video_python.strip():
+        return bpy.path.abspath(p.video_python.strip())
+    try:
+        import runtime
+    except ImportError:
+        return ""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(runtime.__file__)))
+    windows = os.name == "nt"
+    exe = os.path.join(root, ".venvs", "video", "Scripts" if windows else "bin", "python.exe" if windows else "python")
+    return exe if os.path.isfile(exe) else ""
+
+
+def video_dir() -> str:
+    """Where the motions read from films are kept (BVH files): `video/` in the add-on's user data folder."""
+    try:
+        return bpy.utils.extension_path_user(__package__, path="video", create=True)
+    except ValueError:  # loaded as a legacy add-on (not from an extension repository)
+        return bpy.utils.user_resource('DATAFILES', path=os.path.join("motion_search", "video"), create=True)
+
+
 def library_sources(p) -> tuple[list[str], list[str]]:
     """(folders to index, problems) from the enabled library folders."""
     sources, problems = [], []
@@ -160,6 +183,11 @@ class MotionSearchPreferences(AddonPreferences):
         name="Rank with Descriptions", default=True,
         description="Rank clips by the model's score fused with how close the query is to each clip's "
                     "descriptions (off: the model's MaxSim score alone; explanations come from MaxSim either way)")
+    video_python: StringProperty(
+        name="Video Python", subtype='FILE_PATH',
+        description="A Python 3.11 or 3.12 with video support (mediapipe 0.10.14, OpenCV), which reads films for "
+                    "Find Similar to Video: `pip install --no-deps -r video-requirements.txt` into a new virtual "
+                    "environment makes one (docs/VIDEO.md); empty = a development checkout's .venvs/video")
     color_weak: FloatVectorProperty(name="Weak Match", subtype='COLOR', size=3, min=0.0, max=1.0,
                                     default=DEFAULT_RAMP[0], description="Bone colour of a weak match")
     color_medium: FloatVectorProperty(name="Medium Match", subtype='COLOR', size=3, min=0.0, max=1.0,
@@ -197,6 +225,14 @@ class MotionSearchPreferences(AddonPreferences):
         col.prop(self, "index_path")
         col.label(text=f"In use: {index_path(self, create=False)}", icon='INFO')
         col.prop(self, "use_fusion")
+        col = layout.column()
+        col.prop(self, "video_python")
+        found = video_python(self)
+        if found:
+            col.label(text=f"Films are read by: {found}", icon='INFO')
+        else:
+            col.label(text="Find Similar to Video needs a Python with video support", icon='ERROR')
+        col.operator("motionsearch.install_video_support", icon='IMPORT')
         row = layout.row(align=True)
         row.label(text="Highlight Colours")
         row.prop(self, "color_weak", text="")

@@ -4,6 +4,10 @@
     python -m runtime search "TEXT" [--index PATH] [--top K] [--json] [--queries FILE] [--no-fusion]
     python -m runtime search --like FILE [--start F --end F] [--top K] [--json]
                                                              clips whose motion is alike FILE's
+    python -m runtime search --like-video FILM [--start S --end S] [--top K] [--json]
+                                                             clips whose motion is alike the filmed person's
+    python -m runtime video FILM --out OUT.bvh [--start S --end S] [--onto TARGET.bvh]
+                                                             the filmed person's motion, as BVH
     python -m runtime explain "TEXT" CLIP --png OUT           why CLIP matches TEXT, as a picture
     python -m runtime describe CLIP [--start F --end F] [--json] [--captions N] [--seed S]
                                     [--rank SENTENCES.txt]   what CLIP does, in words
@@ -17,6 +21,8 @@ Search hits carry each clip's stored one-sentence description (on a second line,
 in JSON). `describe` needs no model (runtime.describe): its frames, --start/--end (inclusive) and
 the events' frames it prints, are frames of CLIP itself, as a DCC or a search hit shows them;
 --rank scores your sentences (one per line) and the describer's with the model, best first.
+`video` and `--like-video` need video support (mediapipe: `./dev setup-video`, docs/VIDEO.md);
+their --start/--end are seconds of the film.
 """
 
 from __future__ import annotations
@@ -119,6 +125,8 @@ def cmd_search(args) -> int:
     bundle = _bundle(args)
     if args.like:
         return _search_like(args, bundle)
+    if args.like_video:
+        return _search_like_video(args, bundle)
     searcher = Searcher(LibraryIndex.open(args.index, bundle), bundle, fusion=not args.no_fusion)
     if searcher.fusion and not searcher.fused and searcher.index.meta.get("sentence_encoder") != bundle.sentence_id \
             and bundle.sentence_id is not None:
@@ -181,6 +189,70 @@ def _search_like(args, bundle) -> int:
         print(json.dumps([_hit_json(h) for h in hits], indent=1))
     else:
         _print_hits(f"like {args.like}" + (f" frames {args.start}-{args.end}" if a is not None else ""), hits)
+    return 0
+
+
+def _film_motion(args):
+    """The motion of the person in args.film (its seconds --start..--end), its report on stderr."""
+    from .video import video_motion
+
+    if not os.path.exists(args.film):
+        raise FileNotFoundError(f"{args.film}: video file not found")
+    print(f"reading {args.film} with BlazePose ...", file=sys.stderr)
+    result = video_motion(args.film, start=args.start, end=args.end, fps=args.fps, fov_deg=args.fov)
+    print(f"{args.film}: {result.summary()}", file=sys.stderr)
+    return result
+
+
+def _search_like_video(args, bundle) -> int:
+    """search --like-video FILM: the clips whose motion is most alike the filmed person's."""
+    from .describe import MIN_FRAMES
+    from .index import LibraryIndex
+    from .search import SimilarSearcher
+    from .video import VideoError
+
+    searcher = SimilarSearcher(LibraryIndex.open(args.index, bundle), bundle)  # a bad index fails before the film
+    args.film = args.like_video
+    motion = _film_motion(args).motion
+    if motion.num_frames < MIN_FRAMES:
+        raise VideoError(args.film, f"{motion.duration:.2f} s of motion is too short to compare: "
+                         f"at least {MIN_FRAMES / motion.fps:.2f} s is needed")
+    hits = searcher.search_like(searcher.encode(motion, args.film), args.top)
+    if args.json:
+        print(json.dumps([_hit_json(h) for h in hits], indent=1))
+    else:
+        span = "" if args.start is None and args.end is None else \
+            f" {args.start or 0:g}-" + (f"{args.end:g}" if args.end is not None else "end") + " s"
+        _print_hits(f"like the video {args.film}{span}", hits)
+    return 0
+
+
+def cmd_video(args) -> int:
+    """The motion of the person in a video, as BVH (on its own skeleton, or --onto a file's)."""
+    from .io import read_bvh, write_bvh
+    from .motion import load_mapping_file
+    from .video import video_bvh
+
+    if not str(args.out).lower().endswith(".bvh"):
+        raise ValueError(f"{args.out}: --out writes a BVH file (give a name ending in .bvh)")
+    onto = None
+    if args.onto:
+        if not str(args.onto).lower().endswith(".bvh"):
+            raise ValueError(f"{args.onto}: --onto takes a BVH file (the skeleton to write the motion onto)")
+        onto = read_bvh(args.onto)
+    result = _film_motion(args)
+    overrides = load_mapping_file(args.onto_rig_map) if args.onto_rig_map else None
+    anim = video_bvh(result.motion, onto, fps=args.out_fps, rig_overrides=overrides)
+    write_bvh(anim, args.out)
+    print(f"wrote {args.out}: {anim.num_frames} frames at {anim.fps:g} fps"
+          + (f" on the skeleton of {args.onto}" if args.onto else " on a skeleton of the canonical joints"))
+    if args.json:
+        r = result
+        print(json.dumps({"file": args.film, "out": args.out, "frames": len(r.landmarks), "video_fps": r.video_fps,
+                          "frames_with_person": int(r.landmarks.found.sum()), "trimmed": r.trimmed,
+                          "filled": r.filled, "mirrored_frames": r.mirrored.count,
+                          "mirrored_stretches": r.mirrored.stretches, "seconds": round(r.seconds, 3),
+                          "motion_seconds": round(r.motion.duration, 3)}, indent=1))
     return 0
 
 
@@ -400,10 +472,33 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-fusion", action="store_true",
                    help="rank by MaxSim alone (default: fused with the similarity to each clip's descriptions)")
     p.add_argument("--like", default=None, metavar="FILE", help="find clips whose motion is alike this file's")
-    p.add_argument("--start", type=int, default=None, help="with --like: first frame of the file (default: all)")
-    p.add_argument("--end", type=int, default=None, help="with --like: last frame of the file (included)")
-    p.add_argument("--fps", type=float, default=None, help="with --like: the file's real frame rate, if its own is wrong")
+    p.add_argument("--like-video", default=None, metavar="FILM",
+                   help="find clips whose motion is alike the person's in this video (needs video support)")
+    p.add_argument("--start", type=float, default=None,
+                   help="with --like: first frame of the file; with --like-video: first second (default: all)")
+    p.add_argument("--end", type=float, default=None,
+                   help="with --like: last frame of the file (included); with --like-video: last second")
+    p.add_argument("--fps", type=float, default=None,
+                   help="with --like: the file's real frame rate, if its own is wrong; with --like-video: a fixed "
+                   "rate instead of the video's timestamps (needed for an image folder)")
+    p.add_argument("--fov", type=float, default=60.0, help="with --like-video: the camera's horizontal field of view")
     p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("video", help="the motion of the person in a video, written as BVH (needs video support)")
+    p.add_argument("film", help="a video file, or a folder of images (with --fps)")
+    p.add_argument("--out", required=True, metavar="OUT.bvh", help="where to write the motion")
+    p.add_argument("--start", type=float, default=None, help="first second of the video (default: all)")
+    p.add_argument("--end", type=float, default=None, help="last second of the video (included)")
+    p.add_argument("--fps", type=float, default=None,
+                   help="a fixed frame rate instead of the video's timestamps (needed for an image folder)")
+    p.add_argument("--fov", type=float, default=60.0, help="the camera's horizontal field of view, degrees "
+                   "(scales the travel, not the pose)")
+    p.add_argument("--onto", default=None, metavar="TARGET.bvh", help="write onto this BVH file's skeleton "
+                   "(default: a skeleton of the canonical joints, sized like the person)")
+    p.add_argument("--onto-rig-map", default=None, help="JSON bone mapping for the target's rig")
+    p.add_argument("--out-fps", type=float, default=None, help="frame rate of the BVH (default: 20)")
+    p.add_argument("--json", action="store_true", help="also print the extraction report as JSON")
+    p.set_defaults(func=cmd_video)
 
     p = sub.add_parser("explain", parents=[common], help="which body parts and frames each word matched")
     p.add_argument("text")
@@ -451,10 +546,21 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if isinstance(getattr(args, "text", None), str):  # bytes that were not UTF-8 in a query: replaced
         args.text = args.text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-    if args.command == "search" and not args.queries and not args.like and not args.text.strip():
-        parser.error("search needs a TEXT, --queries FILE or --like FILE")
-    if args.command == "search" and not args.like and (args.start is not None or args.end is not None):
-        parser.error("--start and --end choose frames of the --like FILE: give --like FILE too")
+    if args.command == "search":
+        if not args.queries and not args.like and not args.like_video and not args.text.strip():
+            parser.error("search needs a TEXT, --queries FILE, --like FILE or --like-video FILM")
+        if args.like and args.like_video:
+            parser.error("give --like FILE or --like-video FILM, not both")
+        if not args.like and not args.like_video and (args.start is not None or args.end is not None):
+            parser.error("--start and --end choose frames of the --like FILE (seconds of the --like-video FILM): "
+                         "give one of them too")
+        if args.like:  # frames of a motion file: whole numbers
+            for name in ("start", "end"):
+                value = getattr(args, name)
+                if value is not None:
+                    if value != int(value):
+                        parser.error(f"--{name} with --like is a frame number, not {value:g}")
+                    setattr(args, name, int(value))
     try:
         return args.func(args)
     except (MotionSearchError, ValueError, OSError) as e:

@@ -22,6 +22,9 @@ def test_validate_only_build(tmp_path):
     wheel = folder / manifest["wheels"][0]
     assert manifest["wheels"] == ["./wheels/motion_search_runtime-0.1.0-py3-none-any.whl"] and wheel.is_file()
     assert not (folder / "build_extension.py").exists() and (folder / "__init__.py").is_file()
+    # video support stays out of the zip: only the pins Install Video Support uses
+    assert "mediapipe==0.10.14" in (folder / "video-requirements.txt").read_text()
+    assert not any("mediapipe" in w or "opencv" in w for w in manifest["wheels"])
     names = zipfile.ZipFile(wheel).namelist()
     assert "runtime/motion/canonical.py" in names and "runtime/io/bvh.py" in names
     assert "runtime/describe/__init__.py" in names  # Describe Action and the result descriptions

@@ -199,7 +199,7 @@ def main() -> None:
               f"templated {recall(*_only(truth, got, kinds[pick], 'templated')):.3f}); load {load0:.2f} -> {load1:.2f}")
         if not exact_path and searcher._scorer is not None:
             first, middle = candidate_counts(n, 10)
-            parts = [stage_times(searcher, queries[i], first, middle) for i in pick[:100]]
+            parts = [stage_times(searcher, queries[i], first, middle) for i in pick[:50]]
             med = {k: statistics.median(p[k] for p in parts) for k in parts[0]}
             sk_bytes = first * float(index.doclens.mean()) * 18  # 16 bytes and a float16 scale per patch
             cand_bytes = middle * float(index.doclens.mean()) * 258
@@ -217,7 +217,7 @@ def main() -> None:
                 print("recall@10 by candidates: " + "; ".join(rows))
         if size <= 100_000:
             ex_t, ex_r = [], []
-            for i in pick[:100]:
+            for i in pick[:100 if size <= 10_000 else 20]:
                 t = time.perf_counter()
                 w, s = searcher.window_scores(queries[i], exact=True)
                 ex_t.append(1e3 * (time.perf_counter() - t))

@@ -10,7 +10,7 @@ of L tokens quantised to int8 with one scale per token:
     scores[n, t] = (codes[n] . q[t]) * patch_scale[n] * token_scale[t]      (float32, N x L)
 
 int8 codes are used as they are stored, unsigned bytes offset by 128 (MatMulInteger u8 x s8 with
-the offset as the codes' zero point: the CPU's fast VNNI / AVX2 path; s8 x s8 took 4x longer). int4 codes hold two dimensions per
+the offset as the codes' zero point: the CPU's fast VNNI / AVX2 path; s8 x s8 took 3.8x longer: bench/bench_kernels.py). int4 codes hold two dimensions per
 byte (dimension 2j in the low nibble, 2j+1 in the high one, both offset by 8): the graph splits the
 nibbles with BitwiseAnd / BitShift and lets MatMulInteger's zero point (8) remove the offset, so the
 even and odd dimensions of the query meet their nibbles and the two products are summed.

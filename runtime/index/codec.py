@@ -4,7 +4,7 @@
     int8   1 byte per dimension + a float16 scale per patch (symmetric, per-patch absmax), stored
            as unsigned bytes offset by 128 (index format v5): the CPU's fast integer products
            (AVX-512 VNNI / AVX2) multiply unsigned by signed bytes, and onnxruntime takes the
-           offset as a zero point; signed x signed was 4x slower (bench/bench_search.py)
+           offset as a zero point; signed x signed was 3.8x slower (bench/bench_kernels.py)
     int4   half a byte per dimension (two per byte) + a float16 scale per patch (16 levels,
            clipped at 2.5 x the patch's RMS component)
 

@@ -1,8 +1,8 @@
 """Sketches: every patch projected onto the index's top 16 directions, one byte per direction.
 
-The middle stage of search. MaxSim computed on sketches instead of the full 256-dim patches kept
-the exact top 10 among its best 300 windows for 99% of queries (10k clips, bench/bench_search.py),
-where the per-body-part first stage needed 2,000 windows for the same. A sketch costs 18 bytes per
+The middle stage of search. MaxSim computed on sketches instead of the full 256-dim patches keeps
+the exact top 10 among its best 300 windows for 99% of queries at 10k clips
+(bench/bench_search.py --sweep), far fewer than the per-body-part first stage needs. A sketch costs 18 bytes per
 patch (16 directions as unsigned bytes offset by 128, and a float16 scale), 7% of an int8 patch, so
 scoring many windows on sketches and only a few hundred on their codes reads far fewer bytes.
 

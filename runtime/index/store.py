@@ -297,7 +297,8 @@ class LibraryIndex:
             np.zeros(0, np.int64)
         self._window_row = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, np.int64)
         # (16, D) float32 projection of the sketches (runtime.index.sketch); None for an empty index
-        self.sketch_basis = sketches.sketch_basis_array(self.meta["sketch_basis"]) if self.meta.get("sketch_basis") else None
+        basis = self.meta.get("sketch_basis")
+        self.sketch_basis = sketches.sketch_basis_array(basis) if basis else None
         base = np.concatenate([[0], np.cumsum([len(k["codes"]) for k in sketched])]).astype(np.int64)
         self._sketches = ({key: np.concatenate([k[key] for k in sketched]) for key in ("codes", "scales")},
                           self._window_row + base[self._window_part]) if sketched else None
@@ -317,8 +318,8 @@ class LibraryIndex:
     def _hold_codes_in_memory(self, chunks: list[str]) -> None:
         """Read every chunk's codes (memory-mapped until now) into one array in memory, checking each
         file's CRC-32 on the bytes read (one read per file), and point the chunks at their slices.
-        Gathering two-stage candidates from one array in process memory took half the time of
-        gathering them from hundreds of mapped files (bench/bench_search.py)."""
+        Gathering candidates from one array in process memory was about twice as fast as from
+        many mapped files in a one-off check; large indexes stay mapped (codes_in_memory_limit)."""
         mapped = [a["codes"] for a, _ in self._parts]
         base = np.concatenate([[0], np.cumsum([len(c) for c in mapped])]).astype(np.int64)
         codes = np.empty((int(base[-1]), mapped[0].shape[1]), mapped[0].dtype)
@@ -405,7 +406,7 @@ class LibraryIndex:
         """Where the patches of `window_ids` live: their offsets (windows back to back) and, per
         chunk touched, (chunk, positions in the result, rows in the chunk). One pass over the rows
         whatever the number of chunks (a large library has hundreds)."""
-        ids = np.fromiter(window_ids, np.int64) if not isinstance(window_ids, np.ndarray) else window_ids.astype(np.int64)
+        ids = _window_ids(window_ids)
         lens = self.doclens[ids]
         offsets = np.concatenate([[0], np.cumsum(lens)])
         total = int(offsets[-1])
@@ -469,7 +470,7 @@ class LibraryIndex:
         return self._gather(*self._sketches, window_ids)
 
     def _gather(self, whole: dict[str, np.ndarray], first_row: np.ndarray, window_ids) -> tuple:
-        ids = window_ids.astype(np.int64) if isinstance(window_ids, np.ndarray) else np.fromiter(window_ids, np.int64)
+        ids = _window_ids(window_ids)
         lens = self.doclens[ids]
         offsets = np.concatenate([[0], np.cumsum(lens)])
         rows = np.repeat(first_row[ids] - offsets[:-1], lens) + np.arange(int(offsets[-1]))
@@ -853,6 +854,10 @@ def _vectors(bundle, entries: list[ClipEntry]) -> np.ndarray | None:
     return np.stack([description_vector(bundle, e.captions if e.status == "ok" else None)
                      for e in entries]).astype(np.float16) if entries else \
         np.zeros((0, bundle.sentence_dim), np.float16)
+
+
+def _window_ids(window_ids: Iterable[int]) -> np.ndarray:
+    return window_ids.astype(np.int64) if isinstance(window_ids, np.ndarray) else np.fromiter(window_ids, np.int64)
 
 
 def codes_in_memory_limit() -> int:

@@ -28,7 +28,7 @@ def _cpu_session(name: str, threads: int) -> ort.InferenceSession:
     if threads:
         opts.intra_op_num_threads = threads
     # no busy-waiting after a run: the text encoder and the other kernel have thread pools of their
-    # own, and spinning pools on two cores slowed every call several times over
+    # own; spinning pools competing for two busy cores slowed calls several times over
     opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     # always the CPU: the products are memory-bound and the codes live in host memory
     return ort.InferenceSession(str(KERNELS / name), opts, providers=["CPUExecutionProvider"])
@@ -100,7 +100,7 @@ def sketch_maxsim(q: np.ndarray, codes: np.ndarray, scales: np.ndarray, offsets:
     sketches (unsigned bytes offset by 128, one float16 scale per patch; runtime.index.sketch).
 
     In float32 with numpy, tokens by patches so that every step runs along contiguous rows: with 16
-    dimensions the integer kernel spends its time packing rows (2-3x slower here)."""
+    dimensions the integer kernel was slower (bench/bench_kernels.py)."""
     if len(offsets) < 2:
         return np.zeros(0, np.float32)
     q = np.asarray(q, np.float32)

@@ -248,9 +248,9 @@ class Searcher:
 
 
 # windows -> (first-stage candidates, sketch candidates) measured against exact float32 MaxSim on the
-# 309 queries of bench/queries (bench/bench_search.py, docs/BENCHMARKS.md): recall@10 0.994 at 10.9k
-# windows; 0.989 at 109k (103 of the queries; 1,000 sketch candidates gave 0.977). Between rows on a
-# log scale; beyond the last, the same share of the library for the first stage.
+# 309 queries of bench/queries (bench/bench_search.py --sweep, docs/BENCHMARKS.md): recall@10 0.994
+# at 10.9k windows, 0.991 at 109k. Between rows on a log scale; beyond the last, the same share of
+# the library for the first stage.
 CANDIDATE_TABLE = ((4_000, 2_000, 300), (10_900, 4_000, 300), (109_000, 30_000, 4_000))
 
 

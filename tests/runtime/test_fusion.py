@@ -50,7 +50,24 @@ def test_the_bundle_has_a_pretrained_sentence_encoder_and_keeps_its_model_id(bun
     v = bundle.encode_sentences(["a person kicks", "someone kicks with the leg", "a person bows politely"])
     assert np.allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-3)
     assert v[0] @ v[1] > v[0] @ v[2]  # pretrained sentence knowledge: the paraphrase is closer
+    bundle._sentence_cache.clear()  # encoded again, not remembered
     assert np.array_equal(bundle.encode_sentences(["a person kicks"])[0], v[0])  # alone or not: the same
+
+
+def test_a_text_met_before_is_not_encoded_again_and_the_cache_is_bounded(bundle, monkeypatch):
+    from runtime.model import bundle as bundle_module
+
+    texts = [f"a person walks {n} steps forward" for n in range(6)]
+    fresh = bundle.encode_sentences(texts)
+    calls = []
+    session = bundle.sentence_session
+    monkeypatch.setattr(bundle, "sentence_session", type("Counting", (), {
+        "run": lambda self, *a, **k: calls.append(1) or session.run(*a, **k)})())
+    again = bundle.encode_sentences(texts[::-1] + ["a person bows politely"])
+    assert np.array_equal(again[:6], fresh[::-1]) and len(calls) <= 1  # only the new text is encoded
+    monkeypatch.setattr(bundle_module, "SENTENCE_CACHE", 3)
+    bundle.encode_sentences(["one", "two", "three", "four"])
+    assert len(bundle._sentence_cache) == 3 and "one" not in bundle._sentence_cache  # the oldest goes
 
 
 def test_stored_vectors_match_a_fresh_encode(built, bundle, library):

@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.synthetic_library import WindowPool, compose_index, nearest_neighbour_cosines  # noqa: E402
 from runtime.index import LibraryIndex, decode  # noqa: E402
+from runtime.index.cells import PROBES  # noqa: E402
 from runtime.model import Bundle  # noqa: E402
 from runtime.search import EXACT_UP_TO, Searcher, candidate_counts, maxsim_packed, segment_max  # noqa: E402
 
@@ -103,7 +104,8 @@ def stage_times(searcher: Searcher, query, first: int, middle: int) -> dict[str,
     t0 = time.perf_counter()
     cand = searcher.candidate_windows(query, first) if first < index.num_windows else np.arange(index.num_windows)
     t1 = time.perf_counter()
-    cand = searcher.sketch_candidates(query, cand, middle)
+    if middle < len(cand):
+        cand = searcher.sketch_candidates(query, cand, middle)
     t2 = time.perf_counter()
     codes, scales, offsets = index.window_codes(cand)
     t3 = time.perf_counter()
@@ -117,7 +119,8 @@ def recall_with(searcher: Searcher, queries: list, truth, first: int, middle: in
     for q in queries:
         cand = searcher.candidate_windows(q, first) if first < searcher.index.num_windows else \
             np.arange(searcher.index.num_windows)
-        cand = searcher.sketch_candidates(q, cand, middle)
+        if middle < len(cand):
+            cand = searcher.sketch_candidates(q, cand, middle)
         got.append(top_clips(searcher.index, cand, searcher.score_windows(q, cand)))
     return recall(truth, got)
 
@@ -134,6 +137,8 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the composed indexes (and their float truth)")
     parser.add_argument("--reuse", action="store_true", help="use composed indexes and truth kept by --keep")
     parser.add_argument("--sweep", action="store_true", help="recall at other candidate counts")
+    parser.add_argument("--first-stage", default="auto", choices=("auto", "cells", "parts"),
+                        help="the first stage (auto: cells when the index has them)")
     args = parser.parse_args()
 
     bundle = Bundle.load(args.bundle, device="cpu")
@@ -158,13 +163,19 @@ def main() -> None:
     for size in [int(s) for s in args.sizes.split(",")]:
         target = Path(args.work) / f"composed-{size}-r{args.regions}"
         t = time.perf_counter()
+        codebook = (bundle.codebook_id, bundle.codebook) if bundle.codebook is not None else None
         if not (args.reuse and (target / "metadata.json").exists()):
-            compose_index(source, target, size, regions=args.regions, pool=pool)
+            compose_index(source, target, size, regions=args.regions, pool=pool, codebook=codebook)
         made_s = time.perf_counter() - t
         t = time.perf_counter()
         index = LibraryIndex.open(target, bundle)
         open_s = time.perf_counter() - t
-        searcher = Searcher(index, bundle, fusion=False)  # MaxSim's ranking (fused search: bench_fusion.py)
+        if codebook and index.meta.get("codebook") != codebook[0]:  # kept from before cells: added now
+            t = time.perf_counter()
+            index.add_cells(bundle)
+            print(f"cells added to the kept index in {time.perf_counter() - t:.0f} s")
+        searcher = Searcher(index, bundle, fusion=False, first_stage=args.first_stage)  # MaxSim's ranking (fused: bench_fusion.py)
+        cells = searcher.first_stage == "cells"
         position = {c.id: i for i, c in enumerate(index.clips)}
         n = index.num_windows
         print(f"## {size} clips: {n} windows, {index.bytes_on_disk() / size / 1024:.1f} KB/clip, made in {made_s:.0f} s, "
@@ -193,17 +204,22 @@ def main() -> None:
                     got.append([position[h.clip_id] for h in hits])
         load1 = os.getloadavg()[0]
         exact_path = n <= EXACT_UP_TO
-        print(f"search() ({'exact' if exact_path else 'first stage, sketches, exact: %d / %d windows' % candidate_counts(n, 10)}): p50 {statistics.median(times):.1f} ms, "
+        print(f"search() ({'exact' if exact_path else '%s first stage, sketches, exact: %d / %d windows' % ((searcher.first_stage,) + candidate_counts(n, 10, cells))}): p50 {statistics.median(times):.1f} ms, "
               f"p95 {np.percentile(times, 95):.1f} ms over {len(times)} queries; recall@10 vs float exact "
               f"{recall(truth, got):.3f} (hand-written {recall(*_only(truth, got, kinds[pick], 'hand-written')):.3f}, "
               f"templated {recall(*_only(truth, got, kinds[pick], 'templated')):.3f}); load {load0:.2f} -> {load1:.2f}")
         if not exact_path and searcher._scorer is not None:
-            first, middle = candidate_counts(n, 10)
+            first, middle = candidate_counts(n, 10, cells)
             parts = [stage_times(searcher, queries[i], first, middle) for i in pick[:50]]
             med = {k: statistics.median(p[k] for p in parts) for k in parts[0]}
-            sk_bytes = first * float(index.doclens.mean()) * 18  # 16 bytes and a float16 scale per patch
+            sk_bytes = first * float(index.doclens.mean()) * 18 if middle < first else 0  # 16 bytes + a float16 scale a patch
             cand_bytes = middle * float(index.doclens.mean()) * 258
-            fs_bytes = (index.first_stage.codes.nbytes + index.first_stage.row_scale.nbytes) if first < n else 0
+            if cells:  # per query token: its probed inverted lists, and two passes over a float per window
+                tokens = float(np.mean([len(q.tokens) for q in queries]))
+                probed = float(np.diff(searcher._cells.starts).mean()) * PROBES * 4
+                fs_bytes = tokens * (probed + 8 * n)
+            else:
+                fs_bytes = (index.first_stage.codes.nbytes + index.first_stage.row_scale.nbytes) if first < n else 0
             floor = (fs_bytes + sk_bytes + cand_bytes) / bw / 1e6
             print(f"stages p50: first stage {med['first']:.1f} ms ({fs_bytes / 1e6:.0f} MB), sketches of {first} windows "
                   f"{med['sketch']:.1f} ms ({sk_bytes / 1e6:.0f} MB), gathering {middle} windows' codes {med['gather']:.1f} ms, "
@@ -211,9 +227,10 @@ def main() -> None:
                   f"{statistics.median(times) / floor:.1f}x the floor")
             if args.sweep:
                 sel = [queries[i] for i in pick]
+                firsts = (first // 2, first, 2 * first, 4 * first) if cells else (first // 2, first, 2 * first, n)
                 rows = [f"first {f} / sketch {m}: {recall_with(searcher, sel, truth, f, m):.3f}"
-                        for f in sorted({c for c in (first // 2, first, 2 * first, n) if c <= n})
-                        for m in (middle // 2, middle, 2 * middle)]
+                        for f in sorted({c for c in firsts if c <= n})
+                        for m in sorted({middle // 2, middle, 2 * middle} | ({f} if cells else set()))]
                 print("recall@10 by candidates: " + "; ".join(rows))
         if size <= 100_000:
             ex_t, ex_r = [], []

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from runtime.index import LibraryIndex, chunk_checksums, encode_sketches, summarise_means, write_metadata
+from runtime.index.chunks import save_cells
 from runtime.motion import NUM_PARTS
 
 REGIONS = ((0, 1, 8, 9), (2, 4, 6), (3, 5, 7), (10, 12), (11, 13))  # trunk+head, legs, arms (PART_NAMES)
@@ -62,8 +63,9 @@ class WindowPool:
 
 
 def compose_index(source: LibraryIndex, target: Path, clips: int, seed: int = 0, regions: int = 5,
-                  pool: WindowPool | None = None) -> LibraryIndex:
-    """A library of `clips` composed clips (each shaped like a random real clip) written at `target`."""
+                  pool: WindowPool | None = None, codebook: tuple[str, np.ndarray] | None = None) -> LibraryIndex:
+    """A library of `clips` composed clips (each shaped like a random real clip) written at `target`;
+    with `codebook` (id, centroids), with the cells of its windows (runtime.index.cells)."""
     if target.exists():
         shutil.rmtree(target)
     target.mkdir(parents=True)
@@ -108,10 +110,14 @@ def compose_index(source: LibraryIndex, target: Path, clips: int, seed: int = 0,
         decoded = (block.astype(np.float32) - 128.0) * np.concatenate(scales).astype(np.float32)[:, None]
         for key, value in encode_sketches(decoded, basis).items():
             np.save(d / f"{key}.npy", value)
+        if codebook is not None:
+            save_cells(d, codebook, decoded, np.array(doclens))
         (d / "clips.json").write_text(json.dumps(entries))
         meta["chunks"].append(name)
         meta["checksums"][name] = chunk_checksums(d)
         made += n
+    if codebook is not None:
+        meta["codebook"] = codebook[0]
     write_metadata(target, meta)
     return LibraryIndex.open(target)
 

@@ -12,14 +12,16 @@ from pathlib import Path
 import numpy as np
 
 from ..motion import NUM_PARTS
+from . import cells as cell_lists
 from . import codec as codecs
 from . import first_stage
 from . import sketch as sketches
 
 
 def save_chunk_arrays(d: Path, wins: list[tuple[int, int, int]], patches: list[np.ndarray], codec: str,
-                      embed_dim: int, sketch_basis: np.ndarray) -> None:
-    """Write one chunk's arrays (all but clips.json) into directory `d`, from each window's float patches."""
+                      embed_dim: int, sketch_basis: np.ndarray, codebook: tuple[str, np.ndarray] | None = None) -> None:
+    """Write one chunk's arrays (all but clips.json) into directory `d`, from each window's float
+    patches; with `codebook` (id, centroids), the windows' cells too (save_cells)."""
     flat = np.concatenate(patches) if patches else np.zeros((0, embed_dim), np.float32)
     doclens = np.array([len(p) for p in patches], np.int32)
     arrays = codecs.encode(flat, codec)
@@ -36,6 +38,29 @@ def save_chunk_arrays(d: Path, wins: list[tuple[int, int, int]], patches: list[n
     np.save(d / "basis.npy", summary["basis"])
     for key, value in sketches.encode_sketches(flat, sketch_basis).items():
         np.save(d / f"{key}.npy", value)
+    if codebook is not None:
+        save_cells(d, codebook, codecs.decode(arrays, codec), doclens)
+
+
+def cells_files(codebook_id: str) -> tuple[str, str]:
+    """A chunk's files of the cells that codebook `codebook_id` makes (runtime.index.cells)."""
+    return f"cells-{codebook_id}.npy", f"cell_counts-{codebook_id}.npy"
+
+
+def save_cells(d: Path, codebook: tuple[str, np.ndarray], patches: np.ndarray, doclens: np.ndarray) -> list[str]:
+    """Write the cells of a chunk's windows from its stored patches (decoded: the same cells whether a
+    chunk is new or its cells are added later), each file under a temporary name, fsynced, renamed."""
+    arrays = cell_lists.window_cells(cell_lists.assign_cells(patches, codebook[1]), doclens)
+    names = cells_files(codebook[0])
+    for name, key in zip(names, ("cells", "cell_counts")):
+        tmp = d / f".{name}.{uuid.uuid4().hex[:6]}.tmp"
+        with open(tmp, "wb") as f:
+            np.save(f, arrays[key])
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, d / name)
+    sync_folder(d)
+    return list(names)
 
 
 def write_json(path: Path, data, indent: int | None = 1) -> None:

@@ -99,7 +99,9 @@ from ..motion import Motion, Windows
 from . import codec as codecs
 from . import first_stage
 from . import sketch as sketches
-from .chunks import chunk_checksums, file_crc32, load_npy, save_chunk_arrays, sync_folder, write_json
+from .cells import CellStage
+from .chunks import (cells_files, chunk_checksums, file_crc32, load_npy, save_cells, save_chunk_arrays,
+                     sync_folder, write_json)
 from .entries import ClipEntry, UpdateReport, entry_json
 from .ingest import describer_version, read_all, read_description
 from .lock import IndexLock
@@ -132,6 +134,8 @@ class LibraryIndex:
         self.embed_dim = int(meta["embed_dim"])
         self.replaced = ""  # what open_or_create(replace_stale=True) replaced, if it did
         self._lock = IndexLock(path)
+        self._codebook: tuple[str, np.ndarray] | None = None  # an update's bundle's (id, centroids): new chunks' cells
+        self._cell_stage: CellStage | None = None
         self._load_chunks()
 
     # ----------------------------------------------------------------------------- open / create
@@ -235,6 +239,8 @@ class LibraryIndex:
         except FileNotFoundError as e:
             raise _Raced(e.filename or str(self.path)) from None
         sentence_rows: list[np.ndarray | None] = []  # v6: per chunk, its live clips' description vectors
+        cell_names = cells_files(self.meta["codebook"]) if self.meta.get("codebook") else None
+        cell_chunks: list | None = [] if cell_names else None  # per live chunk: (cells, counts, live)
         for name in self.meta["chunks"]:
             d = self.path / name
             self._verify(name, skip=("codes.npy",) if in_memory else ())
@@ -255,13 +261,17 @@ class LibraryIndex:
                 entries = [ClipEntry(**item) for item in raw]
                 vec_name = vectors_file(self.meta, name)
                 vectors = load_npy(d / vec_name) if vec_name in self.meta.get("checksums", {}).get(name, {}) else None
+                listed = self.meta.get("checksums", {}).get(name, {})
+                cells = [load_npy(d / f) for f in cell_names] if cell_names and all(f in listed for f in cell_names) \
+                    else None
             except FileNotFoundError as e:
                 raise _Raced(e.filename or str(d)) from None
             except (OSError, ValueError, TypeError, EOFError, json.JSONDecodeError) as e:
                 raise DamagedIndexError(f"{d}: damaged index chunk ({safe_text(e, 200)}); {REBUILD_HINT}") from None
             if not (len(w) == len(dl) == len(pw) == len(fs_parts)) or \
                     not (int(dl.sum()) == len(arrays["codes"]) == len(sk["codes"]) == len(sk["scales"])) or \
-                    (w.size and int(w[:, 0].max()) >= len(raw)) or (vectors is not None and len(vectors) != len(raw)):
+                    (w.size and int(w[:, 0].max()) >= len(raw)) or (vectors is not None and len(vectors) != len(raw)) or \
+                    (cells is not None and (len(cells[1]) != len(w) or int(cells[1].sum(dtype=np.int64)) != len(cells[0]))):
                 raise DamagedIndexError(f"{d}: index chunk arrays disagree in size (truncated?); {REBUILD_HINT}")
             dropped = set(self.meta["dropped"].get(name, []))
             offsets = np.concatenate([[0], np.cumsum(dl)])
@@ -286,8 +296,12 @@ class LibraryIndex:
                 layout.append((offsets, live))
                 live_chunks.add(name)
                 sketched.append(sk)
+                if cell_chunks is not None:  # a chunk without them (written by an older version): none used
+                    cell_chunks = cell_chunks + [(cells[0], cells[1], live)] if cells is not None else None
         self.windows = np.concatenate(windows) if windows else np.zeros((0, 3), np.int64)
         self._load_sentence_vectors(sentence_rows)
+        self._cell_chunks = cell_chunks if cell_chunks else None
+        self._cell_stage = None
         self.doclens = np.concatenate(doclens).astype(np.int64) if doclens else np.zeros(0, np.int64)
         self._pooled = pooled  # per chunk, float16; concatenated only if the pooled first stage is used
         self.first_stage = first_stage.FirstStage(summaries)  # per-body-part window summaries
@@ -393,6 +407,15 @@ class LibraryIndex:
         if not self._pooled:
             return np.zeros((0, self.embed_dim), np.float32)
         return np.concatenate(self._pooled).astype(np.float32)
+
+    def cell_stage(self, codebook_id: str | None, codebook: np.ndarray | None) -> CellStage | None:
+        """The cells first stage (runtime.index.cells) when every live window has cells made by this
+        codebook, else None (an index from before cells, or another codebook, until its next update)."""
+        if codebook is None or self._cell_chunks is None or self.meta.get("codebook") != codebook_id:
+            return None
+        if self._cell_stage is None:
+            self._cell_stage = CellStage(codebook, self._cell_chunks)
+        return self._cell_stage
 
     @property
     def num_windows(self) -> int:
@@ -528,6 +551,9 @@ class LibraryIndex:
         if bundle.model_id != self.meta["model_id"]:
             raise other_model_error(self.path, self.meta["model_id"], bundle.model_id)
         self._collect_garbage()
+        if getattr(bundle, "codebook", None) is not None:
+            self._codebook = (bundle.codebook_id, bundle.codebook)
+            self._add_cells()
         report = UpdateReport()
         rig_map = hashlib.sha1(json.dumps(rig_overrides, sort_keys=True).encode()).hexdigest()[:12] \
             if rig_overrides else ""
@@ -727,6 +753,45 @@ class LibraryIndex:
                 k += 1
             entries.append(entry)
 
+    def add_cells(self, bundle) -> None:
+        """Give every chunk the cells of `bundle`'s codebook now, under the writer lock (`update` does
+        it by itself; this is for an index that is searched, not updated: a benchmark's)."""
+        if getattr(bundle, "codebook", None) is None:
+            return
+        with self._lock:
+            self.meta = read_meta(self.path)
+            self._load_chunks()
+            self._codebook = (bundle.codebook_id, bundle.codebook)
+            self._add_cells()
+
+    def _add_cells(self) -> None:
+        """Give every chunk that lacks them the cells of the update's codebook (an index from before
+        cells, or of another codebook): new files in each chunk folder, then one metadata commit that
+        lists them and names the codebook (a kill before it leaves unlisted files, deleted by the
+        next writer). Computed from the stored codes: the same cells a new chunk gets."""
+        ident, _ = self._codebook
+        meta = json.loads(json.dumps(self.meta))
+        sums_of = meta.setdefault("checksums", {})
+        todo = [n for n in meta["chunks"] if not all(f in sums_of.get(n, {}) for f in cells_files(ident))]
+        if not todo and meta.get("codebook") == ident:
+            return
+        t = time.time()
+        for sums in sums_of.values():  # another codebook's cells: unlisted now, deleted by _collect_garbage
+            for f in [f for f in sums if f.startswith(("cells-", "cell_counts-")) and f not in cells_files(ident)]:
+                del sums[f]
+        for name in todo:
+            d = self.path / name
+            arrays = {"codes": load_npy(d / "codes.npy")}
+            if self.codec != "fp16":
+                arrays["scales"] = load_npy(d / "scales.npy")
+            for f in save_cells(d, self._codebook, codecs.decode(arrays, self.codec), load_npy(d / "doclens.npy")):
+                sums_of.setdefault(name, {})[f] = file_crc32(d / f)
+        meta["codebook"] = ident
+        self._commit_meta(meta)
+        self._collect_garbage()
+        self._load_chunks()
+        log.info("%s: cells of %d chunks added in %.1f s", self.path, len(todo), time.time() - t)
+
     def _sketch_basis(self, patches: list[np.ndarray]) -> list | None:
         """The index's sketch basis (runtime.index.sketch): the committed one, or fitted on the
         patches of the first chunk that has any (committed with that chunk)."""
@@ -743,7 +808,7 @@ class LibraryIndex:
         tmp.mkdir()
         basis_array = sketches.sketch_basis_array(basis) if basis else np.zeros((sketches.SKETCH_DIMS, self.embed_dim),
                                                                           np.float32)
-        save_chunk_arrays(tmp, wins, patches, self.codec, self.embed_dim, basis_array)
+        save_chunk_arrays(tmp, wins, patches, self.codec, self.embed_dim, basis_array, self._codebook)
         (tmp / "clips.json").write_text(json.dumps([entry_json(e) for e in entries]), encoding="utf-8")
         if vectors is not None:
             np.save(tmp / "sentences.npy", vectors)
@@ -843,6 +908,10 @@ class LibraryIndex:
             keep = vectors_file(self.meta, name)
             for f in (self.path / name).glob("sentences*.npy"):
                 if f.name != keep:
+                    f.unlink(missing_ok=True)
+            listed_files = self.meta.get("checksums", {}).get(name, {})
+            for f in [*(self.path / name).glob("cells-*.npy"), *(self.path / name).glob("cell_counts-*.npy")]:
+                if f.name not in listed_files:  # another codebook's, or left by a kill before its commit
                     f.unlink(missing_ok=True)
 
 

@@ -64,8 +64,12 @@ class Bundle:
     """Loaded encoders. Use `Bundle.load(path, device)`."""
 
     def __init__(self, path: Path, manifest: dict, text_session, motion_session, tokenizer, provider_note: str,
-                 sentence_session=None):
+                 sentence_session=None, codebook: np.ndarray | None = None):
         self.path = path
+        # (C, D) float32 centroids of search's first stage (runtime.index.cells); None: a bundle
+        # without one (searches use the per-body-part first stage)
+        self.codebook = codebook
+        self.codebook_id: str | None = str(manifest["codebook"]["id"]) if codebook is not None else None
         self.sentence_session = sentence_session  # None: the bundle has no sentence encoder (no fusion)
         self.manifest = manifest
         self.text_session = text_session
@@ -139,11 +143,12 @@ class Bundle:
             tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
             sentence = make_session(str(path / manifest["sentence_encoder"]["file"]), device)[0] \
                 if manifest.get("sentence_encoder") else None
+            codebook = _load_codebook(path, manifest)
         except Exception as e:  # onnxruntime/tokenizers raise their own types for broken files
             raise BundleError(f"{path}: cannot load the encoders ({str(e).splitlines()[0][:200]})") from None
         tokenizer.enable_truncation(max_length=int(manifest["max_text_tokens"]))
         tokenizer.no_padding()
-        return cls(path, manifest, text, motion, tokenizer, note, sentence)
+        return cls(path, manifest, text, motion, tokenizer, note, sentence, codebook)
 
     # ------------------------------------------------------------------------------------- text
 
@@ -274,6 +279,16 @@ class Bundle:
         return (np.asarray(patch) // NUM_PARTS) * self.patch_frames
 
 
+def _load_codebook(path: Path, manifest: dict) -> np.ndarray | None:
+    entry = manifest.get("codebook")
+    if not entry:
+        return None
+    codebook = np.load(path / entry["file"], allow_pickle=False)
+    if codebook.ndim != 2 or codebook.shape[1] != int(manifest["embed_dim"]) or not 2 <= len(codebook) <= 65536:
+        raise ValueError(f"{entry['file']}: a codebook is (cells <= 65536, {manifest['embed_dim']}), not {codebook.shape}")
+    return codebook.astype(np.float32)
+
+
 def _checked_manifest(path: Path, manifest: dict) -> dict[str, str]:
     """The manifest's `files` ({name: sha256}) after checking that it lists every file the bundle
     loads, each a plain name inside `path`, and that the sizes and rates are usable numbers.
@@ -301,6 +316,12 @@ def _checked_manifest(path: Path, manifest: dict) -> dict[str, str]:
                 not isinstance(sentence.get("id"), str) or not isinstance(sentence.get("dim"), int):
             raise BundleError(f"{where}: `sentence_encoder` needs a `file`, an `id` and a `dim`")
         loaded.append(sentence["file"])
+    codebook = manifest.get("codebook")
+    if codebook is not None:
+        if not isinstance(codebook, dict) or not isinstance(codebook.get("file"), str) or \
+                not isinstance(codebook.get("id"), str):
+            raise BundleError(f"{where}: `codebook` needs a `file` and an `id`")
+        loaded.append(codebook["file"])
     loaded.append("tokenizer.json")
     for name in loaded:
         _inside(path, name, where)

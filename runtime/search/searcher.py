@@ -78,16 +78,18 @@ class Searcher:
         candidates: windows scored exactly in the two-stage search (0: automatic).
         integer_kernel: score int8/int4 indexes on their codes (False: decode to float first; for
             measuring what the kernel's query rounding costs).
-        first_stage: "parts" (per-body-part summaries) or "pooled" (one mean vector per window).
+        first_stage: "auto" (cells where the index has them for the bundle's codebook, else parts),
+            "cells" (runtime.index.cells; falls back to parts without them), "parts" (per-body-part
+            summaries) or "pooled" (one mean vector per window).
         fusion: rank by MaxSim fused with the description score when the index and bundle allow
             it (see `fused`); False: MaxSim alone.
         fusion_weight: the description's weight in the fused score.
     """
 
     def __init__(self, index: LibraryIndex, bundle: Bundle, candidates: int = 0, integer_kernel: bool = True,
-                 first_stage: str = "parts", fusion: bool = True, fusion_weight: float = WEIGHT):
-        if first_stage not in ("parts", "pooled"):
-            raise ValueError(f"first_stage must be 'parts' or 'pooled', not {first_stage!r}")
+                 first_stage: str = "auto", fusion: bool = True, fusion_weight: float = WEIGHT):
+        if first_stage not in ("auto", "cells", "parts", "pooled"):
+            raise ValueError(f"first_stage must be 'auto', 'cells', 'parts' or 'pooled', not {first_stage!r}")
         if index.meta["model_id"] != bundle.model_id:
             raise other_model_error(index.path, index.meta["model_id"], bundle.model_id)
         self.index = index
@@ -100,6 +102,11 @@ class Searcher:
         self._dense: tuple[np.ndarray, np.ndarray] | None = None
         self._scorer: CodeScorer | None = None
         self._first: FirstStageScorer | None = None
+        self._cells = index.cell_stage(getattr(bundle, "codebook_id", None), getattr(bundle, "codebook", None)) \
+            if first_stage in ("auto", "cells") else None
+        self.first_stage = "cells" if self._cells is not None else ("parts" if first_stage == "auto" else first_stage)
+        if self.first_stage == "cells" and self._cells is None:
+            self.first_stage = "parts"
         try:
             self._first = FirstStageScorer(index.first_stage)
             if integer_kernel and index.codec in INTEGER_CODECS:
@@ -132,7 +139,7 @@ class Searcher:
                 patches, offsets = self._all_patches()
                 return np.arange(n), maxsim_packed(query.tokens, patches, offsets)
             return np.arange(n), self._exact_scores(query)
-        first, middle = candidate_counts(n, k)
+        first, middle = candidate_counts(n, k, self.first_stage == "cells")
         cand = self.candidate_windows(query, self.candidates or first)
         if self.index.sketch_basis is not None and len(cand) > middle:
             cand = self.sketch_candidates(query, cand, middle)
@@ -165,7 +172,9 @@ class Searcher:
 
     def candidate_windows(self, query: Query, count: int) -> np.ndarray:
         """The first stage: the `count` windows with the best first-stage scores."""
-        if self.first_stage == "parts":
+        if self.first_stage == "cells":
+            sims = self._cells.scores(query.tokens)
+        elif self.first_stage == "parts":
             fs = self._first or self.index.first_stage
             sims = fs.scores(query.tokens)
         else:
@@ -252,17 +261,21 @@ class Searcher:
 # at 10.9k windows, 0.991 at 109k. Between rows on a log scale; beyond the last, the same share of
 # the library for the first stage.
 CANDIDATE_TABLE = ((4_000, 2_000, 300), (10_900, 4_000, 300), (109_000, 30_000, 4_000))
+# the same with the cells first stage (runtime.index.cells)
+CELLS_TABLE = ((4_000, 1_000, 300), (10_900, 1_000, 300), (109_000, 3_000, 600))
 
 
-def candidate_counts(num_windows: int, k: int) -> tuple[int, int]:
+def candidate_counts(num_windows: int, k: int, cells: bool = False) -> tuple[int, int]:
     """(windows kept by the first stage, windows of those kept by the sketches) for a library of
-    `num_windows` windows and `k` hits; more hits, proportionally more of both."""
-    sizes = np.log([row[0] for row in CANDIDATE_TABLE])
+    `num_windows` windows and `k` hits (`cells`: the cells first stage); more hits, proportionally
+    more of both."""
+    table = CELLS_TABLE if cells else CANDIDATE_TABLE
+    sizes = np.log([row[0] for row in table])
     x = np.log(max(num_windows, 1))
-    first = float(np.exp(np.interp(x, sizes, np.log([row[1] for row in CANDIDATE_TABLE]))))
-    middle = float(np.exp(np.interp(x, sizes, np.log([row[2] for row in CANDIDATE_TABLE]))))
+    first = float(np.exp(np.interp(x, sizes, np.log([row[1] for row in table]))))
+    middle = float(np.exp(np.interp(x, sizes, np.log([row[2] for row in table]))))
     if x > sizes[-1]:  # beyond the table: the same share of the library
-        first *= num_windows / CANDIDATE_TABLE[-1][0]
+        first *= num_windows / table[-1][0]
     scale = max(1.0, k / 10)
     return min(num_windows, round(first * scale)), min(num_windows, round(middle * scale))
 

@@ -137,6 +137,8 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the composed indexes (and their float truth)")
     parser.add_argument("--reuse", action="store_true", help="use composed indexes and truth kept by --keep")
     parser.add_argument("--sweep", action="store_true", help="recall at other candidate counts")
+    parser.add_argument("--cells-from-source", action="store_true",
+                        help="composed windows take their real patches' cells (fast, for 1M; 99.2%% the same)")
     parser.add_argument("--first-stage", default="auto", choices=("auto", "cells", "parts"),
                         help="the first stage (auto: cells when the index has them)")
     args = parser.parse_args()
@@ -165,7 +167,8 @@ def main() -> None:
         t = time.perf_counter()
         codebook = (bundle.codebook_id, bundle.codebook) if bundle.codebook is not None else None
         if not (args.reuse and (target / "metadata.json").exists()):
-            compose_index(source, target, size, regions=args.regions, pool=pool, codebook=codebook)
+            compose_index(source, target, size, regions=args.regions, pool=pool, codebook=codebook,
+                          cells_from_source=args.cells_from_source)
         made_s = time.perf_counter() - t
         t = time.perf_counter()
         index = LibraryIndex.open(target, bundle)
@@ -179,18 +182,11 @@ def main() -> None:
         position = {c.id: i for i, c in enumerate(index.clips)}
         n = index.num_windows
         print(f"## {size} clips: {n} windows, {index.bytes_on_disk() / size / 1024:.1f} KB/clip, made in {made_s:.0f} s, "
-              f"opened in {open_s:.2f} s; nearest-neighbour cosine p5 / p50 / p95: {nn(index)}")
+              f"opened in {open_s:.2f} s")
         pick = np.arange(len(queries)) if not args.truth_queries else \
             np.linspace(0, len(queries) - 1, args.truth_queries).round().astype(int)
-        t = time.perf_counter()
-        cached = target / f"truth-{len(pick)}.json"  # clip ids: valid for this composed index only
-        if args.reuse and cached.exists():
-            truth = [[position[c] for c in row] for row in json.loads(cached.read_text())]
-        else:
-            truth = float_truth(index, [queries[i] for i in pick])
-            cached.write_text(json.dumps([[index.clips[c].id for c in row] for row in truth]))
-        print(f"float truth for {len(pick)} queries in {time.perf_counter() - t:.0f} s")
-        # what the search returns, and how long it takes (load noted before and after)
+        # what the search returns, and how long it takes (load noted before and after); timed first,
+        # so that the peak memory printed next is the search's (with the source library's pool)
         load0 = os.getloadavg()[0]
         for q in queries[:5]:
             searcher.search_query(q, 10)
@@ -203,6 +199,17 @@ def main() -> None:
                 if r == 0 and i in set(pick.tolist()):
                     got.append([position[h.clip_id] for h in hits])
         load1 = os.getloadavg()[0]
+        print(f"peak memory of this process after opening and searching: "
+              f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GB")
+        print(f"nearest-neighbour cosine p5 / p50 / p95: {nn(index)}")
+        t = time.perf_counter()
+        cached = target / f"truth-{len(pick)}.json"  # clip ids: valid for this composed index only
+        if args.reuse and cached.exists():
+            truth = [[position[c] for c in row] for row in json.loads(cached.read_text())]
+        else:
+            truth = float_truth(index, [queries[i] for i in pick])
+            cached.write_text(json.dumps([[index.clips[c].id for c in row] for row in truth]))
+        print(f"float truth for {len(pick)} queries in {time.perf_counter() - t:.0f} s")
         exact_path = n <= EXACT_UP_TO
         print(f"search() ({'exact' if exact_path else '%s first stage, sketches, exact: %d / %d windows' % ((searcher.first_stage,) + candidate_counts(n, 10, cells))}): p50 {statistics.median(times):.1f} ms, "
               f"p95 {np.percentile(times, 95):.1f} ms over {len(times)} queries; recall@10 vs float exact "

@@ -25,7 +25,8 @@ from pathlib import Path
 import numpy as np
 
 from runtime.index import LibraryIndex, chunk_checksums, encode_sketches, summarise_means, write_metadata
-from runtime.index.chunks import save_cells
+from runtime.index.cells import assign_cells, window_cells
+from runtime.index.chunks import cells_files, save_cells
 from runtime.motion import NUM_PARTS
 
 REGIONS = ((0, 1, 8, 9), (2, 4, 6), (3, 5, 7), (10, 12), (11, 13))  # trunk+head, legs, arms (PART_NAMES)
@@ -59,13 +60,24 @@ class WindowPool:
         rows = self.offsets[src][None, :] + np.arange(r)[:, None] * NUM_PARTS + np.arange(NUM_PARTS)[None, :]
         rows = rows.ravel()
         means = self.means[src, np.arange(NUM_PARTS)]
-        return self.codes[rows], self.scales[rows], means
+        return self.codes[rows], self.scales[rows], means, rows
+
+    def cells(self, codebook: np.ndarray) -> np.ndarray:
+        """Each real patch's cell (runtime.index.cells), computed once."""
+        if getattr(self, "_cells", None) is None:
+            decoded = (self.codes.astype(np.float32) - 128.0) * self.scales.astype(np.float32)[:, None]
+            self._cells = assign_cells(decoded, codebook)
+        return self._cells
 
 
 def compose_index(source: LibraryIndex, target: Path, clips: int, seed: int = 0, regions: int = 5,
-                  pool: WindowPool | None = None, codebook: tuple[str, np.ndarray] | None = None) -> LibraryIndex:
+                  pool: WindowPool | None = None, codebook: tuple[str, np.ndarray] | None = None,
+                  cells_from_source: bool = False) -> LibraryIndex:
     """A library of `clips` composed clips (each shaped like a random real clip) written at `target`;
-    with `codebook` (id, centroids), with the cells of its windows (runtime.index.cells)."""
+    with `codebook` (id, centroids), with the cells of its windows (runtime.index.cells): assigned
+    from the stored codes, or (`cells_from_source`, for 1M clips: 110M patches) each patch's real
+    source patch's cell, the same for 99.2% of patches (the +-1 code noise moves the rest; measured
+    on 100k of the default library's patches)."""
     if target.exists():
         shutil.rmtree(target)
     target.mkdir(parents=True)
@@ -76,7 +88,7 @@ def compose_index(source: LibraryIndex, target: Path, clips: int, seed: int = 0,
     made = 0
     while made < clips:
         n = min(CHUNK_CLIPS, clips - made)
-        entries, wins, codes, scales, means, doclens = [], [], [], [], [], []
+        entries, wins, codes, scales, means, doclens, rows = [], [], [], [], [], [], []
         for k, i in enumerate(rng.integers(0, len(pool.clips), n)):
             c = pool.clips[i]
             entry = dict(vars(c), id=f"{c.id}#{made + k}", label=f"{c.label}#{made + k}")
@@ -84,7 +96,8 @@ def compose_index(source: LibraryIndex, target: Path, clips: int, seed: int = 0,
             entry.pop("window_count")
             entries.append(entry)
             for w in range(c.window_start, c.window_start + c.window_count):
-                cw, sw, mw = pool.compose(w, rng, regions)
+                cw, sw, mw, rw = pool.compose(w, rng, regions)
+                rows.append(rw)
                 codes.append(cw)
                 scales.append(sw)
                 means.append(mw)
@@ -110,7 +123,11 @@ def compose_index(source: LibraryIndex, target: Path, clips: int, seed: int = 0,
         decoded = (block.astype(np.float32) - 128.0) * np.concatenate(scales).astype(np.float32)[:, None]
         for key, value in encode_sketches(decoded, basis).items():
             np.save(d / f"{key}.npy", value)
-        if codebook is not None:
+        if codebook is not None and cells_from_source:
+            arrays = window_cells(pool.cells(codebook[1])[np.concatenate(rows)], np.array(doclens))
+            for name, key in zip(cells_files(codebook[0]), ("cells", "cell_counts")):
+                np.save(d / name, arrays[key])
+        elif codebook is not None:
             save_cells(d, codebook, decoded, np.array(doclens))
         (d / "clips.json").write_text(json.dumps(entries))
         meta["chunks"].append(name)

@@ -18,6 +18,9 @@ An index is a directory (ColBERT's layout, minus pickle):
         basis.npy        (32, D) float32 the chunk's projection for parts.npy
         sketch.npy       (P, 16) uint8 each patch on the index's top 16 directions (runtime.index.sketch),
         sketch_scales.npy  (P,) float16 their scales; metadata.json keeps the directions (sketch_basis)
+        cells-<id>.npy   (U,) uint16 each window's distinct cells of the bundle's codebook `id`, window
+                         after window, and cell_counts-<id>.npy (W,) uint16 how many (runtime.index.cells:
+                         search's first stage); metadata.json's `codebook` names the codebook
         sentences.npy    (clips, S) float16 each clip's description vector for fused search
                          (runtime/index/descriptions.py); after descriptions are redone,
                          sentences-<id>.npy (metadata's `sentences_files` names it)
@@ -70,7 +73,11 @@ bundle's sentence encoder changed. Opening a v2 index only rewrites its metadata
 description yet (None; search shows ""), and the next `update` reads those unchanged files again
 to describe them, without encoding them again (clips.json of each chunk is replaced atomically).
 The same happens when the describer itself changed (metadata.json records its `describer`
-version): descriptions are redone, patches are kept.
+version): descriptions are redone, patches are kept. Cells are optional files of a v6 chunk, not a
+format version: an index without them (older, or written by an older version, or with another
+codebook) searches with the per-body-part first stage, and the next update gives every chunk the
+cells of its bundle's codebook (computed from the stored codes, new files committed in one
+metadata write; nothing is encoded again).
 Describing on open instead would make the first search after an upgrade read the whole library,
 and could not reach in-memory motions (Blender actions), which only an update is handed.
 """
@@ -255,9 +262,12 @@ class LibraryIndex:
                                             f"{REBUILD_HINT}") from None
                 if self.codec != "fp16":
                     arrays["scales"] = load_npy(d / "scales.npy")
-                pw = load_npy(d / "pooled.npy")
-                sk = {"codes": load_npy(d / "sketch.npy"), "scales": load_npy(d / "sketch_scales.npy")}
-                fs_parts, fs_basis = load_npy(d / "parts.npy"), load_npy(d / "basis.npy")
+                # a large index's per-window arrays stay mapped like its codes (small ones are read:
+                # no mapped file then keeps a later update in this process from deleting a chunk)
+                pw = load_npy(d / "pooled.npy", mmap=not in_memory)
+                sk = {"codes": load_npy(d / "sketch.npy", mmap=not in_memory),
+                      "scales": load_npy(d / "sketch_scales.npy")}
+                fs_parts, fs_basis = load_npy(d / "parts.npy", mmap=not in_memory), load_npy(d / "basis.npy")
                 entries = [ClipEntry(**item) for item in raw]
                 vec_name = vectors_file(self.meta, name)
                 vectors = load_npy(d / vec_name) if vec_name in self.meta.get("checksums", {}).get(name, {}) else None
@@ -290,8 +300,8 @@ class LibraryIndex:
                 glob_clip = np.array([first_local[int(c)] for c in w[live, 0]], np.int64)
                 windows.append(np.stack([glob_clip, w[live, 1], w[live, 2]], axis=1))
                 doclens.append(dl[live])
-                pooled.append(pw[live])
-                summaries.append((fs_basis, fs_parts[live]))
+                pooled.append((pw, live))
+                summaries.append((fs_basis, fs_parts, live))
                 parts.append((arrays, offsets[:-1][live]))
                 layout.append((offsets, live))
                 live_chunks.add(name)
@@ -303,8 +313,9 @@ class LibraryIndex:
         self._cell_chunks = cell_chunks if cell_chunks else None
         self._cell_stage = None
         self.doclens = np.concatenate(doclens).astype(np.int64) if doclens else np.zeros(0, np.int64)
-        self._pooled = pooled  # per chunk, float16; concatenated only if the pooled first stage is used
-        self.first_stage = first_stage.FirstStage(summaries)  # per-body-part window summaries
+        self._pooled = pooled  # per chunk (mapped float16, live): concatenated only if the pooled first stage is used
+        self._summaries = summaries  # per chunk (basis, live parts); made a FirstStage when first used
+        self._first_stage: first_stage.FirstStage | None = None
         self._parts = parts  # per chunk: (arrays, first patch row of each live window)
         self._layout = layout  # per chunk: (offsets of all its windows, dropped ones too; which are live)
         self._window_part = np.concatenate([np.full(len(p[1]), i) for i, p in enumerate(parts)]) if parts else \
@@ -314,8 +325,11 @@ class LibraryIndex:
         basis = self.meta.get("sketch_basis")
         self.sketch_basis = sketches.sketch_basis_array(basis) if basis else None
         base = np.concatenate([[0], np.cumsum([len(k["codes"]) for k in sketched])]).astype(np.int64)
-        self._sketches = ({key: np.concatenate([k[key] for k in sketched]) for key in ("codes", "scales")},
-                          self._window_row + base[self._window_part]) if sketched else None
+        # sketches: in memory when small (one gather per query), else gathered from each chunk's mapped file
+        self._sketches = sketched if sketched else None
+        if sketched and sum(k["codes"].nbytes for k in sketched) <= codes_in_memory_limit():
+            self._sketches = ({key: np.concatenate([k[key] for k in sketched]) for key in ("codes", "scales")},
+                              self._window_row + base[self._window_part])
         self._in_memory = None
         if in_memory:  # a chunk without live windows is not read: checked here all the same
             for name in set(self.meta["chunks"]) - live_chunks:
@@ -406,7 +420,16 @@ class LibraryIndex:
         """(W, D) float32 unit mean patch of every window (the pooled first stage, for comparison)."""
         if not self._pooled:
             return np.zeros((0, self.embed_dim), np.float32)
-        return np.concatenate(self._pooled).astype(np.float32)
+        return np.concatenate([pw[live] for pw, live in self._pooled]).astype(np.float32)
+
+    @property
+    def first_stage(self) -> first_stage.FirstStage:
+        """The per-body-part window summaries (runtime.index.first_stage) on one index-wide basis:
+        made when first used (find similar, or search without cells), not at open: at 1M clips
+        they are half a gigabyte."""
+        if self._first_stage is None:
+            self._first_stage = first_stage.FirstStage([(basis, parts[live]) for basis, parts, live in self._summaries])
+        return self._first_stage
 
     def cell_stage(self, codebook_id: str | None, codebook: np.ndarray | None) -> CellStage | None:
         """The cells first stage (runtime.index.cells) when every live window has cells made by this
@@ -472,17 +495,22 @@ class LibraryIndex:
         offsets (for runtime.search.code_scores; int8 / int4 indexes only)."""
         if self._in_memory is not None:  # one gather from one array
             return self._gather(*self._in_memory, window_ids)
+        return self._gather_mapped([arrays for arrays, _ in self._parts], window_ids)
+
+    def _gather_mapped(self, per_chunk: list[dict[str, np.ndarray]], window_ids) -> tuple:
+        """`codes` and `scales` rows of the given windows from each chunk's own (mapped) arrays,
+        back to back, and their offsets."""
         offsets, segments = self._by_chunk(window_ids)
         if len(segments) == 1:
             chunk, _, rows = segments[0]
-            arrays = self._parts[chunk][0]
+            arrays = per_chunk[chunk]
             return np.take(arrays["codes"], rows, axis=0), np.take(arrays["scales"], rows), offsets
-        first = self._parts[segments[0][0]][0] if segments else self._parts[0][0]
+        first = per_chunk[segments[0][0]] if segments else per_chunk[0]
         codes = np.empty((int(offsets[-1]), first["codes"].shape[1]), first["codes"].dtype)
         scales = np.empty(int(offsets[-1]), first["scales"].dtype)
         for chunk, where, rows in segments:
-            codes[where] = np.take(self._parts[chunk][0]["codes"], rows, axis=0)
-            scales[where] = np.take(self._parts[chunk][0]["scales"], rows)
+            codes[where] = np.take(per_chunk[chunk]["codes"], rows, axis=0)
+            scales[where] = np.take(per_chunk[chunk]["scales"], rows)
         return codes, scales, offsets
 
     def window_sketches(self, window_ids: Iterable[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -490,7 +518,9 @@ class LibraryIndex:
         and their offsets."""
         if self._sketches is None:
             return np.zeros((0, sketches.SKETCH_DIMS), np.uint8), np.zeros(0, np.float16), np.zeros(1, np.int64)
-        return self._gather(*self._sketches, window_ids)
+        if isinstance(self._sketches, tuple):
+            return self._gather(*self._sketches, window_ids)
+        return self._gather_mapped(self._sketches, window_ids)
 
     def _gather(self, whole: dict[str, np.ndarray], first_row: np.ndarray, window_ids) -> tuple:
         ids = _window_ids(window_ids)

@@ -108,7 +108,8 @@ class Searcher:
         if self.first_stage == "cells" and self._cells is None:
             self.first_stage = "parts"
         try:
-            self._first = FirstStageScorer(index.first_stage)
+            if self.first_stage == "parts":
+                self._first = FirstStageScorer(index.first_stage)
             if integer_kernel and index.codec in INTEGER_CODECS:
                 self._scorer = CodeScorer(index.codec)
         except Exception as e:  # a broken onnxruntime install: numpy on decoded values instead

@@ -100,16 +100,24 @@ def test_exact_search_on_chunks_in_place_skips_dropped_windows_and_matches_gathe
     index.update([lib], bundle, chunk_clips=10)
     index = LibraryIndex.open(work, bundle)
     assert any(index.meta["dropped"].values())  # the old version is a dropped entry of its chunk
-    for limit in ("4096", "0"):  # codes copied into memory, or left memory-mapped
+    q = bundle.encode_query("a person raises the left hand")
+    seen = {}
+    for limit in ("4096", "0"):  # codes (and sketches) copied into memory, or left memory-mapped
         monkeypatch.setenv("MOTION_SEARCH_CODES_IN_MEMORY_MB", limit)
         opened = LibraryIndex.open(work, bundle)
         assert (opened._in_memory is not None) == (limit != "0")
+        assert isinstance(opened._sketches, tuple) == (limit != "0")
         searcher = Searcher(opened, bundle)
-        q = bundle.encode_query("a person raises the left hand")
         ids, exact = searcher.window_scores(q, exact=True)
         gathered = searcher.score_windows(q, np.arange(opened.num_windows))
         np.testing.assert_allclose(exact, gathered, atol=1e-6)
         assert len(ids) == opened.num_windows
+        some = np.arange(opened.num_windows)[::-3]  # out of order, across chunks
+        seen[limit] = (opened.window_sketches(some), opened.pooled, opened.first_stage.scores(q.tokens),
+                       searcher.candidate_windows(q, 5))
+    for a, b in zip(seen["4096"], seen["0"]):  # the same arrays whether read or mapped
+        for x, y in zip(a if isinstance(a, tuple) else (a,), b if isinstance(b, tuple) else (b,)):
+            np.testing.assert_array_equal(x, y)
 
 
 def test_each_stage_keeps_the_exact_best_and_the_counts_follow_the_table(built):

@@ -6,6 +6,9 @@
   point) x signed (v5), onnxruntime's MatMulInteger, 343k patches of 256 (the default library).
 - Sketch MaxSim (16 directions): the integer kernel against numpy float32, 480k patches (the
   sketches of ~4,000 windows, what a 10k-clip search scores).
+- Fresh memory against a reused buffer: a float32 copy of 847k x 16 sketch bytes (what a 100k-clip
+  query converts) through `astype` (a new array each query) and `np.copyto` into a buffer touched
+  before (runtime.index.scratch).
 - Thread pools: three sessions called in turn as one query calls them (text encoder, first stage,
   then the kernel once per chunk), with and without busy-waiting.
 Each figure is the median of 9 runs after one warm-up; the load average is printed.
@@ -74,6 +77,11 @@ def main() -> None:
     print(f"sketch MaxSim, 480k x 16, 8 tokens, 4,000 windows: integer kernel "
           f"{_ms(lambda: kernel.maxsim(qs, sketches, scales, offsets)):.1f} ms, numpy float32 (sketch_maxsim) "
           f"{_ms(lambda: sketch_maxsim(qs, sketches, scales, offsets)):.1f} ms")
+
+    many = rng.integers(1, 255, (847_000, 16), dtype=np.uint8)
+    reused = np.empty(many.shape, np.float32)
+    print(f"float32 copy of 847k x 16 bytes: astype (fresh memory) {_ms(lambda: many.astype(np.float32)):.1f} ms, "
+          f"copyto a reused buffer {_ms(lambda: np.copyto(reused, many, casting='unsafe')):.1f} ms")
 
     def query(sessions):  # a query's calls: the text encoder's and the first stage's, then 13 chunks
         for sess in sessions[:2]:

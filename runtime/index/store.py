@@ -104,6 +104,7 @@ from ..hashing import content_hash
 from ..library import NOT_MOTION, MotionItem, prune_cache, scan, scene_file_items
 from ..motion import Motion, Windows
 from . import codec as codecs
+from . import scratch
 from . import first_stage
 from . import sketch as sketches
 from .cells import CellStage
@@ -490,44 +491,48 @@ class LibraryIndex:
             yield first, arrays, offsets, live
             first += int(live.sum())
 
-    def window_codes(self, window_ids: Iterable[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def window_codes(self, window_ids: Iterable[int], reuse: str = "") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The stored codes and per-patch scales of the given windows, back to back, and their
-        offsets (for runtime.search.code_scores; int8 / int4 indexes only)."""
+        offsets (for runtime.search.code_scores; int8 / int4 indexes only). With `reuse` (a name),
+        the arrays are this thread's reusable buffers of that name (runtime.index.scratch), valid
+        until the next such call: a query's gathers without fresh memory."""
         if self._in_memory is not None:  # one gather from one array
-            return self._gather(*self._in_memory, window_ids)
-        return self._gather_mapped([arrays for arrays, _ in self._parts], window_ids)
+            return self._gather(*self._in_memory, window_ids, reuse)
+        return self._gather_mapped([arrays for arrays, _ in self._parts], window_ids, reuse)
 
-    def _gather_mapped(self, per_chunk: list[dict[str, np.ndarray]], window_ids) -> tuple:
+    def _gather_mapped(self, per_chunk: list[dict[str, np.ndarray]], window_ids, reuse: str = "") -> tuple:
         """`codes` and `scales` rows of the given windows from each chunk's own (mapped) arrays,
         back to back, and their offsets."""
         offsets, segments = self._by_chunk(window_ids)
-        if len(segments) == 1:
-            chunk, _, rows = segments[0]
-            arrays = per_chunk[chunk]
-            return np.take(arrays["codes"], rows, axis=0), np.take(arrays["scales"], rows), offsets
         first = per_chunk[segments[0][0]] if segments else per_chunk[0]
-        codes = np.empty((int(offsets[-1]), first["codes"].shape[1]), first["codes"].dtype)
-        scales = np.empty(int(offsets[-1]), first["scales"].dtype)
+        codes, scales = _outputs(first, int(offsets[-1]), reuse)
         for chunk, where, rows in segments:
-            codes[where] = np.take(per_chunk[chunk]["codes"], rows, axis=0)
-            scales[where] = np.take(per_chunk[chunk]["scales"], rows)
+            if isinstance(where, slice):  # windows in index order: straight into place
+                np.take(per_chunk[chunk]["codes"], rows, axis=0, out=codes[where], mode="clip")
+                np.take(per_chunk[chunk]["scales"], rows, out=scales[where], mode="clip")
+            else:
+                codes[where] = np.take(per_chunk[chunk]["codes"], rows, axis=0)
+                scales[where] = np.take(per_chunk[chunk]["scales"], rows)
         return codes, scales, offsets
 
-    def window_sketches(self, window_ids: Iterable[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def window_sketches(self, window_ids: Iterable[int], reuse: str = "") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The sketches (runtime.index.sketch) and their scales of the given windows, back to back,
-        and their offsets."""
+        and their offsets (`reuse` as for window_codes)."""
         if self._sketches is None:
             return np.zeros((0, sketches.SKETCH_DIMS), np.uint8), np.zeros(0, np.float16), np.zeros(1, np.int64)
         if isinstance(self._sketches, tuple):
-            return self._gather(*self._sketches, window_ids)
-        return self._gather_mapped(self._sketches, window_ids)
+            return self._gather(*self._sketches, window_ids, reuse)
+        return self._gather_mapped(self._sketches, window_ids, reuse)
 
-    def _gather(self, whole: dict[str, np.ndarray], first_row: np.ndarray, window_ids) -> tuple:
+    def _gather(self, whole: dict[str, np.ndarray], first_row: np.ndarray, window_ids, reuse: str = "") -> tuple:
         ids = _window_ids(window_ids)
         lens = self.doclens[ids]
         offsets = np.concatenate([[0], np.cumsum(lens)])
         rows = np.repeat(first_row[ids] - offsets[:-1], lens) + np.arange(int(offsets[-1]))
-        return np.take(whole["codes"], rows, axis=0), np.take(whole["scales"], rows), offsets
+        codes, scales = _outputs(whole, len(rows), reuse)
+        np.take(whole["codes"], rows, axis=0, out=codes, mode="clip")  # (with "raise", out is buffered)
+        np.take(whole["scales"], rows, out=scales, mode="clip")
+        return codes, scales, offsets
 
     def bytes_on_disk(self) -> int:
         return sum(f.stat().st_size for f in self.path.rglob("*") if f.is_file())
@@ -953,6 +958,15 @@ def _vectors(bundle, entries: list[ClipEntry]) -> np.ndarray | None:
     return np.stack([description_vector(bundle, e.captions if e.status == "ok" else None)
                      for e in entries]).astype(np.float16) if entries else \
         np.zeros((0, bundle.sentence_dim), np.float16)
+
+
+def _outputs(like: dict[str, np.ndarray], rows: int, reuse: str) -> tuple[np.ndarray, np.ndarray]:
+    """Arrays for `rows` gathered rows of like["codes"] and like["scales"]: fresh, or this thread's
+    buffers named `reuse`."""
+    shape, dtypes = (rows, *like["codes"].shape[1:]), (like["codes"].dtype, like["scales"].dtype)
+    if not reuse:
+        return np.empty(shape, dtypes[0]), np.empty(rows, dtypes[1])
+    return scratch.buffer(f"{reuse}_codes", shape, dtypes[0]), scratch.buffer(f"{reuse}_scales", (rows,), dtypes[1])
 
 
 def _window_ids(window_ids: Iterable[int]) -> np.ndarray:

@@ -125,8 +125,8 @@ def compose_index(source: LibraryIndex, target: Path, clips: int, seed: int = 0,
             np.save(d / f"{key}.npy", value)
         if codebook is not None and cells_from_source:
             arrays = window_cells(pool.cells(codebook[1])[np.concatenate(rows)], np.array(doclens))
-            for name, key in zip(cells_files(codebook[0]), ("cells", "cell_counts")):
-                np.save(d / name, arrays[key])
+            for file, key in zip(cells_files(codebook[0]), ("cells", "cell_counts")):
+                np.save(d / file, arrays[key])
         elif codebook is not None:
             save_cells(d, codebook, decoded, np.array(doclens))
         (d / "clips.json").write_text(json.dumps(entries))

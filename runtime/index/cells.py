@@ -10,12 +10,14 @@ patches (neighbouring patches of one part fall in one cell), 2 bytes each.
 Scoring, for query tokens q_t and S[t, c] = q_t . centroid_c:
     cells(w) = mean_t max_{c in cells of w} S[t, c]       (the centroid interaction)
 approximates MaxSim (a patch's centroid is within cosine ~0.99 of it). Computing it for every
-window reads every window's cells; instead each token looks only at its PROBES best cells and
-walks their inverted lists (the windows holding them): a window holding one of them gets its
-best such cell's score, any other window the best score of a cell outside them (`floor`), which
-no cell it holds can beat. So the score is an upper bound of the centroid interaction, equal to
-it for a window that has one of each token's best cells, and a query reads PROBES inverted lists
-per token instead of the whole index (at 10k clips, 1.4 ms for the 309 bench queries' p50).
+window reads every window's cells; instead each token looks only at its PROBES best cells (more
+in a small index, until their lists hold MIN_POSTINGS windows) and walks their inverted lists (the
+windows holding them): a window holding one of them gets its best such cell's score, any other
+window the best score of a cell outside them (`floor`), which no cell it holds can beat. So the
+score is an upper bound of the centroid interaction, equal to it for a window that has one of each
+token's best cells, and a query reads a few inverted lists per token instead of the whole index.
+How many windows it must keep for the exact top 10 to survive is measured (runtime.search.searcher's
+CELLS_TABLE; docs/BENCHMARKS.md): about 9% of the windows at 10k and 15% at 100k clips.
 """
 
 from __future__ import annotations
@@ -102,7 +104,7 @@ class CellStage:
         order = np.argsort(cells, kind="stable")
         self.postings = window[order]  # window ids, grouped by cell (inverted lists)
         self.starts = np.concatenate([[0], np.cumsum(np.bincount(cells, minlength=len(self.codebook)))])
-        self.nbytes = int(cells.nbytes + self.postings.nbytes)
+        self.nbytes = int(self.postings.nbytes + self.starts.nbytes)  # what it holds
 
     def scores(self, tokens: np.ndarray, probes: int = PROBES, min_postings: int = MIN_POSTINGS) -> np.ndarray:
         """(W,) float32: each live window's upper bound of the centroid interaction with `tokens`.

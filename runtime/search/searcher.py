@@ -1,19 +1,22 @@
 """Text -> motion search over an index (and motion -> text over a list of captions).
 
 Exact search scores every window with MaxSim on the stored codes, chunk by chunk where they lie.
-Above EXACT_UP_TO windows the search has three stages, each reading fewer bytes per window than
-the next and keeping fewer windows:
-1. the first stage ranks every window by its per-body-part summaries (runtime.index.first_stage,
-   one integer kernel pass over 448 bytes per window);
+Above EXACT_UP_TO windows the search has three stages, each reading more per window than the one
+before and keeping fewer windows:
+1. the first stage ranks every window by the cells (centroids of the bundle's codebook) its
+   patches fall in: each query token walks the inverted lists of its best cells only
+   (runtime.index.cells); an index without cells for the bundle's codebook (built before them,
+   until its next update) uses its per-body-part summaries (runtime.index.first_stage) instead;
 2. the sketches of the windows it keeps (each patch on the index's top 16 directions,
-   runtime.index.sketch, 18 bytes per patch) rank them by an approximate MaxSim;
-3. the best few hundred are scored exactly on their int8 codes (runtime.search.code_scores).
+   runtime.index.sketch, 18 bytes per patch) rank them by an approximate MaxSim, in two threads
+   when there are many;
+3. the best few hundred to few thousand are scored exactly on their int8 codes (runtime.search.code_scores).
 How many windows each stage keeps is a table measured against exact float32 MaxSim on 309 varied
-queries (CANDIDATE_TABLE, bench/bench_search.py). The older first stage on pooled vectors (the
-query's mean token against each window's mean patch) is kept as an option for comparison. Hits
-are clips (a clip's best window), with the frames of the source file that window covers and the
-clip's one-sentence description from the index ("" for a clip not described yet: an index
-upgraded from v2 before its next update, see runtime.index).
+queries (CELLS_TABLE, CANDIDATE_TABLE; bench/bench_search.py --sweep). The older first stage on
+pooled vectors (the query's mean token against each window's mean patch) is kept as an option for
+comparison. Hits are clips (a clip's best window), with the frames of the source file that window
+covers and the clip's one-sentence description from the index ("" for a clip not described yet:
+an index upgraded from v2 before its next update, see runtime.index).
 With a bundle that has a sentence encoder and an index that stores description vectors (v6), the
 clips are ranked by the fused score (runtime.search.fusion); `fusion=False` ranks by MaxSim alone.
 """
@@ -21,6 +24,8 @@ clips are ranked by the fused score (runtime.search.fusion); `fusion=False` rank
 from __future__ import annotations
 
 import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -38,6 +43,17 @@ log = logging.getLogger(__name__)
 EXACT_UP_TO = 4000  # windows: up to this (the default library), every window is scored exactly
 DENSE_CACHE_PATCHES = 400_000  # decoded patches kept in memory for exact search (float32: ~400 MB)
 STREAM_WINDOWS = 8192  # larger libraries are scored exactly block by block
+SPLIT_SKETCHES = 4000  # windows: more, and the sketch stage runs as two halves in two threads (numpy
+# releases the GIL while it copies, multiplies and reduces; 16,000 windows at 100k: 80 -> 63 ms on a
+# half-busy 2-core machine)
+_threads: ThreadPoolExecutor | None = None
+
+
+def _pool() -> ThreadPoolExecutor:
+    global _threads
+    if _threads is None:
+        _threads = ThreadPoolExecutor(max_workers=2, thread_name_prefix="motion-search")
+    return _threads
 
 
 @dataclass(frozen=True)
@@ -149,10 +165,18 @@ class Searcher:
     def sketch_candidates(self, query: Query, windows: np.ndarray, count: int) -> np.ndarray:
         """The middle stage: of `windows`, the `count` best by MaxSim on their sketches (each patch
         on the index's top 16 directions, runtime.index.sketch)."""
-        codes, scales, offsets = self.index.window_sketches(windows, reuse="sketch")
-        sims = sketch_maxsim(query.tokens @ self.index.sketch_basis.T, codes, scales, offsets)
+        projected = query.tokens @ self.index.sketch_basis.T
+        if len(windows) > SPLIT_SKETCHES and (os.cpu_count() or 1) > 1:  # two halves, two threads
+            sims = np.concatenate(list(_pool().map(lambda part: self._sketch_scores(projected, part),
+                                                   np.array_split(windows, 2))))
+        else:
+            sims = self._sketch_scores(projected, windows)
         count = min(count, len(sims))
         return np.sort(windows[np.argpartition(-sims, count - 1)[:count]])
+
+    def _sketch_scores(self, projected: np.ndarray, windows: np.ndarray) -> np.ndarray:
+        codes, scales, offsets = self.index.window_sketches(windows, reuse="sketch")  # this thread's buffers
+        return sketch_maxsim(projected, codes, scales, offsets)
 
     def _exact_scores(self, query: Query) -> np.ndarray:
         """MaxSim of every window: chunk by chunk on the stored codes in place (nothing gathered or

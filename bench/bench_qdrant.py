@@ -106,14 +106,18 @@ def main() -> None:
         t = time.perf_counter()
         report = store.sync(index, "bench", root)
         upload_s = time.perf_counter() - t
+        store.close()  # closed: the optimiser's replaced segments are gone from the disk
         wal = folder_bytes(shard / "wal")  # the write-ahead log: bounded segments, not per window
         disk = folder_bytes(shard) - wal
+        t = time.perf_counter()
+        store = QdrantStore.open(parse_store(f"qdrant+edge://{shard.resolve()}"), bundle)
+        reopen_s = time.perf_counter() - t
         patches = float(index.doclens.mean())
         ram = (patches + 14) * (bundle.embed_dim + 4 * 2)  # int8 per dimension; Qdrant's per-vector offset/scale
         print(f"upload: {report.summary()}: {size / upload_s:.0f} clips/s, {n / upload_s:.0f} windows/s "
               f"(with optimize()); shard {disk / 2**20:.0f} MiB on disk = {disk / n / 1024:.1f} KB/window (and a "
               f"{wal / 2**20:.0f} MiB write-ahead log); "
-              f"int8 in RAM ~{ram / 1024:.1f} KB/window")
+              f"int8 in RAM ~{ram / 1024:.1f} KB/window; reopened in {reopen_s:.2f} s")
         shared = StoreSearcher(store, bundle, fusion=False)
         keyed = lambda hits: [position[h.clip_key] for h in hits]  # noqa: E731
         shared.exact_up_to = 10**12

@@ -245,7 +245,14 @@ class ClientBackend(Backend):
         if sentence_dim:
             vectors[DESCRIPTION] = m.VectorParams(size=sentence_dim, distance=m.Distance.DOT,
                                                   datatype=m.Datatype.FLOAT16)
-        self._call("creating the collection", self.client.create_collection, self.name, vectors_config=vectors)
+        cluster = {}
+        if self.spec.kind == "server":  # a cluster: shards and their copies (docs/STUDIO.md)
+            if self.spec.shards:
+                cluster["shard_number"] = self.spec.shards
+            if self.spec.replication:
+                cluster["replication_factor"] = self.spec.replication
+        self._call("creating the collection", self.client.create_collection, self.name, vectors_config=vectors,
+                   **cluster)
         for name in PAYLOAD_INDEXES:
             schema = m.KeywordIndexParams(type=m.KeywordIndexType.KEYWORD, is_tenant=name == "library")
             if self.spec.kind == "local":  # local mode has no payload indexes (it says so in a warning)

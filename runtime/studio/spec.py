@@ -10,7 +10,10 @@ preference), or by a JSON config file that holds it:
     qdrant+edge:///some/folder              qdrant-edge-py: Qdrant's engine in this process (one process
                                             per folder); the folder is the collection
     studio.json                             {"store": "<one of the above>", "api_key_env": "NAME",
-                                             "libraries": {"mocap": "Z:\\\\Mocap", "stock": "/mnt/stock"}}
+                                             "libraries": {"mocap": "Z:\\\\Mocap", "stock": "/mnt/stock"},
+                                             "shards": 6, "replication": 2, "prefer_grpc": false}
+                                            (shards, replication: used when the indexer creates the
+                                            collection on a cluster)
 
 The API key is never part of the address, the config file or a log line: it comes from the
 environment (MOTION_SEARCH_QDRANT_API_KEY, or the variable the config file names) or from the
@@ -73,6 +76,8 @@ class StoreSpec:
     mounts: "LibraryMounts" = field(default_factory=lambda: LibraryMounts({}))
     prefer_grpc: bool = False
     timeout_s: float = 30.0
+    shards: int | None = None  # a new collection on a cluster: its shard count (None: the server's default)
+    replication: int | None = None  # ... and copies of each shard (2: a node can go down)
 
     def __repr__(self) -> str:
         key = "***" if self.api_key else None
@@ -113,7 +118,9 @@ def parse_store(text: str | os.PathLike, api_key: str | None = None, mounts: dic
     all_mounts = {str(k): str(v) for k, v in (config.get("libraries") or {}).items()}
     all_mounts.update(mounts or {})
     common = dict(api_key=api_key, mounts=LibraryMounts(all_mounts), prefer_grpc=bool(config.get("prefer_grpc", False)),
-                  timeout_s=float(config.get("timeout_s", 30.0)))
+                  timeout_s=float(config.get("timeout_s", 30.0)),
+                  shards=int(config["shards"]) if config.get("shards") else None,
+                  replication=int(config["replication"]) if config.get("replication") else None)
     scheme, sep, rest = text.partition(":")
     if not sep or scheme not in SCHEMES:
         raise StoreError(f"{safe_text(text)}: not a store address (qdrant+http://HOST:6333/COLLECTION, "

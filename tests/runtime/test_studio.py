@@ -292,6 +292,60 @@ def test_a_read_only_key_may_search_but_not_index(read_only_server, index, libra
     assert SECRET not in str(e.value) and SECRET not in caplog.text  # ... and nowhere else
 
 
+class _EmptyQdrant(BaseHTTPRequestHandler):
+    """A test double of an empty Qdrant server with a read-write key: records what is created."""
+
+    bodies: dict = {}
+
+    def _send(self, body: dict) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self):  # noqa: N802
+        self._send({"result": {"exists": False}, "status": "ok", "time": 0})
+
+    def do_PUT(self):  # noqa: N802
+        body = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))) or b"{}")
+        self.bodies.setdefault(self.path.split("?")[0], []).append(body)
+        ok = {"operation_id": 0, "status": "completed"} if "/points" in self.path or "/index" in self.path else True
+        self._send({"result": ok, "status": "ok", "time": 0})
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_cluster_collection_is_made_with_the_documented_settings(bundle, tmp_path):
+    """Test double (no Qdrant server here): what the indexer asks a server for when it creates the
+    collection: shards and replication from the config file, HNSW on the part vectors only (m=0 on
+    the patches), int8 copies always in RAM, float16 originals on disk, the keyword indexes."""
+    _EmptyQdrant.bodies = {}
+    server = HTTPServer(("127.0.0.1", 0), _EmptyQdrant)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    cfg = tmp_path / "studio.json"
+    cfg.write_text(json.dumps({"store": f"qdrant+http://127.0.0.1:{server.server_port}/motion", "shards": 6,
+                               "replication": 2}))
+    try:
+        QdrantStore.open(parse_store(cfg, api_key=SECRET), bundle, create=True).close()
+    finally:
+        server.shutdown()
+    made = _EmptyQdrant.bodies["/collections/motion"][0]
+    assert (made["shard_number"], made["replication_factor"]) == (6, 2)
+    patches, parts = made["vectors"]["patches"], made["vectors"]["parts"]
+    assert patches["hnsw_config"]["m"] == 0 and parts["hnsw_config"]["m"] > 0
+    for v in (patches, parts):
+        assert v["multivector_config"]["comparator"] == "max_sim" and v["distance"] == "Dot"
+        assert v["quantization_config"]["scalar"] == {"type": "int8", "always_ram": True} or \
+            (v["quantization_config"]["scalar"]["type"], v["quantization_config"]["scalar"]["always_ram"]) == \
+            ("int8", True)
+    assert patches["on_disk"] is True and patches["datatype"] == "float16"
+    indexed = {b["field_name"]: b["field_schema"] for b in _EmptyQdrant.bodies["/collections/motion/index"]}
+    assert set(indexed) == {"library", "clip_key", "content_hash", "kind"} and indexed["library"]["is_tenant"]
+
+
 def test_the_cli_says_in_one_line_what_is_wrong_with_the_server(read_only_server, library, tmp_path):
     env = dict(os.environ, MOTION_SEARCH_QDRANT_API_KEY=SECRET, MOTION_SEARCH_CACHE=str(tmp_path / "cache"))
     r = subprocess.run([sys.executable, "-m", "runtime", "index", str(library), "--store", read_only_server],

@@ -567,6 +567,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if isinstance(getattr(args, "text", None), str):  # bytes that were not UTF-8 in a query: replaced
         args.text = args.text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    if args.command in ("index", "search") and not args.store and (args.library or getattr(args, "mount", None)):
+        parser.error("--library and --mount go with --store (a shared library)")
     if args.command == "search":
         if not args.queries and not args.like and not args.like_video and not args.text.strip():
             parser.error("search needs a TEXT, --queries FILE, --like FILE or --like-video FILM")

@@ -17,7 +17,8 @@ preference), or by a JSON config file that holds it:
 
 The API key is never part of the address, the config file or a log line: it comes from the
 environment (MOTION_SEARCH_QDRANT_API_KEY, or the variable the config file names) or from the
-caller (the add-on's preference). `StoreSpec` prints it as "***".
+caller (the add-on keeps it in a file of its user folder readable by this user only). `StoreSpec`
+prints it as "***".
 
 Library paths are stored relative to a named library root (posix separators). Each machine maps
 library names to its own mount points (`LibraryMounts`): a studio mixes Windows drive letters, UNC

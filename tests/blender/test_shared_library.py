@@ -63,6 +63,11 @@ def test_shared_and_local_hits_in_one_list_explained_and_applied(studio, bandai1
     assert bpy.ops.motionsearch.apply() == {'FINISHED'}  # read from this machine's mount of the library
     assert obj.animation_data.action.name == f"{st.results[shared_row].label} (motion search)"
 
+    assert bpy.ops.motionsearch.find_similar(source='RESULT') == {'FINISHED'}  # alike the shared clip, both lists
+    alike = [r.path for r in st.results]
+    assert str(mount / "takes" / SHARED[0]) not in alike  # the query clip itself is left out
+    assert str(tmp_path / "local" / WAVE) in alike and len(alike) == len(SHARED)
+
     prefs.shared_mounts = ""  # another machine, the library not mounted: a clear error, not a missing file
     st.query = "someone walks"
     row = next(k for k, r in enumerate(st.results) if r.clip_id.startswith("mocap:"))

@@ -130,9 +130,11 @@ def main() -> None:
             if c >= n:
                 continue
             shared.candidates = c
-            times, got = timed_hits(lambda q: shared.search_query(q, 10), queries)
-            lines.append(row(f"Qdrant edge, prefetch {c} (parts) then MaxSim", times,
-                             recall(truth, [keyed(h) for h in got])))
+            for scan in (True, False):
+                shared.prefetch_scan = scan
+                times, got = timed_hits(lambda q: shared.search_query(q, 10), queries)
+                lines.append(row(f"Qdrant edge, prefetch {c} by parts ({'int8 scan' if scan else 'HNSW'}), then MaxSim",
+                                 times, recall(truth, [keyed(h) for h in got])))
         if n <= 20_000:  # above, every query reads all the originals (GBs of float16 from disk): left out
             few = queries[:20]
             times, got = timed_hits(lambda q: shared.search_query(q, 10, exact=True), few, burn_in=1)

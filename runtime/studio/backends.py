@@ -69,7 +69,7 @@ class Backend:
                page: int = 256) -> Iterator[Found]: ...
     def retrieve(self, ids: list[str], vectors: list[str] | None, payload: list[str] | bool = True) -> list[Found]: ...
     def count(self, where: Where) -> int: ...
-    def query(self, vector, using: str, limit: int, where: Where, prefetch: tuple | None = None,
+    def query(self, vector, using: str, limit: int, where: Where, prefetch: tuple | None = None,  # (v, using, n, scan)
               exact: bool = False, payload: list[str] | bool = True, vectors: list[str] | None = None,
               oversampling: float = 2.0) -> list[Found]: ...
     def finish(self) -> None:
@@ -177,10 +177,12 @@ class EdgeBackend(Backend):
         flt = self._filter(where)
         pre = None
         if prefetch is not None:
-            p_vector, p_using, p_limit = prefetch
+            p_vector, p_using, p_limit, p_scan = prefetch
+            p_params = q.SearchParams(exact=True, quantization=q.QuantizationSearchParams(rescore=False)) if p_scan \
+                else self._params(False, 1.0)
             pre = [q.Prefetch(limit=int(p_limit), query=q.Query.Nearest(np.asarray(p_vector, np.float32).tolist(),
                                                                         using=p_using),
-                              filter=flt, params=self._params(False, 1.0))]
+                              filter=flt, params=p_params)]
         got = self.shard.query(q.QueryRequest(
             limit=int(limit), query=q.Query.Nearest(np.asarray(vector, np.float32).tolist(), using=using),
             prefetches=pre, filter=flt, with_payload=payload, with_vector=vectors or False,
@@ -327,9 +329,11 @@ class ClientBackend(Backend):
             params = m.SearchParams(quantization=m.QuantizationSearchParams(rescore=True, oversampling=oversampling))
         pre = None
         if prefetch is not None:
-            p_vector, p_using, p_limit = prefetch
+            p_vector, p_using, p_limit, p_scan = prefetch
+            p_params = m.SearchParams(exact=True, quantization=m.QuantizationSearchParams(rescore=False)) \
+                if p_scan else None
             pre = m.Prefetch(query=np.asarray(p_vector, np.float32).tolist(), using=p_using, limit=int(p_limit),
-                             filter=flt)
+                             filter=flt, params=p_params)
         if self.spec.kind == "local":  # local mode scores every point exactly, on float32 (it warns of params)
             params = None
         res = self._call("searching", self.client.query_points, self.name,

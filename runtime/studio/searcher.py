@@ -5,8 +5,10 @@ divided by the token count), the same fused ranking, explanations and find simil
 
 Text search: up to EXACT_UP_TO windows, every window's MaxSim on the int8 copies, rescored on the
 float16 originals (`exact=True`: the originals only); above it two stages in one request: the 14
-part means of each window as a small MaxSim multivector (Qdrant's prefetch, `first` windows kept,
-runtime.search.candidate_counts) and MaxSim on the patches of those. Fused search (a bundle with a
+part means of each window as a small MaxSim multivector (Qdrant's prefetch, a scan of their int8
+copies, `first` windows kept, runtime.search.candidate_counts) and MaxSim on the patches of those
+(10k clips: recall@10 0.998 against float exact; with the part vectors' HNSW instead, 0.989:
+bench/bench_qdrant.py, docs/STUDIO.md). Fused search (a bundle with a
 sentence encoder, a library with description vectors) ranks the clips of MaxSim's best windows and
 the EXTRA_CANDIDATES clips best by description, standardised over those clips, as the local
 two-stage search does (runtime.search.fusion). Find similar: the query's part means find candidate
@@ -69,6 +71,7 @@ class StoreSearcher:
         self.candidates, self.fusion, self.fusion_weight = candidates, fusion, fusion_weight
         self._num_windows: int | None = None
         self.exact_up_to = EXACT_UP_TO  # windows: above it, two stages (Qdrant's prefetch on the part vectors)
+        self.prefetch_scan = True  # the first stage scans every window's int8 part vectors (False: their HNSW)
 
     @property
     def num_windows(self) -> int:
@@ -98,7 +101,7 @@ class StoreSearcher:
         prefetch = None
         if two_stage:
             first = self.candidates or candidate_counts(n, 10)[0]
-            prefetch = (tokens, PARTS, max(first, limit))
+            prefetch = (tokens, PARTS, max(first, limit), self.prefetch_scan)
         found = self.store.backend.query(tokens, PATCHES, min(limit, n), where, prefetch=prefetch,
                                          exact=bool(exact), payload=HIT_PAYLOAD, vectors=vectors)
         for f in found:

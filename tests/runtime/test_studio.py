@@ -101,11 +101,13 @@ def test_int8_scan_and_two_stage_prefetch_agree_with_exact(store, index, bundle)
     shared = StoreSearcher(store, bundle, fusion=False)
     exact = [_keys(shared.search(t, 5, exact=True)) for t in QUERIES]
     assert [_keys(shared.search(t, 5)) for t in QUERIES] == exact  # int8 copies, rescored on the originals
-    shared.exact_up_to, shared.candidates = 0, index.num_windows  # prefetch on parts keeps every window
-    assert [_keys(shared.search(t, 5)) for t in QUERIES] == exact
-    shared.candidates = max(10, index.num_windows // 3)  # a real first stage: fewer windows, still the best
-    got = [_keys(shared.search(t, 5)) for t in QUERIES]
-    assert np.mean([len(set(a) & set(b)) / 5 for a, b in zip(got, exact)]) >= 0.8
+    for scan in (True, False):  # the first stage: a scan of the int8 part vectors, or their HNSW
+        shared.prefetch_scan = scan
+        shared.exact_up_to, shared.candidates = 0, index.num_windows  # prefetch on parts keeps every window
+        assert [_keys(shared.search(t, 5)) for t in QUERIES] == exact
+        shared.candidates = max(10, index.num_windows // 3)  # a real first stage: fewer windows, still the best
+        got = [_keys(shared.search(t, 5)) for t in QUERIES]
+        assert np.mean([len(set(a) & set(b)) / 5 for a, b in zip(got, exact)]) >= 0.8
 
 
 def test_fused_search_ranks_as_the_local_index(store, index, bundle):

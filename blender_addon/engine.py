@@ -79,6 +79,8 @@ class State:
     video_motion: str = ""  # the BVH file of the motion read from the last video (Find Similar to Video)
     job: Job | None = None
     on_finish: list = field(default_factory=list)  # callables(job) run on the main thread when the job ends
+    shared: object = None  # the Shared Library's StoreSearcher (runtime.studio), opened at its first search
+    shared_key: tuple | None = None  # what it was opened with (a hash of the API key, not the key)
 
 
 STATE = State()
@@ -160,8 +162,38 @@ def index_changed() -> None:
 
 def forget() -> None:
     """Drop everything loaded (preferences changed, or the add-on is being disabled)."""
+    forget_shared()
     STATE.bundle = STATE.bundle_key = STATE.index = STATE.index_key = STATE.searcher = None
     STATE.hits, STATE.like = [], ""
+
+
+def shared_searcher(settings: tuple, bundle, fusion: bool = True):
+    """The Shared Library's StoreSearcher for (address, mounts, API key) and `bundle`, opened once.
+
+    Raises runtime.studio.StoreError (a MotionSearchError) with one sentence naming the server.
+    """
+    import hashlib
+
+    from runtime.studio import QdrantStore, StoreSearcher, parse_store
+
+    address, mounts, api_key = settings
+    key = (address, tuple(sorted(mounts.items())), hashlib.sha256((api_key or "").encode()).hexdigest(), id(bundle))
+    if STATE.shared is None or STATE.shared_key != key:
+        forget_shared()
+        store = QdrantStore.open(parse_store(address, api_key=api_key, mounts=mounts), bundle)
+        STATE.shared, STATE.shared_key = StoreSearcher(store, bundle), key
+    STATE.shared.fusion = bool(fusion)
+    return STATE.shared
+
+
+def forget_shared() -> None:
+    """Close the Shared Library's store (its settings changed; the add-on is being disabled)."""
+    if STATE.shared is not None:
+        try:
+            STATE.shared.store.close()
+        except Exception:  # noqa: BLE001 - closing never fails the caller
+            pass
+    STATE.shared = STATE.shared_key = None
 
 
 def start_job(work: Callable, label: str = "Indexing", on_finish: Callable | None = None) -> Job:

@@ -2,7 +2,8 @@
 the selected result (its stored patches: nothing is read again) or from the active armature's
 current action (sampled as the index samples the file's actions: blend_clips.action_motion). The
 query clip itself is left out. The hits fill the same results list as a text search; they have no
-words to explain."""
+words to explain. With the Shared Library on, its clips are ranked by the same score and come in the
+same list (a selected shared result is the query from its patches on the server)."""
 
 from __future__ import annotations
 
@@ -27,6 +28,12 @@ def _query(op, context, searcher):
         if row is None:
             op.report({'ERROR'}, "Select a result first")
             return None
+        from . import engine
+
+        k = _state(context).results_index
+        hit = engine.STATE.hits[k] if k < len(engine.STATE.hits) else None
+        if getattr(hit, "point_id", "") and engine.STATE.shared is not None and str(hit.clip_id) == row.clip_id:
+            return engine.STATE.shared.clip_query(hit.library, hit.clip_key), set()  # a Shared Library clip
         clip = searcher.clip_index(row.clip_id)
         if clip is None:
             op.report({'ERROR'}, f"'{row.label}' is no longer in the index: search again")
@@ -45,6 +52,30 @@ def _query(op, context, searcher):
         return None
     own = searcher.clip_index(f"{blend_clips.ID_PREFIX}{action.name}")  # the action itself, when indexed
     return searcher.encode(motion, action.name), set() if own is None else {own}
+
+
+def _with_shared(op, context, query, hits: list, count: int) -> list:
+    """The local hits and the Shared Library's alike `query` in one list (the same score), the query
+    clip itself left out of both (by its content); a server that fails is a warning."""
+    from . import engine, preferences
+    from .shared import merge
+
+    shared = preferences.shared_settings(preferences.prefs(context))
+    if shared is None:
+        return hits
+    row = _selected_result(context) if op.source == 'RESULT' else None
+    k = _state(context).results_index
+    selected = engine.STATE.hits[k] if row is not None and k < len(engine.STATE.hits) else None
+    own = {getattr(selected, "clip_key", None), None} - {None}
+    try:
+        found = engine.shared_searcher(shared, engine.STATE.bundle).search_like(query, count + 1)
+    except MotionSearchError as e:
+        op.report({'WARNING'}, f"Shared library: {e}")
+        return hits
+    if row is not None:  # the selected clip itself, in either list: left out
+        found = [h for h in found if h.clip_key not in own and h.path != row.path]
+        hits = [h for h in hits if not (row.path and h.path == row.path)]
+    return merge(hits, found, count)
 
 
 def show_hits(context, hits, like: str) -> None:
@@ -84,7 +115,9 @@ class MOTIONSEARCH_OT_find_similar(Operator):
             if got is None:
                 return {'CANCELLED'}
             query, exclude = got
-            hits = searcher.search_like(query, k=_settings(context).result_count, exclude=exclude)
+            count = _settings(context).result_count
+            hits = searcher.search_like(query, k=count, exclude=exclude)
+            hits = _with_shared(self, context, query, hits, count)
         except ImportError as e:
             self.report({'ERROR'}, f"The search runtime is missing from this installation ({e})")
             return {'CANCELLED'}

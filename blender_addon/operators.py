@@ -109,13 +109,24 @@ class MOTIONSEARCH_OT_search(Operator):
             loaded = _load_engine(self, context)
             if loaded is None:
                 return {'CANCELLED'}
-            _, index = loaded
-            if not any(getattr(c, "status", "ok") == 'ok' for c in index.clips):
+            bundle, index = loaded
+            p = preferences.prefs(context)
+            shared = preferences.shared_settings(p)
+            has_local = any(getattr(c, "status", "ok") == 'ok' for c in index.clips)
+            if not has_local and shared is None:
                 self.report({'WARNING'}, "The library index is empty: add library folders in the preferences "
                                          "and press Update Index")
                 return {'CANCELLED'}
-            use_fusion = getattr(preferences.prefs(context), "use_fusion", True)
-            hits = engine.searcher(fusion=use_fusion).search(query, k=_settings(context).result_count)
+            use_fusion = getattr(p, "use_fusion", True)
+            k = _settings(context).result_count
+            hits = engine.searcher(fusion=use_fusion).search(query, k=k) if has_local else []
+            if shared is not None:  # the studio's library: its hits in the same list (a failure is a warning)
+                from .shared import merge
+
+                try:
+                    hits = merge(hits, engine.shared_searcher(shared, bundle, use_fusion).search(query, k=k), k)
+                except MotionSearchError as e:
+                    self.report({'WARNING'}, f"Shared library: {e}")
         except ImportError as e:
             self.report({'ERROR'}, f"The search runtime is missing from this installation ({e})")
             return {'CANCELLED'}
@@ -161,7 +172,13 @@ def _explain_selected(op, context, level: str = 'ERROR') -> bool:
         if loaded is None:
             return False
         bundle, index = loaded
-        explanation = explain(bundle, st.last_query or st.query, hits[k], index)
+        if getattr(hits[k], "point_id", ""):  # a Shared Library hit: its patches come from the server
+            if engine.STATE.shared is None:
+                op.report({level}, "The results are out of date: search again")
+                return False
+            explanation = engine.STATE.shared.explain(st.last_query or st.query, hits[k])
+        else:
+            explanation = explain(bundle, st.last_query or st.query, hits[k], index)
     except ImportError as e:
         op.report({level}, f"The search runtime is missing from this installation ({e})")
         return False
@@ -249,6 +266,14 @@ class MOTIONSEARCH_OT_apply(Operator):
                 return {'CANCELLED'}
             path, start, end, fps, label = row.path, row.start_frame, row.end_frame, row.fps, row.label
             marks = results.markers(_state(context).words)
+            from .shared import unmounted_library
+
+            library = unmounted_library(row.clip_id, row.path)
+            if library is not None:  # a Shared Library clip: read from this machine's mount of its library
+                self.report({'ERROR'}, f"'{label}' is in the shared library '{library}', which is not mounted on "
+                                       f"this machine: add '{library}=FOLDER' to Library Folders Here (Preferences "
+                                       "> Add-ons > Motion Search > Shared Library)")
+                return {'CANCELLED'}
             if split_clip_id(row.clip_id):  # a take of an FBX, glTF or .blend file
                 path = row.clip_id
             if row.clip_id.startswith(blend_clips.ID_PREFIX):  # an action of this file, retargeted like a file

@@ -1,4 +1,5 @@
-"""Add-on preferences: the model bundle, the motion library folders, the device and the index location."""
+"""Add-on preferences: the model bundle, the motion library folders, the device, the index location
+and the Shared Library (a studio's index in Qdrant: blender_addon/shared.py)."""
 
 from __future__ import annotations
 
@@ -83,6 +84,27 @@ def library_sources(p) -> tuple[list[str], list[str]]:
     return sources, problems
 
 
+def shared_key_path() -> str:
+    """The file that keeps the Shared Library's API key (the add-on's user folder; not a .blend)."""
+    from .shared import KEY_FILE
+
+    try:
+        folder = bpy.utils.extension_path_user(__package__, create=True)
+    except ValueError:  # loaded as a legacy add-on (not from an extension repository)
+        folder = bpy.utils.user_resource('CONFIG', path="motion_search", create=True)
+    return os.path.join(folder, KEY_FILE)
+
+
+def shared_settings(p) -> tuple[str, dict[str, str], str | None] | None:
+    """(store address, library mounts, API key) of the Shared Library, or None when it is off."""
+    from .shared import parse_mounts, read_key, store_address
+
+    address = store_address(p.shared_server, p.shared_collection)
+    if not p.use_shared_library or not address:
+        return None
+    return address, parse_mounts(p.shared_mounts), read_key(shared_key_path())
+
+
 def library_rig_overrides(p) -> dict | None:
     """The library bone map preference as `LibraryIndex.update`'s rig_overrides (None: not set).
 
@@ -156,6 +178,41 @@ def _forget(self, context):
     engine.forget()
 
 
+def _forget_shared(self, context):
+    from . import engine
+
+    engine.forget_shared()
+
+
+class MOTIONSEARCH_OT_shared_key_set(bpy.types.Operator):
+    """Keep the Shared Library's API key in a file of the add-on's user folder (readable by you only;
+    never in a .blend file)"""
+
+    bl_idname = "motionsearch.shared_key_set"
+    bl_label = "Set API Key"
+    bl_options = {'INTERNAL'}
+
+    key: StringProperty(name="API Key", subtype='PASSWORD', options={'SKIP_SAVE', 'HIDDEN'},
+                        description="The read-only key your studio gives animators (empty: remove the kept key)")
+
+    def invoke(self, context, event):
+        return context.window_manager.invoke_props_dialog(self)
+
+    def execute(self, context):
+        from . import engine
+        from .shared import write_key
+
+        try:
+            write_key(shared_key_path(), self.key)
+        except OSError as e:
+            self.report({'ERROR'}, f"Cannot keep the API key: {e.strerror or e}")
+            return {'CANCELLED'}
+        self.key = ""
+        engine.forget_shared()
+        self.report({'INFO'}, "API key kept" if os.path.exists(shared_key_path()) else "API key removed")
+        return {'FINISHED'}
+
+
 class MotionSearchPreferences(AddonPreferences):
     bl_idname = __package__
 
@@ -188,6 +245,20 @@ class MotionSearchPreferences(AddonPreferences):
         description="A Python 3.11 or 3.12 with video support (mediapipe 0.10.14, OpenCV), which reads films for "
                     "Find Similar to Video: `pip install --no-deps -r video-requirements.txt` into a new virtual "
                     "environment makes one (docs/VIDEO.md); empty = a development checkout's .venvs/video")
+    use_shared_library: bpy.props.BoolProperty(
+        name="Search the Shared Library", default=False, update=_forget_shared,
+        description="Search your studio's shared motion library (a Qdrant server) too: its results and the local "
+                    "folders' come in one list")
+    shared_server: StringProperty(
+        name="Server", update=_forget_shared,
+        description="The studio's Qdrant server, e.g. https://qdrant.studio.lan:6333 (https: TLS); or a store "
+                    "address (qdrant+edge:///FOLDER) or a studio config file (.json)")
+    shared_collection: StringProperty(name="Collection", default="motion", update=_forget_shared,
+                                      description="The collection that holds the studio's library")
+    shared_mounts: StringProperty(
+        name="Library Folders Here", update=_forget_shared,
+        description="Where each shared library is on this machine, as name=folder pairs separated by ';' "
+                    "(e.g. mocap=Z:\\Mocap; stock=/mnt/stock): Apply reads the clips from these folders")
     color_weak: FloatVectorProperty(name="Weak Match", subtype='COLOR', size=3, min=0.0, max=1.0,
                                     default=DEFAULT_RAMP[0], description="Bone colour of a weak match")
     color_medium: FloatVectorProperty(name="Medium Match", subtype='COLOR', size=3, min=0.0, max=1.0,
@@ -233,6 +304,20 @@ class MotionSearchPreferences(AddonPreferences):
         else:
             col.label(text="Find Similar to Video needs a Python with video support", icon='ERROR')
         col.operator("motionsearch.install_video_support", icon='IMPORT')
+        box = layout.box()
+        box.prop(self, "use_shared_library")
+        col = box.column()
+        col.active = self.use_shared_library
+        col.prop(self, "shared_server")
+        col.prop(self, "shared_collection")
+        col.prop(self, "shared_mounts")
+        row = col.row()
+        kept = os.path.exists(shared_key_path())
+        from runtime.studio import API_KEY_ENV
+
+        row.label(text="API key: kept for this user" if kept else
+                  (f"API key: from {API_KEY_ENV}" if os.environ.get(API_KEY_ENV) else "API key: none"), icon='LOCKED')
+        row.operator("motionsearch.shared_key_set", icon='KEY_HLT')
         row = layout.row(align=True)
         row.label(text="Highlight Colours")
         row.prop(self, "color_weak", text="")
@@ -245,5 +330,6 @@ classes = (
     MOTIONSEARCH_UL_folders,
     MOTIONSEARCH_OT_folder_add,
     MOTIONSEARCH_OT_folder_remove,
+    MOTIONSEARCH_OT_shared_key_set,
     MotionSearchPreferences,
 )

@@ -14,6 +14,9 @@
     python -m runtime retarget CLIP --onto TARGET.bvh --out OUT.bvh [--start F --end F]
                                                              CLIP on TARGET's skeleton, as BVH
     python -m runtime demo                                   all of it on the default library
+    python -m runtime index DIR --store STORE [--library NAME]  upload a library to a shared store (Qdrant)
+    python -m runtime search "TEXT" --store STORE [--library NAME] [--mount NAME=DIR]
+                                                             search a shared store (also with --like)
 
 The model bundle is models/default unless --bundle (or MOTION_SEARCH_BUNDLE) says otherwise;
 the index lives in <cache>/index unless --index (or MOTION_SEARCH_INDEX) says otherwise.
@@ -23,6 +26,9 @@ the events' frames it prints, are frames of CLIP itself, as a DCC or a search hi
 --rank scores your sentences (one per line) and the describer's with the model, best first.
 `video` and `--like-video` need video support (mediapipe: `./dev setup-video`, docs/VIDEO.md);
 their --start/--end are seconds of the film.
+A STORE is a shared library in Qdrant (qdrant+http(s)://HOST:6333/COLLECTION, qdrant+edge:///FOLDER,
+qdrant+local:///FOLDER/COLLECTION, or a JSON config file naming one: runtime/studio, docs/STUDIO.md); its
+API key comes from the environment (MOTION_SEARCH_QDRANT_API_KEY), never from the command line.
 """
 
 from __future__ import annotations
@@ -113,6 +119,10 @@ def cmd_index(args) -> int:
     converter = find_converter(args.blender)
     if converter is not None:
         print(f"FBX, glTF and .blend files are read by {converter}", file=sys.stderr)
+    if args.store:  # a shared library: encoded into a local index first, then what changed is uploaded
+        from .studio import index_into_store
+
+        return index_into_store(args, _bundle(args), _update, fps, overrides, converter)
     _update(Path(args.index), args.folders, _bundle(args), fps, args.jobs, args.codec, overrides, converter,
             wait_s=args.wait, rebuild=args.rebuild)
     return 0
@@ -123,6 +133,10 @@ def cmd_search(args) -> int:
     from .search import Searcher
 
     bundle = _bundle(args)
+    if args.store:
+        from .studio import search_store
+
+        return search_store(args, bundle, _print_hits, _hit_json)
     if args.like:
         return _search_like(args, bundle)
     if args.like_video:
@@ -460,7 +474,10 @@ def main(argv: list[str] | None = None) -> int:
                    help="wait this long for another update of the same index to finish (default: say who holds it)")
     p.add_argument("--rebuild", action="store_true",
                    help="encode the whole library again into a fresh index (a damaged index, say)")
-    p.set_defaults(func=cmd_index)
+    p.add_argument("--store", default=None, help="also upload what changed to this shared library (Qdrant): "
+                   "qdrant+http(s)://HOST:6333/COLLECTION, qdrant+edge:///FOLDER, or a config file (docs/STUDIO.md)")
+    p.add_argument("--library", default=None, help="with --store: the library's name (default: the folder's name)")
+    p.set_defaults(func=cmd_index, store_default_index=p.get_default("index"))
 
     p = sub.add_parser("search", parents=[common], help="search the index by text")
     p.add_argument("text", nargs="?", default="", help="what the motion looks like")
@@ -482,6 +499,10 @@ def main(argv: list[str] | None = None) -> int:
                    help="with --like: the file's real frame rate, if its own is wrong; with --like-video: a fixed "
                    "rate instead of the video's timestamps (needed for an image folder)")
     p.add_argument("--fov", type=float, default=60.0, help="with --like-video: the camera's horizontal field of view")
+    p.add_argument("--store", default=None, help="search this shared library (Qdrant) instead of the local index")
+    p.add_argument("--library", default=None, help="with --store: only this library of the collection")
+    p.add_argument("--mount", action="append", default=[], metavar="NAME=DIR",
+                   help="with --store: this machine's folder of library NAME (repeatable; or the config file's)")
     p.set_defaults(func=cmd_search)
 
     p = sub.add_parser("video", help="the motion of the person in a video, written as BVH (needs video support)")
@@ -546,6 +567,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if isinstance(getattr(args, "text", None), str):  # bytes that were not UTF-8 in a query: replaced
         args.text = args.text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    if args.command in ("index", "search") and not args.store and (args.library or getattr(args, "mount", None)):
+        parser.error("--library and --mount go with --store (a shared library)")
     if args.command == "search":
         if not args.queries and not args.like and not args.like_video and not args.text.strip():
             parser.error("search needs a TEXT, --queries FILE, --like FILE or --like-video FILM")

@@ -29,6 +29,7 @@ ALLOWED: dict[str, set[str]] = {
     "search": {"index", "model", "motion", "errors", "hashing"},
     "video": {"motion", "retarget", "io", "errors"},  # video -> motion; mediapipe imported lazily
     "plots": {"motion"},  # pictures; an explanation is passed in, not imported
+    "studio": {"index", "search", "model", "motion", "describe", "io", "errors", "hashing", "shared_data"},  # shared library on Qdrant (imported lazily)
 }
 ENTRY_POINTS = {"cli", "__main__"}  # and every sub-package's __main__
 SUB_PACKAGES = sorted(u for u in ALLOWED if (ROOT / "runtime" / u).is_dir())

@@ -7,6 +7,7 @@ May import: runtime.index, runtime.model, runtime.motion, runtime.errors, runtim
 
 from .code_scores import CodeScorer, FirstStageScorer, sketch_maxsim
 from .explain import Explanation, WordMatch, explain, explain_motion, explain_patches
+from .fusion import EXTRA_CANDIDATES
 from .fusion import WEIGHT as FUSION_WEIGHT
 from .fusion import description_scores, fuse, standardised
 from .maxsim import maxsim_packed, maxsim_padded, segment_max, token_patch_argmax

@@ -1,0 +1,279 @@
+"""Search a shared library (runtime/studio/qdrant_store.py) the way runtime.search searches a local
+index: the same Hit (a clip at its best window, frames of the source file, its description), the
+same MaxSim scale (the mean over query tokens: Qdrant's MAX_SIM sums over them, so its score is
+divided by the token count), the same fused ranking, explanations and find similar.
+
+Text search: up to EXACT_UP_TO windows, every window's MaxSim on the int8 copies, rescored on the
+float16 originals (`exact=True`: the originals only); above it two stages in one request: the 14
+part means of each window as a small MaxSim multivector (Qdrant's prefetch, a scan of their int8
+copies, `first` windows kept, runtime.search.candidate_counts) and MaxSim on the patches of those
+(10k clips: recall@10 0.998 against float exact; with the part vectors' HNSW instead, 0.989:
+bench/bench_qdrant.py, docs/STUDIO.md). Fused search (a bundle with a
+sentence encoder, a library with description vectors) ranks the clips of MaxSim's best windows and
+the EXTRA_CANDIDATES clips best by description, standardised over those clips, as the local
+two-stage search does (runtime.search.fusion). Find similar: the query's part means find candidate
+windows (Qdrant), whose patches are fetched and scored here with the local score (symmetric,
+same body part: runtime.search.similar). Explain: the hit's patches are fetched by its point id.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from ..io import split_clip_id
+from ..model import Bundle, Query
+from ..motion import NUM_PARTS, Motion
+from ..search import (EXACT_UP_TO, EXTRA_CANDIDATES, FUSION_WEIGHT, Explanation, Hit, MotionQuery, candidate_counts,
+                      explain_patches, fuse, segment_max, similar_candidates)
+from .backends import DESCRIPTION, PARTS, PATCHES, Found, Where
+from .qdrant_store import QdrantStore
+from .spec import StoreError
+
+HIT_PAYLOAD = ["library", "clip_key", "content_hash", "start", "length", "label", "source_fps", "source_frames",
+               "first_source_frame", "description", "has_description"]
+FUSED_WINDOWS = 200  # fused search: MaxSim's best windows whose clips are fused (local two-stage keeps ~300)
+FETCH_BATCH = 256  # windows whose patches are fetched per request (find similar)
+
+
+@dataclass(frozen=True)
+class StoreHit(Hit):
+    """A hit from a shared library: `path` is the clip's file on this machine ("" when its library
+    is not mounted here), `library` and `clip_key` say where it is in the library."""
+
+    library: str = ""
+    clip_key: str = ""
+    point_id: str = ""
+    source_first_frame: int = 0
+
+    def to_json(self) -> dict:
+        return dict(super().to_json(), library=self.library, clip_key=self.clip_key)
+
+
+class StoreSearcher:
+    """Search a QdrantStore with a bundle's encoders (arguments as runtime.search.Searcher's).
+
+    Args:
+        store: the opened store (made with the same bundle).
+        bundle: the model bundle.
+        library: search only this library (None: all of the collection's).
+        candidates: windows the first stage keeps in two-stage search (0: the local table's).
+        fusion: rank by the fused score when the store and bundle allow it.
+    """
+
+    def __init__(self, store: QdrantStore, bundle: Bundle, library: str | None = None, candidates: int = 0,
+                 fusion: bool = True, fusion_weight: float = FUSION_WEIGHT):
+        if store.model_id != bundle.model_id:
+            raise StoreError(f"{store.spec.where}: built with model {store.model_id}, the model in use is "
+                             f"{bundle.model_id}")
+        self.store, self.bundle, self.library = store, bundle, library
+        self.candidates, self.fusion, self.fusion_weight = candidates, fusion, fusion_weight
+        self._num_windows: int | None = None
+        self.exact_up_to = EXACT_UP_TO  # windows: above it, two stages (Qdrant's prefetch on the part vectors)
+        self.prefetch_scan = True  # the first stage scans every window's int8 part vectors (False: their HNSW)
+
+    @property
+    def num_windows(self) -> int:
+        if self._num_windows is None:
+            self._num_windows = self.store.num_windows(self.library)
+        return self._num_windows
+
+    @property
+    def fused(self) -> bool:
+        return bool(self.fusion and getattr(self.bundle, "sentence_session", None) is not None
+                    and self.store.has_descriptions and self.store.meta.get("sentence_encoder") == self.bundle.sentence_id)
+
+    def _where(self, **kw) -> Where:
+        return Where(library=self.library, **kw)
+
+    # ------------------------------------------------------------------------------ text search
+
+    def window_scores(self, query: Query, limit: int, exact: bool | None = None, where: Where | None = None,
+                      vectors: list[str] | None = None) -> list[Found]:
+        """The `limit` best windows by MaxSim (mean over the query's tokens), best first."""
+        n = self.num_windows
+        if n == 0:
+            return []
+        tokens = np.asarray(query.tokens, np.float32)
+        where = where or self._where()
+        two_stage = not exact and n > self.exact_up_to and where.clip_keys is None
+        prefetch = None
+        if two_stage:
+            first = self.candidates or candidate_counts(n, 10)[0]
+            prefetch = (tokens, PARTS, max(first, limit), self.prefetch_scan)
+        found = self.store.backend.query(tokens, PATCHES, min(limit, n), where, prefetch=prefetch,
+                                         exact=bool(exact), payload=HIT_PAYLOAD, vectors=vectors)
+        for f in found:
+            f.score /= len(tokens)
+        return found
+
+    def search(self, text: str, k: int = 10, exact: bool | None = None) -> list[StoreHit]:
+        """The `k` best clips for `text`, best first (ValueError for an empty text)."""
+        return self.search_query(self.bundle.encode_query(text), k, exact)
+
+    def search_query(self, query: Query, k: int = 10, exact: bool | None = None) -> list[StoreHit]:
+        if k < 1:
+            raise ValueError(f"the number of hits must be 1 or more, not {k}")
+        if self.fused:
+            return self._search_fused(query, k, exact)
+        limit = max(8 * k, 64)
+        while True:  # enough windows for k clips (a clip has several)
+            found = self.window_scores(query, limit, exact)
+            best = _best_per_clip(found)
+            if len(best) >= k or limit >= self.num_windows:
+                return [self._hit(f, f.score) for f in best[:k]]
+            limit *= 4
+
+    def _search_fused(self, query: Query, k: int, exact: bool | None) -> list[StoreHit]:
+        qv = self.bundle.encode_sentences([query.text])[0]
+        found = self.window_scores(query, max(FUSED_WINDOWS, 8 * k), exact, vectors=[DESCRIPTION])
+        by_desc = self.store.backend.query(qv, DESCRIPTION, EXTRA_CANDIDATES * 8, self._where(),
+                                           payload=["clip_key", "library"])
+        keys = {(f.payload["library"], f.payload["clip_key"]) for f in found}
+        extra = []
+        for f in by_desc:
+            key = (f.payload["library"], f.payload["clip_key"])
+            if key not in keys and key not in extra:
+                extra.append(key)
+            if len(extra) == EXTRA_CANDIDATES:
+                break
+        for lib in sorted({lib for lib, _ in extra}):  # their best windows, scored exactly
+            clip_keys = [c for lb, c in extra if lb == lib]
+            found += self.window_scores(query, 64 * len(clip_keys), True,
+                                        Where(library=lib, clip_keys=clip_keys), vectors=[DESCRIPTION])
+        best = _best_per_clip(found)
+        if not best:
+            return []
+        maxsim = np.array([f.score for f in best], np.float64)
+        desc = np.array([float(f.vectors[DESCRIPTION] @ qv) if DESCRIPTION in f.vectors else np.nan for f in best])
+        has = np.array([bool(f.payload.get("has_description")) for f in best]) & np.isfinite(desc)
+        if has.any() and not has.all():  # a clip without a vector: neutral (runtime.search.fusion)
+            desc = np.where(has, desc, desc[has].mean())
+        desc = np.nan_to_num(desc)
+        fused = fuse(maxsim, desc, self.fusion_weight)
+        return [replace(self._hit(best[i], float(fused[i])), maxsim=float(maxsim[i]), description_score=float(desc[i]))
+                for i in np.argsort(-fused, kind="stable")[:k]]
+
+    def _hit(self, f: Found, score: float) -> StoreHit:
+        p = f.payload
+        start, length, fps = int(p["start"]), int(p["length"]), float(p["source_fps"])
+        first = int(p.get("first_source_frame", 0))
+        a = int(round(first + start * fps / 20.0))
+        b = int(round(first + (start + length - 1) * fps / 20.0))
+        b = min(b, max(int(p.get("source_frames", 0)) - 1, 0))
+        key, lib = p["clip_key"], p["library"]
+        file_key = key.split("#", 1)[0] if _is_scene_key(key) else key
+        path = self.store.spec.mounts.resolve(lib, file_key) or ""
+        clip_id = (path + key[len(file_key):]) if path else f"{lib}:{key}"
+        return StoreHit(clip_id, path, p.get("label", key), score, -1, start, length, a, b, fps,
+                        p.get("description", ""), library=lib, clip_key=key, point_id=f.id,
+                        source_first_frame=first)
+
+    # ---------------------------------------------------------------------------------- explain
+
+    def hit_patches(self, hit: StoreHit) -> np.ndarray:
+        """The hit window's patches (n, D) float32, fetched by its point id."""
+        got = self.store.backend.retrieve([hit.point_id], [PATCHES], payload=False)
+        if not got or PATCHES not in got[0].vectors:
+            raise StoreError(f"{self.store.spec.where}: {hit.library}:{hit.clip_key} is no longer in the library "
+                             "(it was updated since this search): search again")
+        return got[0].vectors[PATCHES]
+
+    def explain(self, text: str, hit: StoreHit) -> Explanation:
+        """Why `hit` matched `text` (runtime.search.explain) from its stored patches."""
+        fps, first = hit.fps, hit.source_first_frame
+        return explain_patches(self.bundle, self.bundle.encode_query(text), self.hit_patches(hit), hit.start,
+                               hit.length, hit.clip_id, lambda f: first + f * fps / 20.0)
+
+    # ---------------------------------------------------------------------------- find similar
+
+    def encode(self, motion: Motion, name: str = "") -> MotionQuery:
+        """A Motion (already cut to the frames wanted) as a query."""
+        _, patches = self.bundle.encode_motion(motion)
+        return MotionQuery(name or motion.source, patches)
+
+    def clip_query(self, library: str, clip_key: str) -> MotionQuery:
+        """A clip of the library as a query, from its stored patches (nothing read or encoded)."""
+        found = sorted(self.store.backend.scroll(Where(library=library, clip_keys=[clip_key]), ["start", "label"],
+                                                 [PATCHES]), key=lambda f: f.payload["start"])
+        if not found:
+            raise StoreError(f"{self.store.spec.where}: {library}:{clip_key} is not in the library")
+        return MotionQuery(found[0].payload.get("label") or clip_key, [f.vectors[PATCHES] for f in found])
+
+    def search_like(self, query: MotionQuery, k: int = 10, exclude: set[tuple[str, str]] | frozenset = frozenset(),
+                    exact: bool | None = None) -> list[StoreHit]:
+        """The `k` clips most alike `query`, best first, leaving out the clips in `exclude`
+        ((library, clip_key) pairs: the query itself when it is in the library)."""
+        if k < 1:
+            raise ValueError(f"the number of hits must be 1 or more, not {k}")
+        n = self.num_windows
+        if n == 0 or not query.windows:
+            return []
+        count = self.candidates or similar_candidates(n, k)
+        if exact is None:
+            exact = n <= count
+        skip = [c for _, c in exclude]
+        where = self._where(not_clip_keys=skip or None)
+        if exact:
+            found = list(self.store.backend.scroll(where, HIT_PAYLOAD, [PATCHES]))
+            found = [f for f in found if (f.payload["library"], f.payload["clip_key"]) not in exclude]
+        else:
+            ids: dict[str, None] = {}
+            for w in query.windows:
+                means = w.reshape(-1, NUM_PARTS, w.shape[1]).mean(0)
+                for f in self.store.backend.query(means, PARTS, count, where, payload=False):
+                    ids[f.id] = None
+            found = []
+            keys = list(ids)
+            for s in range(0, len(keys), FETCH_BATCH):
+                found += self.store.backend.retrieve(keys[s: s + FETCH_BATCH], [PATCHES], HIT_PAYLOAD)
+            found = [f for f in found if (f.payload["library"], f.payload["clip_key"]) not in exclude]
+        if not found:
+            return []
+        patches = [f.vectors[PATCHES] for f in found]
+        scores = like_scores(query.windows, patches)
+        for f, s in zip(found, scores):
+            f.score = float(s)
+        found.sort(key=lambda f: -f.score)
+        return [self._hit(f, f.score) for f in _best_per_clip(found)[:k]]
+
+
+def like_scores(query_windows: list[np.ndarray], windows: list[np.ndarray]) -> np.ndarray:
+    """The symmetric same-part score of runtime.search.similar (its module docstring) of each
+    library window (patches (n_w, D), time-major) against the query's windows (best query window)."""
+    doclens = np.array([len(w) for w in windows], np.int64)
+    rows = doclens // NUM_PARTS
+    offsets = np.concatenate([[0], np.cumsum(rows)])
+    q_rows = [len(w) // NUM_PARTS for w in query_windows]
+    q_bounds = np.concatenate([[0], np.cumsum(q_rows)])
+    forward = np.zeros((len(q_rows), len(windows)), np.float32)
+    backward = np.zeros((len(q_rows), len(windows)), np.float32)
+    for p in range(NUM_PARTS):
+        lib = np.concatenate([w[p::NUM_PARTS] for w in windows]).astype(np.float32)
+        tokens = np.concatenate([w[p::NUM_PARTS] for w in query_windows]).astype(np.float32)
+        sims = lib @ tokens.T  # (library patches of part p, query patches of part p)
+        for k, (a, b) in enumerate(zip(q_bounds[:-1], q_bounds[1:])):
+            part = sims[:, a:b]
+            forward[k] += segment_max(part.T, offsets).sum(axis=0)
+            backward[k] += np.add.reduceat(part.max(axis=1), offsets[:-1])
+    q_len = np.array([len(w) for w in query_windows], np.float32)[:, None]
+    return (0.5 * (forward / q_len + backward / doclens[None, :])).max(axis=0)
+
+
+def _best_per_clip(found: list[Found]) -> list[Found]:
+    """Each clip's best window, best first (`found` best first)."""
+    seen, out = set(), []
+    for f in sorted(found, key=lambda f: -f.score):
+        key = (f.payload["library"], f.payload["clip_key"])
+        if key not in seen:
+            seen.add(key)
+            out.append(f)
+    return out
+
+
+def _is_scene_key(key: str) -> bool:
+    return split_clip_id(key) is not None
+
+
+__all__ = ["StoreHit", "StoreSearcher", "like_scores"]

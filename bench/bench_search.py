@@ -32,8 +32,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.synthetic_library import WindowPool, compose_index, nearest_neighbour_cosines  # noqa: E402
-from runtime.index import LibraryIndex, decode  # noqa: E402
-from runtime.index.cells import PROBES  # noqa: E402
+from runtime.index import PROBES, LibraryIndex, decode  # noqa: E402
 from runtime.model import Bundle  # noqa: E402
 from runtime.search import EXACT_UP_TO, Searcher, candidate_counts, maxsim_packed, segment_max  # noqa: E402
 
@@ -192,15 +191,16 @@ def main() -> None:
             searcher.search_query(q, 10)
         times, got = [], []
         for r in range(args.repeats):
-            for i in pick if r else range(len(queries)):
+            for i in pick if r or args.truth_queries else range(len(queries)):  # a subset: only it
                 t = time.perf_counter()
                 hits = searcher.search_query(queries[i], 10)
                 times.append(1e3 * (time.perf_counter() - t))
                 if r == 0 and i in set(pick.tolist()):
                     got.append([position[h.clip_id] for h in hits])
         load1 = os.getloadavg()[0]
-        print(f"peak memory of this process after opening and searching: "
-              f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GB")
+        print(f"memory of this process after opening and searching: peak {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GB "
+              f"resident (mapped index files included), {_status_gb('RssAnon')} GB its own now (anonymous), "
+              f"{_status_gb('RssFile')} GB of mapped files resident now")
         print(f"nearest-neighbour cosine p5 / p50 / p95: {nn(index)}")
         t = time.perf_counter()
         cached = target / f"truth-{len(pick)}.json"  # clip ids: valid for this composed index only
@@ -259,6 +259,17 @@ def main() -> None:
         del searcher, index
         if not args.keep:
             shutil.rmtree(target, ignore_errors=True)
+
+
+def _status_gb(field: str) -> str:
+    """A memory field of /proc/self/status in GB (Linux; "?" elsewhere)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return f"{int(line.split()[1]) / 2**20:.2f}"
+    except OSError:
+        pass
+    return "?"
 
 
 def _only(truth, got, kinds, kind):

@@ -24,9 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from runtime.index import LibraryIndex, chunk_checksums, encode_sketches, summarise_means, write_metadata
-from runtime.index.cells import assign_cells, window_cells
-from runtime.index.chunks import cells_files, save_cells
+from runtime.index import (LibraryIndex, assign_cells, cells_files, chunk_checksums, encode_sketches, save_cells,
+                           summarise_means, window_cells, write_metadata)
 from runtime.motion import NUM_PARTS
 
 REGIONS = ((0, 1, 8, 9), (2, 4, 6), (3, 5, 7), (10, 12), (11, 13))  # trunk+head, legs, arms (PART_NAMES)

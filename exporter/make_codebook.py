@@ -28,8 +28,7 @@ if __package__ in (None, ""):
 import numpy as np  # noqa: E402
 
 from runtime.hashing import file_sha256  # noqa: E402
-from runtime.index import LibraryIndex  # noqa: E402
-from runtime.index.cells import codebook_id, fit_codebook  # noqa: E402
+from runtime.index import LibraryIndex, codebook_id, fit_codebook  # noqa: E402
 from runtime.model import Bundle  # noqa: E402
 from training.data import SPLITS_FILE  # noqa: E402
 

@@ -1,12 +1,13 @@
 """The on-disk index of a library: chunks of compressed patch embeddings and clip entries, their
-atomic commit, codecs, per-body-part first-stage summaries, patch sketches, updates and format
-upgrades.
+atomic commit, codecs, cells (search's first stage), per-body-part summaries, patch sketches,
+updates and format upgrades.
 
 May import: runtime.library, runtime.describe, runtime.motion, runtime.errors, runtime.hashing.
 The model bundle is handed to `update`, never imported.
 """
 
-from .chunks import chunk_checksums, file_crc32, load_npy, save_chunk_arrays, write_json
+from .cells import PROBES, CellStage, assign_cells, codebook_id, fit_codebook, window_cells
+from .chunks import cells_files, chunk_checksums, file_crc32, load_npy, save_cells, save_chunk_arrays, write_json
 from .codec import CODECS, bytes_per_patch, decode, encode
 from .descriptions import description_texts, description_vector
 from .entries import ClipEntry, UpdateReport

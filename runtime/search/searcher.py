@@ -46,6 +46,8 @@ STREAM_WINDOWS = 8192  # larger libraries are scored exactly block by block
 SPLIT_SKETCHES = 4000  # windows: more, and the sketch stage runs as two halves in two threads (numpy
 # releases the GIL while it copies, multiplies and reduces; 16,000 windows at 100k: 80 -> 63 ms on a
 # half-busy 2-core machine)
+SKETCH_BLOCK = 8192  # windows whose sketches are scored at once: the buffers stay ~100 MB a thread
+# whatever the library (at 1M clips the sketch stage scores ~160k windows)
 _threads: ThreadPoolExecutor | None = None
 
 
@@ -166,11 +168,13 @@ class Searcher:
         """The middle stage: of `windows`, the `count` best by MaxSim on their sketches (each patch
         on the index's top 16 directions, runtime.index.sketch)."""
         projected = query.tokens @ self.index.sketch_basis.T
-        if len(windows) > SPLIT_SKETCHES and (os.cpu_count() or 1) > 1:  # two halves, two threads
-            sims = np.concatenate(list(_pool().map(lambda part: self._sketch_scores(projected, part),
-                                                   np.array_split(windows, 2))))
+        if len(windows) > SPLIT_SKETCHES and (os.cpu_count() or 1) > 1:  # two threads, blocks of bounded size
+            parts = np.array_split(windows, max(2, 2 * -(-len(windows) // (2 * SKETCH_BLOCK))))
+            sims = np.concatenate(list(_pool().map(lambda part: self._sketch_scores(projected, part), parts)))
         else:
-            sims = self._sketch_scores(projected, windows)
+            sims = np.concatenate([self._sketch_scores(projected, windows[s: s + SKETCH_BLOCK])
+                                   for s in range(0, len(windows), SKETCH_BLOCK)]) if len(windows) else \
+                np.zeros(0, np.float32)
         count = min(count, len(sims))
         return np.sort(windows[np.argpartition(-sims, count - 1)[:count]])
 

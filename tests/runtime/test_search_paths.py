@@ -144,3 +144,21 @@ def test_each_stage_keeps_the_exact_best_and_the_counts_follow_the_table(built):
     counts = [candidate_counts(s, 10) for s in sizes]
     assert counts == sorted(counts) and all(m <= f <= s for (f, m), s in zip(counts, sizes))
     assert candidate_counts(500, 10) == (500, 300) and candidate_counts(10_000, 50)[1] > candidate_counts(10_000, 10)[1]
+
+
+def test_the_sketch_stage_gives_the_same_candidates_in_blocks_and_threads(built, monkeypatch):
+    """Many candidates are scored in bounded blocks, in two threads (searcher.SKETCH_BLOCK,
+    SPLIT_SKETCHES): the same scores, so the same windows, as in one piece."""
+    import runtime.search.searcher as searcher_module
+
+    bundle, path = built
+    index = LibraryIndex.open(path, bundle)
+    searcher = Searcher(index, bundle)
+    every = np.arange(index.num_windows)
+    queries = [bundle.encode_query(t) for t in ("a person raises the left hand", "someone walks forward")]
+    whole = [searcher.sketch_candidates(q, every, 7) for q in queries]
+    for split in (10**9, 4):  # one thread, then two
+        monkeypatch.setattr(searcher_module, "SKETCH_BLOCK", 3)
+        monkeypatch.setattr(searcher_module, "SPLIT_SKETCHES", split)
+        for q, want in zip(queries, whole):
+            np.testing.assert_array_equal(searcher.sketch_candidates(q, every, 7), want)

@@ -6,7 +6,8 @@
 The parts: the sentence encoder's call on a query, and the dot product with every clip's
 description vector plus the standardisation at 1k, 10k and 100k clips (synthetic unit vectors).
 End to end (`--index`, a real v6 index with description vectors): bench/bench_search.py's
-synthetic libraries (every clip a perturbed copy of a real one, with its description vector), each
+composed libraries (bench/synthetic_library.py, with cells; each clip with the description vector of
+the real clip it is shaped like), 62 of bench/queries' sentences, each
 query timed through Searcher.search with fusion on and off in the same run (two-stage search,
 which also scores the windows of the EXTRA_CANDIDATES clips best by description). Burn-in first,
 then p50/p95.
@@ -62,28 +63,28 @@ def end_to_end(bundle, index_path: str, sizes: list[int], work: Path) -> None:
     import shutil
     import statistics
 
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from bench_search import QUERIES as SEARCHES
-    from bench_search import synthetic_index
-
+    from bench.bench_search import load_queries
+    from bench.synthetic_library import compose_index
     from runtime.index import LibraryIndex
     from runtime.search import Searcher
 
+    searches = [q for lines in load_queries().values() for q in lines][::5]  # 62 of bench/queries
+    codebook = (bundle.codebook_id, bundle.codebook) if bundle.codebook is not None else None
     source = LibraryIndex.open(index_path, bundle)
     if source.sentence_vectors is None:
         raise SystemExit(f"{index_path}: no description vectors (update it with this version first)")
     print("\n| clips | windows | two-stage p50 ms, MaxSim alone | p95 | two-stage p50 ms, fused | p95 | p50 ratio |")
     print("|---:|---:|---:|---:|---:|---:|---:|")
     for size in sizes:
-        synthetic_index(source, work / f"fusion-{size}", size)
+        compose_index(source, work / f"fusion-{size}", size, regions=1, codebook=codebook)  # as bench_search's
         index = with_vectors(source, work / f"fusion-{size}")
         row = {}
         for fusion in (False, True, False, True):  # interleaved: the machine's load hits both alike
             searcher = Searcher(index, bundle, fusion=fusion)
             assert searcher.fused == fusion
-            for q in SEARCHES[:3]:
+            for q in searches[:3]:
                 searcher.search(q, 10, exact=False)
-            for q in SEARCHES:
+            for q in searches:
                 t0 = time.perf_counter()
                 searcher.search(q, 10, exact=False)
                 row.setdefault(fusion, []).append((time.perf_counter() - t0) * 1000)

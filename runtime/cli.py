@@ -70,8 +70,9 @@ def _update(index_path: Path, sources: list[str], bundle, fps_of=None, jobs: int
 
     def progress(done: int, total: int, note: str) -> None:
         nonlocal bar
-        label = "converting" if note.startswith("converting ") else "indexing"
-        if bar is None or bar.label != label:  # Blender's conversions first, then the encoding
+        label = "converting" if note.startswith("converting ") else \
+            "search cells" if note.startswith("cells ") else "indexing"
+        if bar is None or bar.label != label:  # cells of an older index, Blender's conversions, then the encoding
             if bar is not None:
                 bar.close()
             bar = Progress(total, label)

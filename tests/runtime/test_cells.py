@@ -121,10 +121,12 @@ def test_an_index_from_before_cells_gets_them_at_its_next_update_without_encodin
     assert read_meta(path) == before and list(path.glob("chunk-*/cells-*.npy"))  # unlisted files only
     assert Searcher(LibraryIndex.open(path, bundle), bundle, fusion=False).first_stage == "parts"
 
-    encoded = []
+    encoded, notes = [], []
     monkeypatch.setattr(bundle, "encode_windows", lambda *a, **k: encoded.append(1) or [])
-    report = LibraryIndex.open(path, bundle).update([library], bundle)
+    report = LibraryIndex.open(path, bundle).update([library], bundle, progress=lambda d, t, n: notes.append((d, t, n)))
     monkeypatch.undo()
+    cells_notes = [(d, t) for d, t, n in notes if n.startswith("cells of chunk-")]
+    assert cells_notes == [(k, len(before["chunks"])) for k in range(len(before["chunks"]))]  # shown per chunk
     assert report.added == 0 and report.unchanged == len(list(library.iterdir())) and not encoded  # no clip encoded again
     meta = read_meta(path)
     assert meta["codebook"] == bundle.codebook_id and meta["chunks"] == before["chunks"]

@@ -6,8 +6,10 @@
 Spherical k-means on the patches of the clips the model was trained on (training/splits.json's
 train part), read from an index built with this bundle: a user's library is never among them, and
 the benchmark libraries (composed from the whole default library) are mostly other windows. The
-codebook goes into the bundle as `codebook.npy` (float16) with its hash in manifest.json's `files`
-and a `codebook` entry (file, id, cells, what it was fitted on, the mean cosine of a patch to its
+codebook goes into the bundle as the encoders' parameters do, an ONNX graph (`codebook.onnx`: token
+vectors (N, D) -> their cosines with every centroid (N, C), the centroids a float16 initializer;
+runtime.model reads them back through onnxruntime) with its hash in manifest.json's `files` and a
+`codebook` entry (file, id, cells, what it was fitted on, the mean cosine of a patch to its
 centroid). The bundle's `model_id` is unchanged: the codebook does not change a patch or a token;
 an index records the codebook `id` that made its cells, and an index whose cells another
 codebook made gets them again at its next update.
@@ -32,7 +34,8 @@ from runtime.index import LibraryIndex, codebook_id, fit_codebook  # noqa: E402
 from runtime.model import Bundle  # noqa: E402
 from training.data import SPLITS_FILE  # noqa: E402
 
-FILE = "codebook.npy"
+FILE = "codebook.onnx"
+OPSET = 18
 CELLS = 4096
 
 
@@ -66,17 +69,44 @@ def export(bundle_dir: str, index_dir: str, cells: int = CELLS, iterations: int 
     fit = float(np.mean([np.max(patches[s: s + 8192] @ as_stored.T, axis=1).mean() for s in range(0, len(patches), 8192)]))
     print(f"{cells} cells fitted on {len(patches)} patches of {clips} training clips in "
           f"{time.perf_counter() - t:.0f} s; mean cosine of a patch to its centroid {fit:.4f}")
-    np.save(out / FILE, codebook)
-    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
-    manifest["codebook"] = {
-        "file": FILE, "id": codebook_id(codebook), "cells": cells, "dtype": "float16",
+    return save_codebook(out, codebook, {
         "fitted_on": f"{len(patches)} patches of the {clips} training-split clips (training/splits.json)",
-        "method": f"spherical k-means, {iterations} iterations, seed 0", "mean_cosine_to_centroid": round(fit, 4),
-    }
+        "method": f"spherical k-means, {iterations} iterations, seed 0", "mean_cosine_to_centroid": round(fit, 4)})
+
+
+def codebook_graph(codebook: np.ndarray):
+    """The ONNX model of a codebook: input `tokens` (N, D) float32 -> `cosines` (N, C), the centroids
+    a float16 initializer (2 MB for 4,096 x 256)."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    nodes = [helper.make_node("Cast", ["centroids"], ["centroids32"], to=TensorProto.FLOAT),
+             helper.make_node("Transpose", ["centroids32"], ["columns"], perm=[1, 0]),
+             helper.make_node("MatMul", ["tokens", "columns"], ["cosines"])]
+    graph = helper.make_graph(
+        nodes, "codebook", [helper.make_tensor_value_info("tokens", TensorProto.FLOAT, ["N", codebook.shape[1]])],
+        [helper.make_tensor_value_info("cosines", TensorProto.FLOAT, ["N", codebook.shape[0]])],
+        initializer=[numpy_helper.from_array(np.asarray(codebook, np.float16), "centroids")])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
+
+
+def save_codebook(out: Path, codebook: np.ndarray, about: dict) -> dict:
+    """Write `codebook` (C, D) into the bundle at `out` (graph, hash, manifest entry), checked by
+    reading it back as the runtime does."""
+    import onnx
+
+    codebook = np.asarray(codebook, np.float16)
+    model = codebook_graph(codebook)
+    onnx.checker.check_model(model)
+    onnx.save(model, out / FILE)
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    manifest["files"].pop(manifest.get("codebook", {}).get("file", FILE), None)  # an older codebook's file
+    manifest["codebook"] = dict(about, file=FILE, id=codebook_id(codebook), cells=len(codebook), dtype="float16")
     manifest["files"][FILE] = file_sha256(out / FILE)
     tmp = out / "manifest.json.tmp"
     tmp.write_text(json.dumps(manifest, indent=1) + "\n")
     os.replace(tmp, out / "manifest.json")
+    if not np.array_equal(Bundle.load(out).codebook, codebook.astype(np.float32)):
+        raise SystemExit(f"{out / FILE}: the codebook read back differs from the one written")
     return manifest["codebook"]
 
 

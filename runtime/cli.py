@@ -181,20 +181,13 @@ def _search_lines(searcher, args) -> int:
 def _search_like(args, bundle) -> int:
     """search --like FILE: the clips whose motion is most alike the file's (its frames --start..--end),
     the file's own clip left out when it is in the index."""
-    from dataclasses import replace
-
     from .describe import MIN_FRAMES
     from .index import LibraryIndex
-    from .motion import clip_range, load_motion
+    from .motion import load_motion_range
     from .search import SimilarSearcher
 
     searcher = SimilarSearcher(LibraryIndex.open(args.index, bundle), bundle)
-    if not os.path.isfile(args.like):
-        raise FileNotFoundError(f"{args.like}: motion file not found")
-    motion = load_motion(args.like, fps=args.fps)
-    a, b = clip_range(motion, args.start, args.end, min_frames=MIN_FRAMES, purpose="compare")
-    if a is not None:
-        motion = replace(motion, positions=motion.positions[a:b])
+    motion = load_motion_range(args.like, args.fps, args.start, args.end, min_frames=MIN_FRAMES, purpose="compare")
     own = searcher.clips_of_file(args.like)
     hits = searcher.search_like(searcher.encode(motion, args.like), args.top, exclude=own)
     if own:
@@ -203,7 +196,7 @@ def _search_like(args, bundle) -> int:
     if args.json:
         print(json.dumps([_hit_json(h) for h in hits], indent=1))
     else:
-        _print_hits(f"like {args.like}" + (f" frames {args.start}-{args.end}" if a is not None else ""), hits)
+        _print_hits(f"like {args.like}" + (f" frames {args.start}-{args.end}" if args.start is not None or args.end is not None else ""), hits)
     return 0
 
 

@@ -1,7 +1,7 @@
 """Cells: each patch's nearest centroid in the bundle's codebook, and the first stage of search
 that ranks every window by them (PLAID's centroid interaction, pruned through inverted lists).
 
-The bundle ships a codebook (`codebook.npy`, C unit centroids fitted by spherical k-means on the
+The bundle ships a codebook (`codebook.onnx`, C unit centroids fitted by spherical k-means on the
 patches of the clips the model was trained on: exporter/make_codebook.py). An index stores, per
 window, the set of cells its patches fall in (`cells-<codebook id>.npy`: uint16, window after
 window, sorted; `cell_counts-<id>.npy`: uint16 per window), about a third as many as it has

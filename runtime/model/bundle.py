@@ -280,13 +280,19 @@ class Bundle:
 
 
 def _load_codebook(path: Path, manifest: dict) -> np.ndarray | None:
+    """(C, D) float32 centroids from the bundle's codebook graph (exporter/make_codebook.py): its
+    output for the D unit vectors is the centroids, column by column (exact: a product with 1s)."""
     entry = manifest.get("codebook")
     if not entry:
         return None
-    codebook = np.load(path / entry["file"], allow_pickle=False)
-    if codebook.ndim != 2 or codebook.shape[1] != int(manifest["embed_dim"]) or not 2 <= len(codebook) <= 65536:
-        raise ValueError(f"{entry['file']}: a codebook is (cells <= 65536, {manifest['embed_dim']}), not {codebook.shape}")
-    return codebook.astype(np.float32)
+    import onnxruntime as ort
+
+    dim = int(manifest["embed_dim"])  # the CPU always: read once, and no TF32 rounding of the values
+    session = ort.InferenceSession(str(path / entry["file"]), providers=["CPUExecutionProvider"])
+    codebook = session.run(None, {"tokens": np.eye(dim, dtype=np.float32)})[0].T
+    if codebook.ndim != 2 or codebook.shape[1] != dim or not 2 <= len(codebook) <= 65536:
+        raise ValueError(f"{entry['file']}: a codebook is (cells <= 65536, {dim}), not {codebook.shape}")
+    return np.ascontiguousarray(codebook, np.float32)
 
 
 def _checked_manifest(path: Path, manifest: dict) -> dict[str, str]:

@@ -6,7 +6,7 @@ May import: runtime.io, runtime.errors, runtime.hashing. `python -m runtime.moti
 """
 
 from .canonical import (MOTION_SUFFIXES, NOMINAL_LEG_M, TARGET_FPS, Motion, canonical_motion, clip_range, leg_length,
-                        load_motion, metres_per_unit, motion_from_positions, read_animation, resample, shape_pose,
+                        load_motion, load_motion_range, metres_per_unit, motion_from_positions, read_animation, resample, shape_pose,
                         source_range, to_canonical_frame)
 from .features import (C, CHANNELS, MIRROR_PERM, MIRROR_SIGN, NUM_CHANNELS, NUM_PARTS, PART_JOINTS, PART_NAMES,
                        PART_OF_CHANNEL, PARTS, ChannelStats, Windows, clip_angles, motion_windows, window_angles,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -266,6 +266,20 @@ def to_canonical_frame(pos: np.ndarray) -> np.ndarray:
     contact = out[:, [J["left_foot"], J["right_foot"], J["left_ankle"], J["right_ankle"]], 1].min(axis=1)
     out[..., 1] -= float(np.percentile(contact, 1))
     return out
+
+
+def load_motion_range(path: str, fps: float | None, start: int | None, end: int | None, *, min_frames: int,
+                      purpose: str) -> Motion:
+    """A motion file, cut to its frames `start`..`end` (clip_range's rules; None, None: all of it).
+
+    Raises:
+        FileNotFoundError: no such file. MotionFormatError: as load_motion and clip_range.
+    """
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path}: motion file not found")
+    motion = load_motion(path, fps=fps)
+    a, b = clip_range(motion, start, end, min_frames=min_frames, purpose=purpose)
+    return motion if a is None else replace(motion, positions=motion.positions[a:b])
 
 
 def clip_range(motion: Motion, start: int | None, end: int | None, *, min_frames: int = 2,

@@ -108,18 +108,11 @@ def _unmounted(hit):
 
 
 def _search_like(args, searcher: StoreSearcher, print_hits, hit_json) -> int:
-    from dataclasses import replace
-
     from ..describe import MIN_FRAMES
     from ..hashing import content_hash
-    from ..motion import clip_range, load_motion
+    from ..motion import load_motion_range
 
-    if not os.path.isfile(args.like):
-        raise FileNotFoundError(f"{args.like}: motion file not found")
-    motion = load_motion(args.like, fps=args.fps)
-    a, b = clip_range(motion, args.start, args.end, min_frames=MIN_FRAMES, purpose="compare")
-    if a is not None:
-        motion = replace(motion, positions=motion.positions[a:b])
+    motion = load_motion_range(args.like, args.fps, args.start, args.end, min_frames=MIN_FRAMES, purpose="compare")
     digest = content_hash(args.like)
     own = {key for key, h in searcher.store.clips(args.library).items() if h == digest}  # the query itself
     hits = searcher.search_like(searcher.encode(motion, args.like), args.top, exclude=own)

@@ -29,13 +29,13 @@ if __package__ in (None, ""):
 
 import numpy as np  # noqa: E402
 
+from exporter.onnx_target import model_from_graph  # noqa: E402
 from runtime.hashing import file_sha256  # noqa: E402
 from runtime.index import LibraryIndex, codebook_id, fit_codebook  # noqa: E402
 from runtime.model import Bundle  # noqa: E402
 from training.data import SPLITS_FILE  # noqa: E402
 
 FILE = "codebook.onnx"
-OPSET = 18
 CELLS = 4096
 
 
@@ -86,7 +86,7 @@ def codebook_graph(codebook: np.ndarray):
         nodes, "codebook", [helper.make_tensor_value_info("tokens", TensorProto.FLOAT, ["N", codebook.shape[1]])],
         [helper.make_tensor_value_info("cosines", TensorProto.FLOAT, ["N", codebook.shape[0]])],
         initializer=[numpy_helper.from_array(np.asarray(codebook, np.float16), "centroids")])
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
+    return model_from_graph(graph, "motion-search exporter/make_codebook.py")
 
 
 def save_codebook(out: Path, codebook: np.ndarray, about: dict) -> dict:
@@ -96,7 +96,6 @@ def save_codebook(out: Path, codebook: np.ndarray, about: dict) -> dict:
 
     codebook = np.asarray(codebook, np.float16)
     model = codebook_graph(codebook)
-    onnx.checker.check_model(model)
     onnx.save(model, out / FILE)
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     manifest["files"].pop(manifest.get("codebook", {}).get("file", FILE), None)  # an older codebook's file

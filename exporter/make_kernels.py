@@ -25,10 +25,10 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from exporter.onnx_target import model_from_graph
 from runtime.motion import NUM_PARTS
 
 OUT = Path(__file__).resolve().parent.parent / "runtime" / "search" / "kernels"
-OPSET = 18  # BitwiseAnd
 
 
 def _scale_nodes(product: str) -> list:
@@ -91,11 +91,7 @@ def first_stage_kernel(num_parts: int = NUM_PARTS) -> onnx.ModelProto:
 
 
 def _model(graph) -> onnx.ModelProto:
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
-                              producer_name="motion-search exporter/make_kernels.py")
-    model.ir_version = 8
-    onnx.checker.check_model(model, full_check=True)
-    return model
+    return model_from_graph(graph, "motion-search exporter/make_kernels.py")
 
 
 def kernels() -> dict[str, bytes]:

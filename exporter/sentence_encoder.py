@@ -35,9 +35,9 @@ if __package__ in (None, ""):
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from exporter.onnx_target import OPSET  # noqa: E402
 from runtime.hashing import file_sha256  # noqa: E402
 
-OPSET = 18
 FILE = "sentence_encoder.onnx"
 MAX_TOKENS = 128  # descriptions are one or two sentences; queries are shorter
 PARITY_SENTENCES = (  # real queries and describer sentences (none of the free-form set)

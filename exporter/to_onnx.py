@@ -30,11 +30,11 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 import training  # noqa: F401,E402
+from exporter.onnx_target import OPSET  # noqa: E402
 from runtime.hashing import file_sha256  # noqa: E402
 from runtime.model import FORMAT, FORMAT_VERSION  # noqa: E402
 from runtime.motion import CHANNELS, NUM_CHANNELS, PART_JOINTS, PARTS  # noqa: E402
 
-OPSET = 18
 PATCH_LAYOUT = "time-major: patch k covers body part k % 14 (runtime.motion.features.PARTS order) and frames [16*(k//14), 16*(k//14)+16) of the window"
 DATA_LICENCES = [
     {"name": "Bandai-Namco Research Motiondataset 1 and 2", "licence": "CC BY-NC 4.0",

@@ -136,6 +136,7 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the composed indexes (and their float truth)")
     parser.add_argument("--reuse", action="store_true", help="use composed indexes and truth kept by --keep")
     parser.add_argument("--sweep", action="store_true", help="recall at other candidate counts")
+    parser.add_argument("--candidates", default="", help="recall at these counts instead: FIRST/SKETCH,... (e.g. 50000/1000)")
     parser.add_argument("--cells-from-source", action="store_true",
                         help="composed windows take their real patches' cells (fast, for 1M; 99.2%% the same)")
     parser.add_argument("--first-stage", default="auto", choices=("auto", "cells", "parts"),
@@ -232,7 +233,12 @@ def main() -> None:
                   f"{med['sketch']:.1f} ms ({sk_bytes / 1e6:.0f} MB), gathering {middle} windows' codes {med['gather']:.1f} ms, "
                   f"kernel {med['kernel']:.1f} ms ({cand_bytes / 1e6:.0f} MB); floor {floor:.1f} ms: search p50 is "
                   f"{statistics.median(times) / floor:.1f}x the floor")
-            if args.sweep:
+            if args.candidates:  # recall at the given counts only
+                sel = [queries[i] for i in pick]
+                pairs = [tuple(int(v) for v in pair.split("/")) for pair in args.candidates.split(",")]
+                print("recall@10 by candidates: " + "; ".join(
+                    f"first {f} / sketch {m}: {recall_with(searcher, sel, truth, f, m):.3f}" for f, m in pairs))
+            elif args.sweep:
                 sel = [queries[i] for i in pick]
                 firsts = (first // 2, first, 2 * first, 4 * first) if cells else (first // 2, first, 2 * first, n)
                 rows = [f"first {f} / sketch {m}: {recall_with(searcher, sel, truth, f, m):.3f}"

@@ -1,7 +1,7 @@
 """Fit a bundle's codebook: the cells of search's first stage (runtime/index/cells.py).
 
     ./dev py exporter/make_codebook.py models/default                # from .cache/index/demo (./dev demo)
-    ./dev py exporter/make_codebook.py models/default --cells 4096 --index PATH
+    ./dev py exporter/make_codebook.py models/default --cells 4096 --index PATH    # another size, another index
 
 Spherical k-means on the patches of the clips the model was trained on (training/splits.json's
 train part), read from an index built with this bundle: a user's library is never among them, and
@@ -36,7 +36,8 @@ from runtime.model import Bundle  # noqa: E402
 from training.data import SPLITS_FILE  # noqa: E402
 
 FILE = "codebook.onnx"
-CELLS = 4096
+CELLS = 16384  # 4,096 needed twice the candidates for the same recall (docs/BENCHMARKS.md)
+ITERATIONS = 6
 
 
 def split_key(path: str) -> str:
@@ -58,7 +59,7 @@ def training_patches(index: LibraryIndex) -> tuple[np.ndarray, int]:
     return patches.astype(np.float32), len(clips)
 
 
-def export(bundle_dir: str, index_dir: str, cells: int = CELLS, iterations: int = 10) -> dict:
+def export(bundle_dir: str, index_dir: str, cells: int = CELLS, iterations: int = ITERATIONS) -> dict:
     out = Path(bundle_dir)
     bundle = Bundle.load(out)
     index = LibraryIndex.open(index_dir, bundle)
@@ -76,7 +77,7 @@ def export(bundle_dir: str, index_dir: str, cells: int = CELLS, iterations: int 
 
 def codebook_graph(codebook: np.ndarray):
     """The ONNX model of a codebook: input `tokens` (N, D) float32 -> `cosines` (N, C), the centroids
-    a float16 initializer (2 MB for 4,096 x 256)."""
+    a float16 initializer (8 MB for 16,384 x 256)."""
     from onnx import TensorProto, helper, numpy_helper
 
     nodes = [helper.make_node("Cast", ["centroids"], ["centroids32"], to=TensorProto.FLOAT),
@@ -114,7 +115,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("bundle", help="bundle folder to add the codebook to")
     parser.add_argument("--index", default=".cache/index/demo", help="an index of the default library built with it")
     parser.add_argument("--cells", type=int, default=CELLS)
-    parser.add_argument("--iterations", type=int, default=10)
+    parser.add_argument("--iterations", type=int, default=ITERATIONS)
     args = parser.parse_args(argv)
     print(export(args.bundle, args.index, args.cells, args.iterations))
 

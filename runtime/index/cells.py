@@ -17,7 +17,8 @@ window the best score of a cell outside them (`floor`), which no cell it holds c
 score is an upper bound of the centroid interaction, equal to it for a window that has one of each
 token's best cells, and a query reads a few inverted lists per token instead of the whole index.
 How many windows it must keep for the exact top 10 to survive is measured (runtime.search.searcher's
-CELLS_TABLE; docs/BENCHMARKS.md): about 9% of the windows at 10k and 15% at 100k clips.
+CELLS_TABLE; docs/BENCHMARKS.md): with 16,384 cells about 5.5% of the windows at 10k and 4.6% at
+100k clips (with 4,096 cells, 9% and 15%).
 """
 
 from __future__ import annotations
@@ -32,8 +33,10 @@ ASSIGN_BLOCK = 16384  # patches per matrix product when assigning cells
 
 
 def codebook_id(codebook: np.ndarray) -> str:
-    """What an index records of the codebook that made its cells (its bytes' hash)."""
-    return hashlib.sha256(np.ascontiguousarray(codebook, np.float16).tobytes()).hexdigest()[:16]
+    """What an index records of the codebook that made its cells (its values' hash: -0.0 counts as
+    0.0, which the bundle's graph gives back for it)."""
+    values = np.ascontiguousarray(codebook, np.float16) + np.float16(0)  # -0.0 + 0.0 = 0.0
+    return hashlib.sha256(values.tobytes()).hexdigest()[:16]
 
 
 def fit_codebook(patches: np.ndarray, cells: int, iterations: int = 10, seed: int = 0) -> np.ndarray:
@@ -114,17 +117,33 @@ class CellStage:
         few probed cells would leave most windows on the floor, tied."""
         sims = np.asarray(tokens, np.float32) @ self.codebook.T  # (T, C)
         cells_total = sims.shape[1]
+        lengths_all = np.diff(self.starts)
+        # sort only the best cells a token can need (twice the cells an average list length asks for):
+        # a full sort of 16,384 cosines per token cost more than the rest of the stage
+        guess = min(cells_total - 1, max(probes, int(2 * min_postings * cells_total / max(len(self.postings), 1))))
         total = np.zeros(self.num_windows, np.float32)
         best = np.empty(self.num_windows, np.float32)
         for t in range(len(sims)):
-            order = np.argsort(-sims[t])
-            sizes = np.cumsum(self.starts[order + 1] - self.starts[order])
+            row = sims[t]
+            order = _best_first(row, guess + 1)
+            sizes = np.cumsum(lengths_all[order])
             n = min(cells_total, max(probes, int(np.searchsorted(sizes, min_postings)) + 1))
+            if n >= len(order) and len(order) < cells_total:  # longer than guessed: every cell in order
+                order = _best_first(row, cells_total)
             cells = order[:n]
-            floor = sims[t, order[n]] if n < cells_total else np.float32(-1.0)  # below any cosine
-            lengths = self.starts[cells + 1] - self.starts[cells]
-            windows = np.concatenate([self.postings[self.starts[c]: self.starts[c + 1]] for c in cells])
-            best.fill(floor)  # no cell outside `cells` scores above it
-            np.maximum.at(best, windows, np.repeat(sims[t, cells], lengths))
+            floor = row[order[n]] if n < cells_total else np.float32(-1.0)  # no cell outside `cells` scores above it
+            lengths = lengths_all[cells]
+            firsts = self.starts[cells] - (np.cumsum(lengths) - lengths)  # inverted lists back to back
+            windows = self.postings[np.repeat(firsts, lengths) + np.arange(int(lengths.sum()))]
+            best.fill(floor)
+            np.maximum.at(best, windows, np.repeat(row[cells], lengths))
             total += best
         return total / max(len(sims), 1)
+
+
+def _best_first(row: np.ndarray, n: int) -> np.ndarray:
+    """Indices of the `n` largest values of `row`, largest first."""
+    if n >= len(row):
+        return np.argsort(-row, kind="stable")
+    top = np.argpartition(-row, n - 1)[:n]
+    return top[np.argsort(-row[top], kind="stable")]

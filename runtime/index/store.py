@@ -108,7 +108,7 @@ from . import scratch
 from . import first_stage
 from . import sketch as sketches
 from .cells import CellStage
-from .chunks import (cells_files, chunk_checksums, file_crc32, load_npy, save_cells, save_chunk_arrays,
+from .chunks import (cells_files, chunk_checksums, file_crc32, load_npy, prefetch_rows, save_cells, save_chunk_arrays,
                      sync_folder, write_json)
 from .entries import ClipEntry, UpdateReport, entry_json
 from .ingest import describer_version, read_all, read_description
@@ -332,6 +332,9 @@ class LibraryIndex:
             self._sketches = ({key: np.concatenate([k[key] for k in sketched]) for key in ("codes", "scales")},
                               self._window_row + base[self._window_part])
         self._in_memory = None
+        # codes larger than half this machine's memory cannot all stay in the page cache: a query's
+        # candidates are then asked for all at once before they are copied (chunks.prefetch_rows)
+        self._prefetch_codes = not in_memory and sum(a["codes"].nbytes for a, _ in parts) > physical_memory() // 2
         if in_memory:  # a chunk without live windows is not read: checked here all the same
             for name in set(self.meta["chunks"]) - live_chunks:
                 self._verify(name, skip=tuple(set(self.meta.get("checksums", {}).get(name, {})) - {"codes.npy"}))
@@ -498,14 +501,19 @@ class LibraryIndex:
         until the next such call: a query's gathers without fresh memory."""
         if self._in_memory is not None:  # one gather from one array
             return self._gather(*self._in_memory, window_ids, reuse)
-        return self._gather_mapped([arrays for arrays, _ in self._parts], window_ids, reuse)
+        return self._gather_mapped([arrays for arrays, _ in self._parts], window_ids, reuse, self._prefetch_codes)
 
-    def _gather_mapped(self, per_chunk: list[dict[str, np.ndarray]], window_ids, reuse: str = "") -> tuple:
+    def _gather_mapped(self, per_chunk: list[dict[str, np.ndarray]], window_ids, reuse: str = "",
+                       prefetch: bool = False) -> tuple:
         """`codes` and `scales` rows of the given windows from each chunk's own (mapped) arrays,
-        back to back, and their offsets."""
+        back to back, and their offsets (`prefetch`: every read under way before the first copy
+        waits for one; it costs a system call per window where the pages are in memory already)."""
         offsets, segments = self._by_chunk(window_ids)
         first = per_chunk[segments[0][0]] if segments else per_chunk[0]
         codes, scales = _outputs(first, int(offsets[-1]), reuse)
+        for chunk, _, rows in segments if prefetch else ():
+            prefetch_rows(per_chunk[chunk]["codes"], rows)
+            prefetch_rows(per_chunk[chunk]["scales"], rows)
         for chunk, where, rows in segments:
             if isinstance(where, slice):  # windows in index order: straight into place
                 np.take(per_chunk[chunk]["codes"], rows, axis=0, out=codes[where], mode="clip")
@@ -974,6 +982,14 @@ def _outputs(like: dict[str, np.ndarray], rows: int, reuse: str) -> tuple[np.nda
 
 def _window_ids(window_ids: Iterable[int]) -> np.ndarray:
     return window_ids.astype(np.int64) if isinstance(window_ids, np.ndarray) else np.fromiter(window_ids, np.int64)
+
+
+def physical_memory() -> int:
+    """Bytes of memory this machine has (0 where the system does not say)."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, OSError, ValueError):
+        return 0
 
 
 def codes_in_memory_limit() -> int:

@@ -290,8 +290,8 @@ class Searcher:
 # at 10.9k windows, 0.991 at 109k. Between rows on a log scale; beyond the last, the same share of
 # the library for the first stage.
 CANDIDATE_TABLE = ((4_000, 2_000, 300), (10_900, 4_000, 300), (109_000, 30_000, 4_000))
-# the same with the cells first stage (runtime.index.cells): recall@10 0.995 at 10.9k windows, 0.990 at 109k
-CELLS_TABLE = ((4_000, 1_000, 300), (10_900, 1_000, 300), (109_000, 16_000, 2_000))
+# the same with the cells first stage (runtime.index.cells, 16,384 cells): recall@10 0.993 at 10.9k windows, 0.991 at 109k
+CELLS_TABLE = ((4_000, 600, 300), (10_900, 600, 300), (109_000, 5_000, 2_000))
 
 
 def candidate_counts(num_windows: int, k: int, cells: bool = False) -> tuple[int, int]:

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from runtime.index import INDEX_VERSION, LibraryIndex, chunk_checksums, read_meta, write_metadata
+from runtime.index.chunks import page_ranges, prefetch_rows
 from runtime.model import Bundle
 from runtime.search import FirstStageScorer, Searcher, candidate_counts, maxsim_packed, sketch_maxsim
 
@@ -102,10 +103,12 @@ def test_exact_search_on_chunks_in_place_skips_dropped_windows_and_matches_gathe
     assert any(index.meta["dropped"].values())  # the old version is a dropped entry of its chunk
     q = bundle.encode_query("a person raises the left hand")
     seen = {}
+    # mapped, the codes count as larger than memory: each gather asks for its pages first (prefetch_rows)
+    monkeypatch.setattr("runtime.index.store.physical_memory", lambda: 0)
     for limit in ("4096", "0"):  # codes (and sketches) copied into memory, or left memory-mapped
         monkeypatch.setenv("MOTION_SEARCH_CODES_IN_MEMORY_MB", limit)
         opened = LibraryIndex.open(work, bundle)
-        assert (opened._in_memory is not None) == (limit != "0")
+        assert (opened._in_memory is not None) == (limit != "0") == (not opened._prefetch_codes)
         assert isinstance(opened._sketches, tuple) == (limit != "0")
         searcher = Searcher(opened, bundle)
         ids, exact = searcher.window_scores(q, exact=True)
@@ -118,6 +121,22 @@ def test_exact_search_on_chunks_in_place_skips_dropped_windows_and_matches_gathe
     for a, b in zip(seen["4096"], seen["0"]):  # the same arrays whether read or mapped
         for x, y in zip(a if isinstance(a, tuple) else (a,), b if isinstance(b, tuple) else (b,)):
             np.testing.assert_array_equal(x, y)
+
+
+def test_prefetch_covers_each_run_of_rows_from_a_page_boundary(tmp_path):
+    """A gather from a mapped file asks for its pages first: one page-aligned byte range per run of
+    consecutive rows, covering exactly those rows' bytes (and the pages before them in the run's first page)."""
+    import mmap
+
+    rows = np.array([0, 1, 2, 5, 6, 1000])
+    ranges = page_ranges(rows, stride=256, offset=128)
+    assert ranges == [(0, 128 + 3 * 256), (0, 128 + 7 * 256), (253952, 128 + 1001 * 256 - 253952)]
+    assert all(start % mmap.PAGESIZE == 0 for start, _ in ranges)
+    np.save(tmp_path / "codes.npy", np.arange(4096 * 64, dtype=np.uint8).reshape(4096, 64))
+    mapped = np.load(tmp_path / "codes.npy", mmap_mode="r")
+    prefetch_rows(mapped, np.array([7, 8, 9, 4000]))  # real madvise calls on a real mapping
+    prefetch_rows(np.asarray(mapped).copy(), np.array([1]))  # in memory: nothing to do
+    assert page_ranges(np.array([], np.int64), 64) == []
 
 
 def test_each_stage_keeps_the_exact_best_and_the_counts_follow_the_table(built):

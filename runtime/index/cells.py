@@ -24,6 +24,7 @@ CELLS_TABLE; docs/BENCHMARKS.md): with 16,384 cells about 5.5% of the windows at
 from __future__ import annotations
 
 import hashlib
+from typing import Callable
 
 import numpy as np
 
@@ -91,10 +92,14 @@ class CellStage:
         codebook: (C, D) float32 unit centroids.
         chunks: per chunk with live windows, (cells, cell_counts, live): its stored arrays and which
             of its windows are live, in the order the index numbers windows.
+        cosines: tokens (T, D) -> (T, C) their cosines with the centroids (the bundle's
+            codebook_cosines; by default numpy's product).
     """
 
-    def __init__(self, codebook: np.ndarray, chunks: list[tuple[np.ndarray, np.ndarray, np.ndarray]]):
+    def __init__(self, codebook: np.ndarray, chunks: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+                 cosines: Callable[[np.ndarray], np.ndarray] | None = None):
         self.codebook = np.ascontiguousarray(codebook, np.float32)
+        self.cosines = cosines or (lambda tokens: tokens @ self.codebook.T)
         cells, counts = [], []
         for c, n, live in chunks:
             n = n.astype(np.int64)
@@ -115,7 +120,7 @@ class CellStage:
         Each token probes its `probes` best cells, or more until their inverted lists hold
         `min_postings` windows: in a small index every cell (the exact centroid interaction), where
         few probed cells would leave most windows on the floor, tied."""
-        sims = np.asarray(tokens, np.float32) @ self.codebook.T  # (T, C)
+        sims = self.cosines(np.ascontiguousarray(tokens, np.float32))  # (T, C)
         cells_total = sims.shape[1]
         lengths_all = np.diff(self.starts)
         # sort only the best cells a token can need (twice the cells an average list length asks for):

@@ -435,13 +435,14 @@ class LibraryIndex:
             self._first_stage = first_stage.FirstStage([(basis, parts[live]) for basis, parts, live in self._summaries])
         return self._first_stage
 
-    def cell_stage(self, codebook_id: str | None, codebook: np.ndarray | None) -> CellStage | None:
+    def cell_stage(self, codebook_id: str | None, codebook: np.ndarray | None, cosines=None) -> CellStage | None:
         """The cells first stage (runtime.index.cells) when every live window has cells made by this
-        codebook, else None (an index from before cells, or another codebook, until its next update)."""
+        codebook, else None (an index from before cells, or another codebook, until its next update).
+        `cosines`: how query tokens get their cosines with the centroids (the bundle's codebook_cosines)."""
         if codebook is None or self._cell_chunks is None or self.meta.get("codebook") != codebook_id:
             return None
         if self._cell_stage is None:
-            self._cell_stage = CellStage(codebook, self._cell_chunks)
+            self._cell_stage = CellStage(codebook, self._cell_chunks, cosines)
         return self._cell_stage
 
     @property

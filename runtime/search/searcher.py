@@ -120,7 +120,8 @@ class Searcher:
         self._dense: tuple[np.ndarray, np.ndarray] | None = None
         self._scorer: CodeScorer | None = None
         self._first: FirstStageScorer | None = None
-        self._cells = index.cell_stage(getattr(bundle, "codebook_id", None), getattr(bundle, "codebook", None)) \
+        self._cells = index.cell_stage(getattr(bundle, "codebook_id", None), getattr(bundle, "codebook", None),
+                                       getattr(bundle, "codebook_cosines", None)) \
             if first_stage in ("auto", "cells") else None
         self.first_stage = "cells" if self._cells is not None else ("parts" if first_stage == "auto" else first_stage)
         if self.first_stage == "cells" and self._cells is None:

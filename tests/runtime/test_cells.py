@@ -65,11 +65,15 @@ def test_the_pruned_score_bounds_the_centroid_interaction_and_is_exact_with_ever
     index = LibraryIndex.open(built, bundle)
     patches, offsets = index.window_patches(np.arange(index.num_windows))
     arrays = window_cells(assign_cells(patches, bundle.codebook), np.diff(offsets))
-    stage = CellStage(bundle.codebook, [(arrays["cells"], arrays["cell_counts"], np.ones(index.num_windows, bool))])
+    chunks = [(arrays["cells"], arrays["cell_counts"], np.ones(index.num_windows, bool))]
+    stage = CellStage(bundle.codebook, chunks)
+    through_graph = CellStage(bundle.codebook, chunks, bundle.codebook_cosines)  # as search runs it
     for text in TEXTS:
         tokens = bundle.encode_query(text).tokens
+        np.testing.assert_allclose(bundle.codebook_cosines(tokens), tokens @ bundle.codebook.T, atol=1e-6)
         exact = _centroid_interaction(tokens, bundle.codebook, arrays["cells"], arrays["cell_counts"])
         pruned = stage.scores(tokens, probes=16, min_postings=0)
+        np.testing.assert_allclose(through_graph.scores(tokens, probes=16, min_postings=0), pruned, atol=1e-6)
         assert np.all(pruned >= exact - 1e-5)  # an upper bound: no cell outside the probed beats the floor
         assert np.allclose(stage.scores(tokens, probes=len(bundle.codebook)), exact, atol=1e-5)
         # windows holding one of each token's probed cells are scored exactly

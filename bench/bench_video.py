@@ -1,14 +1,17 @@
 """Video -> motion on rendered held-out clips with exact truth: 3D error, left/right, retrieval, speed.
 
     ./dev setup-video && ./dev setup          # .venvs/video and .venvs/bpy-4.5
-    .venvs/video/bin/python bench/bench_video.py [--per-content 2] [--seconds 5] [--views 0,45,90]
+    .venvs/video/bin/python bench/bench_video.py [--per-content 2] [--seconds 5] [--views 0,45,90] [--split test]
 
-Clips: Bandai-Namco dataset 2, test split of training/splits.json (never trained on): the first
+Clips: Bandai-Namco dataset 2, test split of training/splits.json (never trained on; `--split val`:
+its validation split, the same contents, to choose among ways of ranking before the test): the first
 take of `--per-content` styles (taken in turn) of each of its 10 contents (walk, walk-turn-left/right, run,
 raise-up-left/right/both-hands, wave-left/right/both-hands). Each is rendered by
 bench/render_clip.py under headless Blender (.venvs/bpy-4.5; Workbench, 640x480, 20 fps, its
 first `--seconds`) from the front, at 45 degrees and from the side, then read back by
-runtime.video. Videos and truths are cached in .cache/video/rendered (delete to render again).
+runtime.video. Videos and truths are cached in .cache/video/rendered (delete to render again), the
+pose model's landmarks of each film in .cache/video/landmarks (the speed figures are then those of
+the run that detected them).
 
 Reported per view:
 - MPJPE (mm): the 22 joints, each frame's pelvis on the truth's, after the one turn about the
@@ -18,13 +21,15 @@ Reported per view:
   the mirror image of the truth than to the truth (a left/right swap that was not mended), among
   the frames whose true pose differs from its mirror image by 4 cm or more on average (a
   symmetric pose, such as both arms raised, has no left and right to get wrong);
-- retrieval: the test split of dataset 2 indexed with the shipped model (.cache/video/similar-test),
-  the extracted motion as a `search --like` query with its own clip left out: is the best hit of
-  the same content (top 1), is one of the best 5 (top 5); and the same for the true motion of the
+- retrieval: the split's dataset 2 clips indexed with the shipped model (.cache/video/similar-test,
+  similar-val), the extracted motion as a `search --like-video` query (its 10 best hits, as the
+  command asks by default) with its own clip left out: is the best hit of the same content (top 1),
+  is one of the best 5 (top 5), ranked as it ships (fused with descriptions) and by the patches
+  alone (`--no-fusion`); and the same for the true motion of the
   same seconds (what a perfect extraction would get); for the arm moves (raise and wave, left,
   right or both), whether the best hit moves the same arm(s) (left and right told apart);
 - speed: frames/s of the pose model and of the whole extraction.
-Writes docs/video.json.
+Writes docs/video.json (test) or docs/video_val.json (val).
 """
 
 from __future__ import annotations

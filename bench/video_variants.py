@@ -113,7 +113,7 @@ def query_motions(lm) -> dict:
 
 
 def collect(args) -> None:
-    from runtime.index.descriptions import description_texts, description_vector
+    from runtime.index import description_texts, description_vector
     from runtime.model import Bundle
     from runtime.search import SimilarSearcher
 

@@ -144,10 +144,14 @@ class StoreSearcher:
             found += self.window_scores(query, 64 * len(clip_keys), True,
                                         Where(library=lib, clip_keys=clip_keys), vectors=[DESCRIPTION])
         best = _best_per_clip(found)
-        if not best:
-            return []
+        return self._fused_hits(best, qv, k) if best else []
+
+    def _fused_hits(self, best: list[Found], query_vector: np.ndarray, k: int) -> list[StoreHit]:
+        """The `k` best of `best` (each clip's best window, its score the late interaction, fetched
+        with its DESCRIPTION vector) by the fused score (runtime.search.fusion)."""
         maxsim = np.array([f.score for f in best], np.float64)
-        desc = np.array([float(f.vectors[DESCRIPTION] @ qv) if DESCRIPTION in f.vectors else np.nan for f in best])
+        desc = np.array([float(np.asarray(f.vectors[DESCRIPTION], np.float32) @ query_vector)
+                         if DESCRIPTION in f.vectors else np.nan for f in best])
         has = np.array([bool(f.payload.get("has_description")) for f in best]) & np.isfinite(desc)
         if has.any() and not has.all():  # a clip without a vector: neutral (runtime.search.fusion)
             desc = np.where(has, desc, desc[has].mean())
@@ -248,18 +252,7 @@ class StoreSearcher:
             f.score = float(s)
         found.sort(key=lambda f: -f.score)
         best = _best_per_clip(found)
-        if not fused:
-            return [self._hit(f, f.score) for f in best[:k]]
-        maxsim = np.array([f.score for f in best], np.float64)
-        has = np.array([bool(f.payload.get("has_description")) and DESCRIPTION in f.vectors for f in best])
-        desc = np.array([float(np.asarray(f.vectors[DESCRIPTION], np.float32) @ query.description) if h else np.nan
-                         for f, h in zip(best, has)])
-        if has.any() and not has.all():  # a clip without a vector: neutral (runtime.search.fusion)
-            desc = np.where(has, desc, desc[has].mean())
-        desc = np.nan_to_num(desc)
-        order = fuse(maxsim, desc, self.fusion_weight)
-        return [replace(self._hit(best[i], float(order[i])), maxsim=float(maxsim[i]), description_score=float(desc[i]))
-                for i in np.argsort(-order, kind="stable")[:k]]
+        return self._fused_hits(best, query.description, k) if fused else [self._hit(f, f.score) for f in best[:k]]
 
     def _best_by_description(self, description: np.ndarray, found: list[Found], exclude, where: Where) -> list[Found]:
         """The windows of the EXTRA_CANDIDATES clips best by description that `found` lacks (two-stage

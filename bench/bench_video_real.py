@@ -16,7 +16,8 @@ Errors (mm) over the 22 joints: MPJPE with the pelvis on the reference's (camera
 fitted), PA-MPJPE after per-frame Procrustes; wrists alone. Mirrored: frames whose 3D pose is
 closer to the reference's mirror image than to the reference, before and after mending, and the
 frames runtime.video's detector flagged. Search: `--like-video` on the Bandai-Namco dataset-2
-test-split index that bench/bench_video.py builds (.cache/video/similar-test), top 3.
+test-split index that bench/bench_video.py builds (.cache/video/similar-test), top 3 (label, score as
+ranked, and the patches' score alone).
 Speed: wall time of `python -m runtime search --like-video` (a fresh process: model load, index
 open, reading the film, search) on the first 5 s of the Sports2D film, and extraction frames/s.
 Writes docs/video_real.json.
@@ -154,7 +155,8 @@ def pose2sim(searcher) -> dict:
         hits = searcher.search_like(searcher.encode(v.motion, n), 3) if searcher is not None else []
         rows[n] = {"frames": len(lm), "compared": int(ok.sum()), "flagged_mirrored": found.count,
                    "pose_fps": len(lm) / lm.seconds, **result,
-                   "search_top3": [(h.label, round(h.score, 3)) for h in hits]}
+                   "search_top3": [(h.label, round(h.score, 3), None if h.maxsim is None else round(h.maxsim, 3))
+                                   for h in hits]}
         print(n, json.dumps(rows[n]), flush=True)
     return rows
 

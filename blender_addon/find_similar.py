@@ -104,13 +104,14 @@ class MOTIONSEARCH_OT_find_similar(Operator):
                                 ('ACTION', "Armature's Action", "Clips alike the active armature's current action")))
 
     def execute(self, context):
-        from . import engine
+        from . import engine, preferences
 
         try:
             loaded = _load_engine(self, context)
             if loaded is None:
                 return {'CANCELLED'}
-            searcher = engine.searcher()
+            # ranked with the clips' descriptions too, as text search is (the preference Rank with Descriptions)
+            searcher = engine.searcher(fusion=getattr(preferences.prefs(context), "use_fusion", True))
             got = _query(self, context, searcher)
             if got is None:
                 return {'CANCELLED'}

@@ -124,7 +124,7 @@ class MOTIONSEARCH_OT_find_similar_video(Operator, ImportHelper):
             finally:
                 wm.progress_end()
             motion = load_motion(out)
-            searcher = engine.searcher()
+            searcher = engine.searcher(fusion=getattr(prefs(context), "use_fusion", True))
             query = searcher.encode(motion, f"{stem} (video)")
             hits = searcher.search_like(query, k=_settings(context).result_count)
         except VideoFailed as e:

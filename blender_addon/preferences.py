@@ -239,7 +239,8 @@ class MotionSearchPreferences(AddonPreferences):
     use_fusion: bpy.props.BoolProperty(
         name="Rank with Descriptions", default=True,
         description="Rank clips by the model's score fused with how close the query is to each clip's "
-                    "descriptions (off: the model's MaxSim score alone; explanations come from MaxSim either way)")
+                    "descriptions (Find Similar: the query motion's own descriptions; off: the model's score "
+                    "alone; explanations come from MaxSim either way)")
     video_python: StringProperty(
         name="Video Python", subtype='FILE_PATH',
         description="A Python 3.11 or 3.12 with video support (mediapipe 0.10.14, OpenCV), which reads films for "

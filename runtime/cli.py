@@ -2,9 +2,9 @@
 
     python -m runtime index DIR [DIR ...] [--index PATH]     build or update a library index
     python -m runtime search "TEXT" [--index PATH] [--top K] [--json] [--queries FILE] [--no-fusion]
-    python -m runtime search --like FILE [--start F --end F] [--top K] [--json]
+    python -m runtime search --like FILE [--start F --end F] [--top K] [--json] [--no-fusion]
                                                              clips whose motion is alike FILE's
-    python -m runtime search --like-video FILM [--start S --end S] [--top K] [--json]
+    python -m runtime search --like-video FILM [--start S --end S] [--top K] [--json] [--no-fusion]
                                                              clips whose motion is alike the filmed person's
     python -m runtime video FILM --out OUT.bvh [--start S --end S] [--onto TARGET.bvh]
                                                              the filmed person's motion, as BVH
@@ -186,7 +186,7 @@ def _search_like(args, bundle) -> int:
     from .motion import load_motion_range
     from .search import SimilarSearcher
 
-    searcher = SimilarSearcher(LibraryIndex.open(args.index, bundle), bundle)
+    searcher = SimilarSearcher(LibraryIndex.open(args.index, bundle), bundle, fusion=not args.no_fusion)
     motion = load_motion_range(args.like, args.fps, args.start, args.end, min_frames=MIN_FRAMES, purpose="compare")
     own = searcher.clips_of_file(args.like)
     hits = searcher.search_like(searcher.encode(motion, args.like), args.top, exclude=own)
@@ -219,7 +219,7 @@ def _search_like_video(args, bundle) -> int:
     from .search import SimilarSearcher
     from .video import VideoError
 
-    searcher = SimilarSearcher(LibraryIndex.open(args.index, bundle), bundle)  # a bad index fails before the film
+    searcher = SimilarSearcher(LibraryIndex.open(args.index, bundle), bundle, fusion=not args.no_fusion)  # a bad index fails before the film
     args.film = args.like_video
     motion = _film_motion(args).motion
     if motion.num_frames < MIN_FRAMES:
@@ -481,7 +481,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--queries", default=None, help="a file with one query per line: one JSON list per line")
     p.add_argument("--exact", action="store_true", help="score every window (no candidate stage)")
     p.add_argument("--no-fusion", action="store_true",
-                   help="rank by MaxSim alone (default: fused with the similarity to each clip's descriptions)")
+                   help="rank by MaxSim alone (default: fused with the similarity to each clip's descriptions; with "
+                        "--like and --like-video, the query motion's own descriptions)")
     p.add_argument("--like", default=None, metavar="FILE", help="find clips whose motion is alike this file's")
     p.add_argument("--like-video", default=None, metavar="FILM",
                    help="find clips whose motion is alike the person's in this video (needs video support)")

@@ -12,4 +12,4 @@ from .fusion import WEIGHT as FUSION_WEIGHT
 from .fusion import description_scores, fuse, standardised
 from .maxsim import maxsim_packed, maxsim_padded, segment_max, token_patch_argmax
 from .searcher import EXACT_UP_TO, Hit, Searcher, candidate_counts, default_candidates, rank_captions
-from .similar import MotionQuery, SimilarSearcher, similar_candidates
+from .similar import MotionQuery, SimilarSearcher, query_description, similar_candidates

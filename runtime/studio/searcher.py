@@ -13,7 +13,8 @@ sentence encoder, a library with description vectors) ranks the clips of MaxSim'
 the EXTRA_CANDIDATES clips best by description, standardised over those clips, as the local
 two-stage search does (runtime.search.fusion). Find similar: the query's part means find candidate
 windows (Qdrant), whose patches are fetched and scored here with the local score (symmetric,
-same body part: runtime.search.similar). Explain: the hit's patches are fetched by its point id.
+same body part: runtime.search.similar), fused with the query motion's own description vector as the
+local find similar is (with the EXTRA_CANDIDATES clips best by description, in two stages). Explain: the hit's patches are fetched by its point id.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from ..io import split_clip_id
 from ..model import Bundle, Query
 from ..motion import NUM_PARTS, Motion
 from ..search import (EXACT_UP_TO, EXTRA_CANDIDATES, FUSION_WEIGHT, Explanation, Hit, MotionQuery, candidate_counts,
-                      explain_patches, fuse, segment_max, similar_candidates)
+                      explain_patches, fuse, query_description, segment_max, similar_candidates)
 from .backends import DESCRIPTION, PARTS, PATCHES, Found, Where
 from .qdrant_store import QdrantStore
 from .spec import StoreError
@@ -143,10 +144,14 @@ class StoreSearcher:
             found += self.window_scores(query, 64 * len(clip_keys), True,
                                         Where(library=lib, clip_keys=clip_keys), vectors=[DESCRIPTION])
         best = _best_per_clip(found)
-        if not best:
-            return []
+        return self._fused_hits(best, qv, k) if best else []
+
+    def _fused_hits(self, best: list[Found], query_vector: np.ndarray, k: int) -> list[StoreHit]:
+        """The `k` best of `best` (each clip's best window, its score the late interaction, fetched
+        with its DESCRIPTION vector) by the fused score (runtime.search.fusion)."""
         maxsim = np.array([f.score for f in best], np.float64)
-        desc = np.array([float(f.vectors[DESCRIPTION] @ qv) if DESCRIPTION in f.vectors else np.nan for f in best])
+        desc = np.array([float(np.asarray(f.vectors[DESCRIPTION], np.float32) @ query_vector)
+                         if DESCRIPTION in f.vectors else np.nan for f in best])
         has = np.array([bool(f.payload.get("has_description")) for f in best]) & np.isfinite(desc)
         if has.any() and not has.all():  # a clip without a vector: neutral (runtime.search.fusion)
             desc = np.where(has, desc, desc[has].mean())
@@ -189,17 +194,23 @@ class StoreSearcher:
     # ---------------------------------------------------------------------------- find similar
 
     def encode(self, motion: Motion, name: str = "") -> MotionQuery:
-        """A Motion (already cut to the frames wanted) as a query."""
+        """A Motion (already cut to the frames wanted) as a query, described when searches are fused."""
         _, patches = self.bundle.encode_motion(motion)
-        return MotionQuery(name or motion.source, patches)
+        return MotionQuery(name or motion.source, patches, query_description(self.bundle, motion) if self.fused else None)
 
     def clip_query(self, library: str, clip_key: str) -> MotionQuery:
-        """A clip of the library as a query, from its stored patches (nothing read or encoded)."""
-        found = sorted(self.store.backend.scroll(Where(library=library, clip_keys=[clip_key]), ["start", "label"],
-                                                 [PATCHES]), key=lambda f: f.payload["start"])
+        """A clip of the library as a query, from its stored patches and description vector (nothing
+        read or encoded)."""
+        vectors = [PATCHES, DESCRIPTION] if self.fused else [PATCHES]
+        found = sorted(self.store.backend.scroll(Where(library=library, clip_keys=[clip_key]),
+                                                 ["start", "label", "has_description"], vectors),
+                       key=lambda f: f.payload["start"])
         if not found:
             raise StoreError(f"{self.store.spec.where}: {library}:{clip_key} is not in the library")
-        return MotionQuery(found[0].payload.get("label") or clip_key, [f.vectors[PATCHES] for f in found])
+        first = found[0]
+        description = first.vectors.get(DESCRIPTION) if self.fused and first.payload.get("has_description") else None
+        return MotionQuery(first.payload.get("label") or clip_key, [f.vectors[PATCHES] for f in found],
+                           None if description is None else np.asarray(description, np.float32))
 
     def search_like(self, query: MotionQuery, k: int = 10, exclude: set[tuple[str, str]] | frozenset = frozenset(),
                     exact: bool | None = None) -> list[StoreHit]:
@@ -215,8 +226,10 @@ class StoreSearcher:
             exact = n <= count
         skip = [c for _, c in exclude]
         where = self._where(not_clip_keys=skip or None)
+        fused = self.fused and query.description is not None
+        vectors = [PATCHES, DESCRIPTION] if fused else [PATCHES]
         if exact:
-            found = list(self.store.backend.scroll(where, HIT_PAYLOAD, [PATCHES]))
+            found = list(self.store.backend.scroll(where, HIT_PAYLOAD, vectors))
             found = [f for f in found if (f.payload["library"], f.payload["clip_key"]) not in exclude]
         else:
             ids: dict[str, None] = {}
@@ -227,8 +240,10 @@ class StoreSearcher:
             found = []
             keys = list(ids)
             for s in range(0, len(keys), FETCH_BATCH):
-                found += self.store.backend.retrieve(keys[s: s + FETCH_BATCH], [PATCHES], HIT_PAYLOAD)
+                found += self.store.backend.retrieve(keys[s: s + FETCH_BATCH], vectors, HIT_PAYLOAD)
             found = [f for f in found if (f.payload["library"], f.payload["clip_key"]) not in exclude]
+            if fused:
+                found += self._best_by_description(query.description, found, exclude, where)
         if not found:
             return []
         patches = [f.vectors[PATCHES] for f in found]
@@ -236,7 +251,26 @@ class StoreSearcher:
         for f, s in zip(found, scores):
             f.score = float(s)
         found.sort(key=lambda f: -f.score)
-        return [self._hit(f, f.score) for f in _best_per_clip(found)[:k]]
+        best = _best_per_clip(found)
+        return self._fused_hits(best, query.description, k) if fused else [self._hit(f, f.score) for f in best[:k]]
+
+    def _best_by_description(self, description: np.ndarray, found: list[Found], exclude, where: Where) -> list[Found]:
+        """The windows of the EXTRA_CANDIDATES clips best by description that `found` lacks (two-stage
+        find similar, as the local one)."""
+        have = {(f.payload["library"], f.payload["clip_key"]) for f in found}
+        extra: list[tuple[str, str]] = []
+        for f in self.store.backend.query(description, DESCRIPTION, EXTRA_CANDIDATES * 8, where,
+                                          payload=["clip_key", "library"]):
+            key = (f.payload["library"], f.payload["clip_key"])
+            if key not in have and key not in exclude and key not in extra:
+                extra.append(key)
+            if len(extra) == EXTRA_CANDIDATES:
+                break
+        out: list[Found] = []
+        for lib in sorted({lib for lib, _ in extra}):
+            out += self.store.backend.scroll(Where(library=lib, clip_keys=[c for lb, c in extra if lb == lib]),
+                                             HIT_PAYLOAD, [PATCHES, DESCRIPTION])
+        return out
 
 
 def like_scores(query_windows: list[np.ndarray], windows: list[np.ndarray]) -> np.ndarray:

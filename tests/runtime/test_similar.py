@@ -90,3 +90,49 @@ def test_the_score_is_symmetric_and_two_stage_agrees_with_exact(index_path):
     exact = searcher.search_like(queries[0], 3, exclude={0}, exact=True)
     staged = searcher.search_like(queries[0], 3, exclude={0}, exact=False)
     assert [h.clip_id for h in exact] == [h.clip_id for h in staged]
+
+
+def test_fused_ranking_adds_the_query_motions_descriptions(library, index_path):
+    """With description vectors in the index, a query motion is described too and each clip's
+    best-window score is fused with its description agreement over the clips scored; off, the late
+    interaction alone ranks, as before."""
+    from runtime.index import description_texts, description_vector
+    from runtime.motion import load_motion
+    from runtime.search import description_scores, fuse
+
+    bundle = Bundle.load(default_bundle_path(), device="cpu")
+    index = LibraryIndex.open(index_path, bundle)
+    fused, plain = SimilarSearcher(index, bundle), SimilarSearcher(index, bundle, fusion=False)
+    assert fused.fused and not plain.fused
+    motion = load_motion(library / WAVE_R)
+    query = fused.encode(motion)
+    assert np.allclose(query.description, description_vector(bundle, description_texts(motion)))
+    assert plain.encode(motion).description is None
+    own = fused.clips_of_file(library / WAVE_R)
+    assert np.array_equal(fused.clip_query(min(own)).description, index.sentence_vectors[min(own)])
+    assert plain.clip_query(min(own)).description is None
+
+    n = len(LIBRARY) - 1
+    hits = fused.search_like(query, n, exclude=own, exact=True)
+    alone = {h.clip_id: h.score for h in plain.search_like(query, n, exclude=own, exact=True)}
+    assert len(hits) == n and [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    maxsim = np.array([h.maxsim for h in hits])
+    assert np.allclose(maxsim, [alone[h.clip_id] for h in hits], atol=1e-6)  # the same windows' late interaction
+    desc = description_scores(index.sentence_vectors, index.has_sentence, query.description)
+    rows = [next(i for i, e in enumerate(index.clips) if e.id == h.clip_id) for h in hits]
+    assert np.allclose([h.description_score for h in hits], desc[rows], atol=1e-6)
+    assert np.allclose([h.score for h in hits], fuse(maxsim, desc[rows]), atol=1e-5)
+    assert hits[0].label.startswith("dataset-2_wave-right-hand")  # the other take: same moves, same words
+    assert all(h.maxsim is None for h in plain.search_like(query, 3, exclude=own))
+
+
+def test_no_fusion_on_the_command_line_ranks_by_the_late_interaction_alone(library, index_path):
+    r = _cli("search", "--index", index_path, "--json", "--like", library / WAVE_R, "--no-fusion")
+    assert r.returncode == 0, r.stderr
+    hits = json.loads(r.stdout)
+    assert all("maxsim" not in h and "description_score" not in h for h in hits)
+    r = _cli("search", "--index", index_path, "--json", "--like", library / WAVE_R)
+    fused = json.loads(r.stdout)
+    assert all(h["maxsim"] is not None and h["description_score"] is not None for h in fused)  # fused: both scores
+    by_path = {h["path"]: h["score"] for h in hits}
+    assert np.allclose([by_path[h["path"]] for h in fused], [h["maxsim"] for h in fused], atol=1e-5)

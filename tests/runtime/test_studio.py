@@ -146,6 +146,9 @@ def test_find_similar_matches_the_local_index(store, index, bundle, library):
         got = shared.search_like(shared.clip_query("mocap", key), 10, exclude={("mocap", key)}, exact=True)
         assert e.path not in _keys(got)
         assert _keys(got)[0] == _keys(want)[0]
+        # both fused with the query clip's description vector, to the same scores
+        assert local.fused and shared.fused and all(h.maxsim is not None for h in got + want)
+        assert np.allclose([h.score for h in got[:3]], [h.score for h in want[:3]], atol=0.05)
         overlaps.append(len(set(_keys(want)) & set(_keys(got))) / len(want))
         cands = shared.search_like(shared.clip_query("mocap", key), 5, exclude={("mocap", key)}, exact=False)
         assert _keys(cands)[0] == _keys(want)[0]  # part-vector candidates from Qdrant, then the same score

@@ -69,6 +69,12 @@ def test_search_like_video_ranks_the_library(rendered_wave, index_dir):
     assert hits[0]["score"] >= hits[1]["score"] >= hits[2]["score"]
     # a right-hand wave, filmed from the front: another take of a right-hand wave comes first
     assert "wave-right-hand" in hits[0]["path"], [h["path"] for h in hits]
+    # ranked with the film's own descriptions too (the describer reads the filmed motion), unless asked not to
+    assert all(h.get("description_score") is not None and h.get("maxsim") is not None for h in hits)
+    assert hits[0]["description_score"] == max(h["description_score"] for h in hits)
+    plain = run("search", "--like-video", str(video), "--index", str(index_dir), "--top", "3", "--json", "--no-fusion")
+    assert plain.returncode == 0, plain.stderr
+    assert all("maxsim" not in h for h in json.loads(plain.stdout))
     text = run("search", "--like-video", str(video), "--index", str(index_dir), "--top", "2",
                "--start", "0.5", "--end", "2.5")
     assert text.returncode == 0, text.stderr

@@ -106,7 +106,7 @@ def stage_times(searcher: Searcher, query, first: int, middle: int) -> dict[str,
     if middle < len(cand):
         cand = searcher.sketch_candidates(query, cand, middle)
     t2 = time.perf_counter()
-    codes, scales, offsets = index.window_codes(cand)
+    codes, scales, offsets = index.window_codes(cand, reuse="exact")  # into reused buffers, as search() does
     t3 = time.perf_counter()
     searcher._scorer.maxsim(query.tokens, codes, scales, offsets)
     t4 = time.perf_counter()

@@ -211,6 +211,10 @@ class Bundle:
                              "describe the motion in words")
         return query
 
+    def forget_sentences(self) -> None:
+        """Empty the cache of sentence vectors (encode_sentences): benchmarks time a new query's cost."""
+        self._sentence_cache.clear()
+
     def codebook_cosines(self, tokens: np.ndarray) -> np.ndarray:
         """(T, C) float32: each query token's cosine with every centroid of the codebook, through the
         bundle's codebook graph (onnxruntime on one CPU thread took 1.4 ms for 6 tokens and 16,384

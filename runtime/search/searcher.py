@@ -260,12 +260,21 @@ class Searcher:
             return []
         if len(windows) < self.index.num_windows:  # two-stage: the best by description are candidates too
             top = np.argpartition(-desc, min(EXTRA_CANDIDATES, len(desc)) - 1)[:EXTRA_CANDIDATES]
-            extra = np.setdiff1d(np.concatenate([np.arange(self.index.clips[c].window_start,
-                                                           self.index.clips[c].window_start
-                                                           + self.index.clips[c].window_count) for c in top]), windows)
+            extra = np.setdiff1d(self._clip_windows(top), windows)
             if len(extra):
                 windows = np.concatenate([windows, extra])
                 scores = np.concatenate([scores, self.score_windows(query, extra)])
+        return self._fused_hits(windows, scores, desc, k)
+
+    def _clip_windows(self, clips) -> np.ndarray:
+        """The window ids of the given clips, clip after clip."""
+        return np.concatenate([np.arange(self.index.clips[c].window_start,
+                                         self.index.clips[c].window_start + self.index.clips[c].window_count)
+                               for c in clips] or [np.zeros(0, np.int64)])
+
+    def _fused_hits(self, windows: np.ndarray, scores: np.ndarray, desc: np.ndarray, k: int) -> list[Hit]:
+        """The `k` best clips of the scored `windows`, each at its best window, by the fused score of
+        that window's score and the clip's description score `desc[clip]` (runtime.search.fusion)."""
         clips = self._clip_of_window[windows]
         order = np.lexsort((-scores, clips))  # by clip, best window first
         first = order[np.concatenate([[True], np.diff(clips[order]) != 0])]

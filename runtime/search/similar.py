@@ -43,14 +43,14 @@ codes (runtime.search.code_scores). bench/bench_similar.py measures latency and 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
 from ..hashing import content_hash
 from ..index import description_texts, description_vector
 from ..motion import NUM_PARTS, Motion
-from .fusion import EXTRA_CANDIDATES, description_scores, fuse
+from .fusion import EXTRA_CANDIDATES, description_scores
 from .maxsim import segment_max
 from .searcher import Hit, Searcher
 
@@ -206,23 +206,10 @@ class SimilarSearcher(Searcher):
         desc = description_scores(self.index.sentence_vectors, self.index.has_sentence, query.description)
         if not exact:  # the clips best by description are candidates too
             ranked = [c for c in np.argsort(-desc, kind="stable")[:EXTRA_CANDIDATES + len(exclude)] if c not in exclude]
-            extra = np.concatenate([np.arange(self.index.clips[c].window_start,
-                                              self.index.clips[c].window_start + self.index.clips[c].window_count)
-                                    for c in ranked[:EXTRA_CANDIDATES]] or [np.zeros(0, np.int64)])
-            windows = np.union1d(windows, extra.astype(windows.dtype))
+            windows = np.union1d(windows, self._clip_windows(ranked[:EXTRA_CANDIDATES]).astype(windows.dtype))
         if len(windows) == 0:
             return []
-        scores = self.window_scores_like(query, windows)
-        clips = self._clip_of_window[windows]
-        order = np.lexsort((-scores, clips))  # by clip, best window first
-        first = order[np.concatenate([[True], np.diff(clips[order]) != 0])]
-        best_windows, best_scores, best_clips = windows[first], scores[first], clips[first]
-        fused = fuse(best_scores, desc[best_clips], self.fusion_weight)
-        hits = []
-        for i in np.argsort(-fused, kind="stable")[:k]:
-            hit = self._hit(int(best_windows[i]), float(fused[i]))
-            hits.append(replace(hit, maxsim=float(best_scores[i]), description_score=float(desc[best_clips[i]])))
-        return hits
+        return self._fused_hits(windows, self.window_scores_like(query, windows), desc, k)
 
 
 def query_description(bundle, motion: Motion) -> np.ndarray | None:

@@ -14,7 +14,8 @@ the EXTRA_CANDIDATES clips best by description, standardised over those clips, a
 two-stage search does (runtime.search.fusion). Find similar: the query's part means find candidate
 windows (Qdrant), whose patches are fetched and scored here with the local score (symmetric,
 same body part: runtime.search.similar), fused with the query motion's own description vector as the
-local find similar is (with the EXTRA_CANDIDATES clips best by description, in two stages). Explain: the hit's patches are fetched by its point id.
+local find similar is (with the EXTRA_CANDIDATES clips best by description, in two stages). Explain:
+the hit's patches are fetched by its point id.
 """
 
 from __future__ import annotations

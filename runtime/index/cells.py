@@ -112,17 +112,20 @@ class CellStage:
         order = np.argsort(cells, kind="stable")
         self.postings = window[order]  # window ids, grouped by cell (inverted lists)
         self.starts = np.concatenate([[0], np.cumsum(np.bincount(cells, minlength=len(self.codebook)))])
+        self.lengths = np.diff(self.starts)  # each inverted list's length
+        self.min_postings = MIN_POSTINGS
         self.nbytes = int(self.postings.nbytes + self.starts.nbytes)  # what it holds
 
-    def scores(self, tokens: np.ndarray, probes: int = PROBES, min_postings: int = MIN_POSTINGS) -> np.ndarray:
+    def scores(self, tokens: np.ndarray, probes: int = PROBES, min_postings: int | None = None) -> np.ndarray:
         """(W,) float32: each live window's upper bound of the centroid interaction with `tokens`.
 
         Each token probes its `probes` best cells, or more until their inverted lists hold
         `min_postings` windows: in a small index every cell (the exact centroid interaction), where
-        few probed cells would leave most windows on the floor, tied."""
+        few probed cells would leave most windows on the floor, tied (None: the stage's `min_postings`)."""
+        if min_postings is None:
+            min_postings = self.min_postings
         sims = self.cosines(np.ascontiguousarray(tokens, np.float32))  # (T, C)
         cells_total = sims.shape[1]
-        lengths_all = np.diff(self.starts)
         # sort only the best cells a token can need (twice the cells an average list length asks for):
         # a full sort of 16,384 cosines per token cost more than the rest of the stage
         guess = min(cells_total - 1, max(probes, int(2 * min_postings * cells_total / max(len(self.postings), 1))))
@@ -131,13 +134,13 @@ class CellStage:
         for t in range(len(sims)):
             row = sims[t]
             order = _best_first(row, guess + 1)
-            sizes = np.cumsum(lengths_all[order])
+            sizes = np.cumsum(self.lengths[order])
             n = min(cells_total, max(probes, int(np.searchsorted(sizes, min_postings)) + 1))
             if n >= len(order) and len(order) < cells_total:  # longer than guessed: every cell in order
                 order = _best_first(row, cells_total)
             cells = order[:n]
             floor = row[order[n]] if n < cells_total else np.float32(-1.0)  # no cell outside `cells` scores above it
-            lengths = lengths_all[cells]
+            lengths = self.lengths[cells]
             firsts = self.starts[cells] - (np.cumsum(lengths) - lengths)  # inverted lists back to back
             windows = self.postings[np.repeat(firsts, lengths) + np.arange(int(lengths.sum()))]
             best.fill(floor)

@@ -54,13 +54,7 @@ def save_cells(d: Path, codebook: tuple[str, np.ndarray], patches: np.ndarray, d
     arrays = cell_lists.window_cells(cell_lists.assign_cells(patches, codebook[1]), doclens)
     names = cells_files(codebook[0])
     for name, key in zip(names, ("cells", "cell_counts")):
-        tmp = d / f".{name}.{uuid.uuid4().hex[:6]}.tmp"
-        with open(tmp, "wb") as f:
-            np.save(f, arrays[key])
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, d / name)
-    sync_folder(d)
+        write_npy(d / name, arrays[key])
     return list(names)
 
 
@@ -69,6 +63,17 @@ def write_json(path: Path, data, indent: int | None = 1) -> None:
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:6]}.tmp")
     with open(tmp, "w", encoding="utf-8") as f:
         json.dump(data, f, indent=indent)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    sync_folder(path.parent)
+
+
+def write_npy(path: Path, array: np.ndarray) -> None:
+    """Replace `path` atomically with `array` as .npy, as write_json does."""
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:6]}.tmp")
+    with open(tmp, "wb") as f:
+        np.save(f, array)
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
@@ -100,8 +105,8 @@ def prefetch_rows(array: np.ndarray, rows: np.ndarray) -> None:
     (madvise WILLNEED per run of consecutive rows), before they are copied one by one.
 
     Without it, a gather from a file larger than the page cache faults its pages in one at a time, one
-    disk wait each: 2,000 windows' codes of the 1M library took 8 s; with it the reads go to the disk
-    together and the same gather takes 0.3-0.6 s (docs/BENCHMARKS.md). Pages already in memory cost
+    disk wait each: 2,000 windows' codes of the 1M library took 7-8 s; with it the reads go to the disk
+    together and the same gather takes 0.2-0.6 s (bench/bench_cells.py --cold). Pages already in memory cost
     one system call per run. A no-op for arrays in memory and where madvise is missing (Windows)."""
     view = getattr(array, "base", None)
     if not isinstance(view, _mmap.mmap) or not hasattr(view, "madvise") or not len(rows):

@@ -307,8 +307,10 @@ class LibraryIndex:
                 layout.append((offsets, live))
                 live_chunks.add(name)
                 sketched.append(sk)
-                if cell_chunks is not None:  # a chunk without them (written by an older version): none used
-                    cell_chunks = cell_chunks + [(cells[0], cells[1], live)] if cells is not None else None
+                if cell_chunks is not None and cells is None:  # a chunk written by an older version: none used
+                    cell_chunks = None
+                elif cell_chunks is not None:
+                    cell_chunks.append((cells[0], cells[1], live))
         self.windows = np.concatenate(windows) if windows else np.zeros((0, 3), np.int64)
         self._load_sentence_vectors(sentence_rows)
         self._cell_chunks = cell_chunks if cell_chunks else None
@@ -813,7 +815,8 @@ class LibraryIndex:
         cells, or of another codebook): new files in each chunk folder, then one metadata commit that
         lists them and names the codebook (a kill before it leaves unlisted files, deleted by the
         next writer). Computed from the stored codes: the same cells a new chunk gets. `progress` is
-        called per chunk as progress(done, chunks, "cells of CHUNK ...") (about 35 s at 10k clips here)."""
+        called per chunk as progress(done, chunks, "cells of CHUNK ...") (about 2 minutes at 10k clips
+        with 16,384 cells on this 2-core machine: docs/BENCHMARKS.md)."""
         ident, _ = self._codebook
         meta = json.loads(json.dumps(self.meta))
         sums_of = meta.setdefault("checksums", {})

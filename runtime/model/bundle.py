@@ -217,8 +217,9 @@ class Bundle:
 
     def codebook_cosines(self, tokens: np.ndarray) -> np.ndarray:
         """(T, C) float32: each query token's cosine with every centroid of the codebook, through the
-        bundle's codebook graph (onnxruntime on one CPU thread took 1.4 ms for 6 tokens and 16,384
-        centroids where numpy's product took 4-5 ms; the same values)."""
+        bundle's codebook graph (onnxruntime on one CPU thread: 0.8 ms p50 for a query and 16,384
+        centroids where numpy's product took 1.2-6 ms, depending on load; the same values:
+        bench/bench_cells.py)."""
         tokens = np.ascontiguousarray(tokens, np.float32)
         if self._codebook_session is None:
             return tokens @ self.codebook.T

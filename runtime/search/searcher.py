@@ -123,9 +123,9 @@ class Searcher:
         self._cells = index.cell_stage(getattr(bundle, "codebook_id", None), getattr(bundle, "codebook", None),
                                        getattr(bundle, "codebook_cosines", None)) \
             if first_stage in ("auto", "cells") else None
-        self.first_stage = "cells" if self._cells is not None else ("parts" if first_stage == "auto" else first_stage)
-        if self.first_stage == "cells" and self._cells is None:
-            self.first_stage = "parts"
+        # "cells" without cells for this codebook falls back to the parts, as "auto" does
+        self.first_stage = "cells" if self._cells is not None else \
+            ("parts" if first_stage in ("auto", "cells") else first_stage)
         try:
             if self.first_stage == "parts":
                 self._first = FirstStageScorer(index.first_stage)

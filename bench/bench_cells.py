@@ -37,7 +37,8 @@ from runtime.model import Bundle  # noqa: E402
 from runtime.search import Searcher, candidate_counts  # noqa: E402
 
 
-def _p50_ms(fn, items) -> float:
+def p50_ms(fn, items) -> float:
+    """Median milliseconds of fn(item) over `items`."""
     times = []
     for item in items:
         t = time.perf_counter()
@@ -49,8 +50,8 @@ def _p50_ms(fn, items) -> float:
 def cosines(bundle: Bundle, queries: list) -> None:
     tokens = [q.tokens for q in queries]
     for _ in range(2):  # alternating: the machine's load hits both alike
-        numpy_ms = _p50_ms(lambda t: t @ bundle.codebook.T, tokens)
-        graph_ms = _p50_ms(bundle.codebook_cosines, tokens)
+        numpy_ms = p50_ms(lambda t: t @ bundle.codebook.T, tokens)
+        graph_ms = p50_ms(bundle.codebook_cosines, tokens)
         print(f"cosines of a query's tokens with {len(bundle.codebook)} centroids: numpy {numpy_ms:.2f} ms, "
               f"the codebook graph {graph_ms:.2f} ms (p50 of {len(tokens)} queries)")
 
@@ -79,7 +80,7 @@ def min_postings_sweep(bundle: Bundle, path: Path, queries: list) -> None:
         stage.min_postings = value
         r = recall_with(searcher, queries, truth, first, middle)
         print(f"MIN_POSTINGS {value}: recall@10 {r:.3f} at {first} / {middle} candidates, "
-              f"search p50 {_p50_ms(lambda q: searcher.search_query(q, 10), queries):.1f} ms")
+              f"search p50 {p50_ms(lambda q: searcher.search_query(q, 10), queries):.1f} ms")
     stage.min_postings = default
 
 

@@ -4,13 +4,15 @@
     ./dev py bench/bench_fusion.py --index /tmp/idx --sizes 1000,10000   # + end to end, fused vs MaxSim alone
 
 The parts: the sentence encoder's call on a query, and the dot product with every clip's
-description vector plus the standardisation at 1k, 10k and 100k clips (synthetic unit vectors).
+description vector plus the standardisation at 1k, 10k and 100k clips (synthetic unit vectors), on
+the int8 copies search uses (DescriptionScorer) and, for comparison, in float32; the vectors stay
+in cache between these repeated calls, which a search's own reads do not allow (see the end-to-end rows).
 End to end (`--index`, a real v6 index with description vectors): bench/bench_search.py's
 composed libraries (bench/synthetic_library.py, with cells; each clip with the description vector of
 the real clip it is shaped like), 62 of bench/queries' sentences, each
-query timed through Searcher.search with fusion on and off in the same run (two-stage search,
-which also scores the windows of the EXTRA_CANDIDATES clips best by description). Burn-in first,
-then p50/p95.
+query timed through Searcher.search (text encoder included) with fusion on and off one after the
+other (which first alternates), ROUNDS times (two-stage search, which also scores the windows of
+the EXTRA_CANDIDATES clips best by description). Burn-in first, then p50/p95.
 """
 
 from __future__ import annotations
@@ -25,8 +27,9 @@ if __package__ in (None, ""):
 import numpy as np  # noqa: E402
 
 from runtime.model import Bundle  # noqa: E402
-from runtime.search import description_scores, fuse  # noqa: E402
+from runtime.search import DescriptionScorer, description_scores, fuse  # noqa: E402
 
+ROUNDS = 3  # times each query is searched each way
 QUERIES = ["a person waves the right hand", "someone walks forward and then turns left", "an angry run",
            "a polite bow from the waist", "sprint at top speed", "a tired walk, shoulders slumped"]
 
@@ -80,16 +83,18 @@ def end_to_end(bundle, index_path: str, sizes: list[int], work: Path) -> None:
         compose_index(source, work / f"fusion-{size}", size, regions=1, codebook=codebook)  # as bench_search's
         index = with_vectors(source, work / f"fusion-{size}")
         row = {}
-        for fusion in (False, True, False, True):  # interleaved: the machine's load hits both alike
-            searcher = Searcher(index, bundle, fusion=fusion)
-            assert searcher.fused == fusion
-            for q in searches[:3]:
+        searchers = {fusion: Searcher(index, bundle, fusion=fusion) for fusion in (False, True)}
+        assert all(searcher.fused == fusion for fusion, searcher in searchers.items())
+        for q in searches[:3]:
+            for searcher in searchers.values():
                 searcher.search(q, 10, exact=False)
-            for q in searches:
-                bundle.forget_sentences()  # a query met for the first time (searches repeat them)
-                t0 = time.perf_counter()
-                searcher.search(q, 10, exact=False)
-                row.setdefault(fusion, []).append((time.perf_counter() - t0) * 1000)
+        for round_ in range(ROUNDS):
+            for i, q in enumerate(searches):  # each query both ways in turn: the machine's load hits both alike
+                for fusion in (False, True) if (i + round_) % 2 == 0 else (True, False):
+                    bundle.forget_sentences()  # a query met for the first time (searches repeat them)
+                    t0 = time.perf_counter()
+                    searchers[fusion].search(q, 10, exact=False)
+                    row.setdefault(fusion, []).append((time.perf_counter() - t0) * 1000)
         a, b = statistics.median(row[False]), statistics.median(row[True])
         print(f"| {size} | {index.num_windows} | {a:.1f} | {np.percentile(row[False], 95):.1f} | {b:.1f} | "
               f"{np.percentile(row[True], 95):.1f} | {b / a:.2f} |", flush=True)
@@ -104,8 +109,14 @@ def main() -> None:
     parser.add_argument("--index", default=None, help="a real v6 index with description vectors: end to end too")
     parser.add_argument("--sizes", default="1000,10000")
     parser.add_argument("--work", default="/tmp/motion-search-bench")
+    parser.add_argument("--text-encoder-spins", action="store_true",
+                        help="for comparison: the text encoder's threads busy-wait after each call (before 2026-12-07)")
     args = parser.parse_args()
     bundle = Bundle.load(device="cpu")
+    if args.text_encoder_spins:
+        from runtime.model import make_session
+
+        bundle.text_session = make_session(str(bundle.path / bundle.manifest["text_encoder"]["file"]), "cpu")[0]
     k = iter(range(10 ** 9))
     # each call a new query: the bundle remembers the vectors of texts it has encoded
     p50, p95 = _timed(lambda: bundle.encode_sentences([QUERIES[next(k) % len(QUERIES)]]), 60, bundle.forget_sentences)
@@ -119,9 +130,13 @@ def main() -> None:
         v /= np.linalg.norm(v, axis=1, keepdims=True)
         has = np.ones(clips, bool)
         m = rng.standard_normal(clips).astype(np.float32)
-        p50, p95 = _timed(lambda: fuse(m, description_scores(v, has, q)), 40)
-        print(f"{clips:>7} clips: description scores + fuse p50 {p50:.2f} ms, p95 {p95:.2f} ms "
-              f"(vectors {v.nbytes / 1e6:.0f} MB float32 in memory, {v.nbytes / 2e6:.0f} MB float16 on disk)")
+        scorer = DescriptionScorer(v, has)  # what search uses: int8 copies
+        p50, p95 = _timed(lambda: fuse(m, scorer.scores(q)), 40)
+        f50, _ = _timed(lambda: fuse(m, description_scores(v, has, q)), 40)
+        error = np.abs(scorer.scores(q) - description_scores(v, has, q)).max()
+        print(f"{clips:>7} clips: description scores + fuse p50 {p50:.2f} ms, p95 {p95:.2f} ms on int8 copies "
+              f"({scorer.codes.nbytes / 1e6:.0f} MB; float32 {v.nbytes / 1e6:.0f} MB: p50 {f50:.2f} ms; "
+              f"largest difference {error:.4f}; {v.nbytes / 2e6:.0f} MB float16 on disk)")
     if args.index:
         end_to_end(bundle, args.index, [int(x) for x in args.sizes.split(",")], Path(args.work))
 

@@ -106,7 +106,7 @@ def stage_times(searcher: Searcher, query, first: int, middle: int) -> dict[str,
     if middle < len(cand):
         cand = searcher.sketch_candidates(query, cand, middle)
     t2 = time.perf_counter()
-    codes, scales, offsets = index.window_codes(cand, reuse="exact")  # into reused buffers, as search() does
+    codes, scales, offsets = index.window_codes(cand, reuse="exact", two_threads=True)  # as search() gathers
     t3 = time.perf_counter()
     searcher._scorer.maxsim(query.tokens, codes, scales, offsets)
     t4 = time.perf_counter()
@@ -132,6 +132,8 @@ def main() -> None:
     parser.add_argument("--regions", type=int, default=1, help="body regions drawn from other windows per window")
     parser.add_argument("--truth-queries", type=int, default=0, help="queries for the float truth (0: all)")
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--pause-ms", type=float, default=0.0,
+                        help="idle this long before each timed query (a user's pace; 0: back to back)")
     parser.add_argument("--work", default=".cache/bench", help="where the composed indexes go")
     parser.add_argument("--keep", action="store_true", help="keep the composed indexes (and their float truth)")
     parser.add_argument("--reuse", action="store_true", help="use composed indexes and truth kept by --keep")
@@ -193,6 +195,8 @@ def main() -> None:
         times, got = [], []
         for r in range(args.repeats):
             for i in pick if r or args.truth_queries else range(len(queries)):  # a subset: only it
+                if args.pause_ms:
+                    time.sleep(args.pause_ms / 1000)
                 t = time.perf_counter()
                 hits = searcher.search_query(queries[i], 10)
                 times.append(1e3 * (time.perf_counter() - t))
@@ -212,8 +216,9 @@ def main() -> None:
             cached.write_text(json.dumps([[index.clips[c].id for c in row] for row in truth]))
         print(f"float truth for {len(pick)} queries in {time.perf_counter() - t:.0f} s")
         exact_path = n <= EXACT_UP_TO
+        paused = f" (each after {args.pause_ms:g} ms idle)" if args.pause_ms else ""
         print(f"search() ({'exact' if exact_path else '%s first stage, sketches, exact: %d / %d windows' % ((searcher.first_stage,) + candidate_counts(n, 10, cells))}): p50 {statistics.median(times):.1f} ms, "
-              f"p95 {np.percentile(times, 95):.1f} ms over {len(times)} queries; recall@10 vs float exact "
+              f"p95 {np.percentile(times, 95):.1f} ms over {len(times)} queries{paused}; recall@10 vs float exact "
               f"{recall(truth, got):.3f} (hand-written {recall(*_only(truth, got, kinds[pick], 'hand-written')):.3f}, "
               f"templated {recall(*_only(truth, got, kinds[pick], 'templated')):.3f}); load {load0:.2f} -> {load1:.2f}")
         if not exact_path and searcher._scorer is not None:

@@ -37,7 +37,7 @@ import training  # noqa: F401,E402
 from runtime.index import description_texts  # noqa: E402
 from runtime.model import Bundle  # noqa: E402
 from runtime.search import FUSION_WEIGHT as WEIGHT  # noqa: E402
-from runtime.search import fuse  # noqa: E402
+from runtime.search import DescriptionScorer, fuse  # noqa: E402
 
 WEIGHTS = tuple(np.round(np.arange(0.1, 2.01, 0.1), 2))
 RARE = ("punch", "kick", "slash", "call", "respond", "dance", "guide", "bow", "bye", "byebye")  # < 10 clips a label
@@ -91,7 +91,10 @@ class _Encoders:
 
 
 def _scores(enc: _Encoders, kind: str, captions: list[str], vectors: np.ndarray) -> np.ndarray:
-    return enc(kind, captions) @ vectors.T
+    """(captions, clips) as search computes them: the vectors stored as an index stores them
+    (float16), scored on their int8 copies (runtime.search.fusion.DescriptionScorer)."""
+    stored = vectors.astype(np.float16).astype(np.float32)
+    return DescriptionScorer(stored, np.abs(stored).sum(axis=1) > 0).scores(enc(kind, captions))
 
 
 def _fused(maxsim: np.ndarray, desc: np.ndarray, weight: float) -> np.ndarray:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import mmap as _mmap
 import os
+import sys
 import uuid
 import zlib
 from pathlib import Path
@@ -113,6 +114,28 @@ def prefetch_rows(array: np.ndarray, rows: np.ndarray) -> None:
         return
     for start, length in page_ranges(rows, array.strides[0], getattr(array, "offset", 0)):
         view.madvise(_mmap.MADV_WILLNEED, start, length)
+
+
+MADV_POPULATE_READ = getattr(_mmap, "MADV_POPULATE_READ", 22)  # Linux 5.14+ (Python 3.11 has no name for it)
+
+
+def populate(array: np.ndarray) -> bool:
+    """Map every page of a memory-mapped `array` into this process now (madvise POPULATE_READ),
+    reading what is not in the page cache yet; False where the system cannot (not Linux, a kernel
+    before 5.14, an array in memory).
+
+    A page's first touch after mapping costs a fault even when the file is in the page cache: a
+    gather of 2,000 windows' codes at 100k clips took 25.0 ms from fresh mappings and 19.9 ms from
+    populated ones, and populating all 2.69 GB of codes took 0.09 s, once, at open
+    (bench/bench_stages.py)."""
+    view = getattr(array, "base", None)
+    if not isinstance(view, _mmap.mmap) or not hasattr(view, "madvise") or not sys.platform.startswith("linux"):
+        return False
+    try:
+        view.madvise(MADV_POPULATE_READ)
+    except OSError:  # EINVAL before Linux 5.14; the pages then come in at first touch, as before
+        return False
+    return True
 
 
 def page_ranges(rows: np.ndarray, stride: int, offset: int = 0) -> list[tuple[int, int]]:

@@ -108,9 +108,10 @@ from . import scratch
 from . import first_stage
 from . import sketch as sketches
 from .cells import CellStage
-from .chunks import (cells_files, chunk_checksums, file_crc32, load_npy, prefetch_rows, save_cells, save_chunk_arrays,
-                     sync_folder, write_json)
+from .chunks import (cells_files, chunk_checksums, file_crc32, load_npy, populate, prefetch_rows, save_cells,
+                     save_chunk_arrays, sync_folder, write_json)
 from .entries import ClipEntry, UpdateReport, entry_json
+from .gather import SPLIT_GATHER_ROWS, on_both_cores
 from .ingest import describer_version, read_all, read_description
 from .lock import IndexLock
 from .upgrade import meta_digest, upgrade_from_v1, upgrade_from_v2, upgrade_from_v3, upgrade_from_v4, upgrade_to_v6
@@ -239,7 +240,7 @@ class LibraryIndex:
         self._origin: dict[str, tuple[str, int]] = {}  # clip id -> (chunk, row in its clips file)
         self._chunk_sizes: dict[str, int] = {}  # chunk -> entries in its clips file, dropped ones too
         windows, doclens, pooled, parts, summaries, layout = [], [], [], [], [], []
-        live_chunks: set[str] = set()
+        part_chunks: list[str] = []  # the chunks of `parts`, in order
         sketched: list[dict[str, np.ndarray]] = []  # per chunk with live windows: its sketches
         try:  # codes small enough to hold in memory are read (and checked) once, after this loop
             in_memory = sum((self.path / n / "codes.npy").stat().st_size for n in self.meta["chunks"]) \
@@ -304,8 +305,8 @@ class LibraryIndex:
                 pooled.append((pw, live))
                 summaries.append((fs_basis, fs_parts, live))
                 parts.append((arrays, offsets[:-1][live]))
+                part_chunks.append(name)
                 layout.append((offsets, live))
-                live_chunks.add(name)
                 sketched.append(sk)
                 if cell_chunks is not None and cells is None:  # a chunk written by an older version: none used
                     cell_chunks = None
@@ -320,6 +321,7 @@ class LibraryIndex:
         self._summaries = summaries  # per chunk (basis, live parts); made a FirstStage when first used
         self._first_stage: first_stage.FirstStage | None = None
         self._parts = parts  # per chunk: (arrays, first patch row of each live window)
+        self.live_chunks = part_chunks  # the chunk folders of _parts (with live windows), in window order
         self._layout = layout  # per chunk: (offsets of all its windows, dropped ones too; which are live)
         self._window_part = np.concatenate([np.full(len(p[1]), i) for i, p in enumerate(parts)]) if parts else \
             np.zeros(0, np.int64)
@@ -337,11 +339,14 @@ class LibraryIndex:
         # codes larger than half this machine's memory cannot all stay in the page cache: a query's
         # candidates are then asked for all at once before they are copied (chunks.prefetch_rows)
         self._prefetch_codes = not in_memory and sum(a["codes"].nbytes for a, _ in parts) > physical_memory() // 2
+        if not in_memory and not self._prefetch_codes:  # they fit: each page mapped now, not at its first touch
+            for arrays, _ in parts:
+                populate(arrays["codes"])
         if in_memory:  # a chunk without live windows is not read: checked here all the same
-            for name in set(self.meta["chunks"]) - live_chunks:
+            for name in set(self.meta["chunks"]) - set(part_chunks):
                 self._verify(name, skip=tuple(set(self.meta.get("checksums", {}).get(name, {})) - {"codes.npy"}))
         if in_memory and parts:
-            self._hold_codes_in_memory([n for n in self.meta["chunks"] if n in live_chunks])
+            self._hold_codes_in_memory(part_chunks)
         # windows are stored clip after clip: each clip's windows are one run
         counts = np.bincount(self.windows[:, 0], minlength=len(self.clips)) if len(self.windows) else \
             np.zeros(len(self.clips), np.int64)
@@ -497,33 +502,43 @@ class LibraryIndex:
             yield first, arrays, offsets, live
             first += int(live.sum())
 
-    def window_codes(self, window_ids: Iterable[int], reuse: str = "") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def window_codes(self, window_ids: Iterable[int], reuse: str = "",
+                     two_threads: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The stored codes and per-patch scales of the given windows, back to back, and their
         offsets (for runtime.search.code_scores; int8 / int4 indexes only). With `reuse` (a name),
         the arrays are this thread's reusable buffers of that name (runtime.index.scratch), valid
-        until the next such call: a query's gathers without fresh memory."""
+        until the next such call: a query's gathers without fresh memory. `two_threads`: a large
+        gather copies half its rows on a second thread (runtime.index.gather)."""
         if self._in_memory is not None:  # one gather from one array
-            return self._gather(*self._in_memory, window_ids, reuse)
-        return self._gather_mapped([arrays for arrays, _ in self._parts], window_ids, reuse, self._prefetch_codes)
+            return self._gather(*self._in_memory, window_ids, reuse, two_threads)
+        return self._gather_mapped([arrays for arrays, _ in self._parts], window_ids, reuse, self._prefetch_codes,
+                                   two_threads)
 
     def _gather_mapped(self, per_chunk: list[dict[str, np.ndarray]], window_ids, reuse: str = "",
-                       prefetch: bool = False) -> tuple:
+                       prefetch: bool = False, two_threads: bool = False) -> tuple:
         """`codes` and `scales` rows of the given windows from each chunk's own (mapped) arrays,
         back to back, and their offsets (`prefetch`: every read under way before the first copy
-        waits for one; it costs a system call per window where the pages are in memory already)."""
+        waits for one; it costs a system call per window where the pages are in memory already;
+        `two_threads`: see window_codes)."""
         offsets, segments = self._by_chunk(window_ids)
         first = per_chunk[segments[0][0]] if segments else per_chunk[0]
         codes, scales = _outputs(first, int(offsets[-1]), reuse)
         for chunk, _, rows in segments if prefetch else ():
             prefetch_rows(per_chunk[chunk]["codes"], rows)
-            prefetch_rows(per_chunk[chunk]["scales"], rows)
-        for chunk, where, rows in segments:
-            if isinstance(where, slice):  # windows in index order: straight into place
-                np.take(per_chunk[chunk]["codes"], rows, axis=0, out=codes[where], mode="clip")
-                np.take(per_chunk[chunk]["scales"], rows, out=scales[where], mode="clip")
-            else:
-                codes[where] = np.take(per_chunk[chunk]["codes"], rows, axis=0)
-                scales[where] = np.take(per_chunk[chunk]["scales"], rows)
+
+        def copy(part: list) -> None:
+            for chunk, where, rows in part:
+                if isinstance(where, slice):  # windows in index order: straight into place
+                    np.take(per_chunk[chunk]["codes"], rows, axis=0, out=codes[where], mode="clip")
+                    np.take(per_chunk[chunk]["scales"], rows, out=scales[where], mode="clip")
+                else:
+                    codes[where] = np.take(per_chunk[chunk]["codes"], rows, axis=0)
+                    scales[where] = np.take(per_chunk[chunk]["scales"], rows)
+
+        if two_threads and int(offsets[-1]) >= SPLIT_GATHER_ROWS:
+            on_both_cores(copy, *_halves(segments, int(offsets[-1])))
+        else:
+            copy(segments)
         return codes, scales, offsets
 
     def window_sketches(self, window_ids: Iterable[int], reuse: str = "") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -535,14 +550,20 @@ class LibraryIndex:
             return self._gather(*self._sketches, window_ids, reuse)
         return self._gather_mapped(self._sketches, window_ids, reuse)
 
-    def _gather(self, whole: dict[str, np.ndarray], first_row: np.ndarray, window_ids, reuse: str = "") -> tuple:
+    def _gather(self, whole: dict[str, np.ndarray], first_row: np.ndarray, window_ids, reuse: str = "",
+                two_threads: bool = False) -> tuple:
         ids = _window_ids(window_ids)
         lens = self.doclens[ids]
         offsets = np.concatenate([[0], np.cumsum(lens)])
         rows = np.repeat(first_row[ids] - offsets[:-1], lens) + np.arange(int(offsets[-1]))
         codes, scales = _outputs(whole, len(rows), reuse)
-        np.take(whole["codes"], rows, axis=0, out=codes, mode="clip")  # (with "raise", out is buffered)
-        np.take(whole["scales"], rows, out=scales, mode="clip")
+
+        def copy(part: slice) -> None:  # (with mode "raise", `out` is buffered)
+            np.take(whole["codes"], rows[part], axis=0, out=codes[part], mode="clip")
+            np.take(whole["scales"], rows[part], out=scales[part], mode="clip")
+
+        half = len(rows) // 2 if two_threads and len(rows) >= SPLIT_GATHER_ROWS else len(rows)
+        on_both_cores(copy, slice(0, half), slice(half, len(rows)))
         return codes, scales, offsets
 
     def bytes_on_disk(self) -> int:
@@ -982,6 +1003,22 @@ def _outputs(like: dict[str, np.ndarray], rows: int, reuse: str) -> tuple[np.nda
     if not reuse:
         return np.empty(shape, dtypes[0]), np.empty(rows, dtypes[1])
     return scratch.buffer(f"{reuse}_codes", shape, dtypes[0]), scratch.buffer(f"{reuse}_scales", (rows,), dtypes[1])
+
+
+def _halves(segments: list, total: int) -> tuple[list, list]:
+    """Gather segments (chunk, positions in the result, rows in the chunk) of `total` rows in all, as
+    two lists of half the rows each (the segment where the half falls cut in two)."""
+    half, done, first, second = total // 2, 0, [], []
+    for chunk, where, rows in segments:
+        k = min(max(half - done, 0), len(rows))  # rows of this segment that go to the first half
+        if k:
+            first.append((chunk, slice(where.start, where.start + k) if isinstance(where, slice) else where[:k],
+                          rows[:k]))
+        if k < len(rows):
+            second.append((chunk, slice(where.start + k, where.stop) if isinstance(where, slice) else where[k:],
+                           rows[k:]))
+        done += len(rows)
+    return first, second
 
 
 def _window_ids(window_ids: Iterable[int]) -> np.ndarray:

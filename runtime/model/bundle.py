@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,6 +104,7 @@ class Bundle:
         # text -> unit vector: the describer says the same few hundred sentences of many clips (of
         # 60 Bandai-Namco clips' 540 texts, 172 differ), so indexing encodes each text once
         self._sentence_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._sentence_lock = threading.Lock()
 
     @classmethod
     def load(cls, path: str | os.PathLike | None = None, device: str = "auto", verify: bool = True) -> "Bundle":
@@ -139,11 +141,15 @@ class Bundle:
                 if file_sha256(path / name) != digest:
                     raise BundleError(f"{path / name}: contents do not match the manifest (damaged or replaced file)")
         try:
-            text, note = make_session(str(path / manifest["text_encoder"]["file"]), device)
+            # the text encoder's threads sleep as soon as a query is encoded: spinning, they took
+            # a core from the search that follows (bench/bench_fusion.py)
+            text, note = make_session(str(path / manifest["text_encoder"]["file"]), device, spinning=False)
             motion, _ = make_session(str(path / manifest["motion_encoder"]["file"]), device)  # names checked above
             tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
-            sentence = make_session(str(path / manifest["sentence_encoder"]["file"]), device)[0] \
-                if manifest.get("sentence_encoder") else None
+            # one thread that sleeps between calls: fused search runs it beside MaxSim's stages
+            # (two threads that spin slowed both: bench/bench_fusion.py)
+            sentence = make_session(str(path / manifest["sentence_encoder"]["file"]), device, threads=1,
+                                    spinning=False)[0] if manifest.get("sentence_encoder") else None
             codebook, codebook_session = _load_codebook(path, manifest)
         except Exception as e:  # onnxruntime/tokenizers raise their own types for broken files
             raise BundleError(f"{path}: cannot load the encoders ({str(e).splitlines()[0][:200]})") from None
@@ -213,7 +219,8 @@ class Bundle:
 
     def forget_sentences(self) -> None:
         """Empty the cache of sentence vectors (encode_sentences): benchmarks time a new query's cost."""
-        self._sentence_cache.clear()
+        with self._sentence_lock:
+            self._sentence_cache.clear()
 
     def codebook_cosines(self, tokens: np.ndarray) -> np.ndarray:
         """(T, C) float32: each query token's cosine with every centroid of the codebook, through the
@@ -238,15 +245,17 @@ class Bundle:
         out = np.zeros((len(texts), self.sentence_dim), np.float32)
         cache = self._sentence_cache
         for k, text in enumerate(texts):
-            vector = cache.get(text)
+            with self._sentence_lock:  # (fused search encodes on a thread of its own)
+                vector = cache.get(text)
+                if vector is not None:
+                    cache.move_to_end(text)
             if vector is None:
                 ids = np.array([self._sentence_tokenizer.encode(text).ids], np.int64)
                 vector = self.sentence_session.run(None, {"input_ids": ids, "attention_mask": np.ones_like(ids)})[0][0]
-                cache[text] = vector
-                while len(cache) > SENTENCE_CACHE:
-                    cache.popitem(last=False)
-            else:
-                cache.move_to_end(text)
+                with self._sentence_lock:
+                    cache[text] = vector
+                    while len(cache) > SENTENCE_CACHE:
+                        cache.popitem(last=False)
             out[k] = vector
         return out
 

@@ -20,11 +20,15 @@ CUDA = "CUDAExecutionProvider"
 CPU = "CPUExecutionProvider"
 
 
-def make_session(model: str | bytes, device: str = "auto", threads: int = 0) -> tuple[ort.InferenceSession, str]:
+def make_session(model: str | bytes, device: str = "auto", threads: int = 0,
+                 spinning: bool = True) -> tuple[ort.InferenceSession, str]:
     """A session for `model` on `device` ("auto", "cuda" or "cpu") and a sentence saying what runs.
 
     "cuda" that cannot start falls back to the CPU, with the reason in the sentence (search keeps
-    working). The environment variable MOTION_SEARCH_DEVICE overrides `device`.
+    working). The environment variable MOTION_SEARCH_DEVICE overrides `device`. `threads`: the CPU
+    threads of one call (0: onnxruntime's choice, one per core); `spinning` False: its threads sleep
+    as soon as a call ends instead of busy-waiting for the next (for a session that runs beside
+    other work).
     """
     device = (os.environ.get("MOTION_SEARCH_DEVICE") or device or "auto").lower()
     if device not in DEVICES:
@@ -33,6 +37,8 @@ def make_session(model: str | bytes, device: str = "auto", threads: int = 0) -> 
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     if threads:
         opts.intra_op_num_threads = threads
+    if not spinning:
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     if device == "cpu":
         return ort.InferenceSession(model, opts, providers=[CPU]), "CPU (chosen in preferences)"
     if CUDA not in ort.get_available_providers():

@@ -5,7 +5,10 @@ MaxSim knows the motion (which part moves when); the sentence encoder knows lang
 model was never trained on (paraphrases, "sprint", "angrily", rare actions the describer names).
 Each clip's description vector (runtime/index/descriptions.py: the mean of the unit vectors of its
 summary, captions and, for a long clip, each stretch's summary) is stored in the index, so a
-query costs one small encoder call and a dot product with every clip's vector.
+query costs one small encoder call and a dot product with every clip's vector. The products run
+on int8 copies of the vectors (DescriptionScorer): a quarter of float32's bytes, which a query reads
+from memory rather than cache between searches, for cosines within 0.003 of float32's
+(bench/bench_fusion.py; docs/BENCHMARKS.md).
 
 Both scores are standardised over the clips scored for the query (mean 0, standard deviation 1),
 then added with the description's weight WEIGHT:
@@ -24,6 +27,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..index import encode
+from .code_scores import CodeScorer
+
 WEIGHT = 0.3  # the description's weight, chosen on free-form val (mean of R@1/5/10)
 EXTRA_CANDIDATES = 16  # two-stage search: the clips best by description are scored exactly too (bench_fusion.py)
 
@@ -36,9 +42,37 @@ def standardised(x: np.ndarray) -> np.ndarray:
 
 
 def description_scores(vectors: np.ndarray, has: np.ndarray, query_vector: np.ndarray) -> np.ndarray:
-    """(clips,) the query's mean cosine to each clip's descriptions; a clip without a vector gets
-    the mean of the others (neutral once standardised)."""
-    s = vectors @ query_vector.astype(np.float32)
+    """(clips,) the query's mean cosine to each clip's descriptions, in float32; a clip without a
+    vector gets the mean of the others (neutral once standardised). Search uses DescriptionScorer."""
+    return _neutral(vectors @ query_vector.astype(np.float32), has)
+
+
+class DescriptionScorer:
+    """description_scores on int8 copies of the clips' vectors (one unsigned byte per dimension,
+    offset 128, and one scale per clip: runtime.index.codec's int8), through the integer kernel
+    (runtime.search.code_scores) on one thread, as search scores patches.
+
+    Args:
+        vectors: (clips, S) float32 description vectors (zeros for a clip without one).
+        has: (clips,) bool, which clips have one.
+    """
+
+    def __init__(self, vectors: np.ndarray, has: np.ndarray):
+        arrays = encode(np.asarray(vectors, np.float32), "int8")
+        self.codes, self.scales = arrays["codes"], arrays["scales"].astype(np.float32)
+        self.has = np.asarray(has, bool)
+        self._kernel = CodeScorer("int8", threads=1)
+
+    def scores(self, query_vectors: np.ndarray) -> np.ndarray:
+        """(queries, clips) for (queries, S) unit query vectors; (clips,) for one (S,) vector."""
+        q = np.asarray(query_vectors, np.float32)
+        one = q.ndim == 1
+        s = self._kernel.patch_scores(np.atleast_2d(q), self.codes, self.scales).T
+        s = np.stack([_neutral(row, self.has) for row in s])
+        return s[0] if one else s
+
+
+def _neutral(s: np.ndarray, has: np.ndarray) -> np.ndarray:
     if has.any() and not has.all():
         s = np.where(has, s, s[has].mean())
     return s
@@ -52,4 +86,4 @@ def fuse(maxsim: np.ndarray, description: np.ndarray, weight: float = WEIGHT) ->
     return standardised(maxsim) + weight * standardised(description)
 
 
-__all__ = ["EXTRA_CANDIDATES", "WEIGHT", "description_scores", "fuse", "standardised"]
+__all__ = ["DescriptionScorer", "EXTRA_CANDIDATES", "WEIGHT", "description_scores", "fuse", "standardised"]

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import logging
 import os
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -35,7 +35,7 @@ from ..model import Bundle, Query
 from ..motion import Motion
 from .code_scores import CODECS as INTEGER_CODECS
 from .code_scores import CodeScorer, FirstStageScorer, sketch_maxsim
-from .fusion import EXTRA_CANDIDATES, WEIGHT, description_scores, fuse
+from .fusion import EXTRA_CANDIDATES, WEIGHT, DescriptionScorer, fuse
 from .maxsim import maxsim_packed, segment_max
 
 log = logging.getLogger(__name__)
@@ -43,12 +43,13 @@ log = logging.getLogger(__name__)
 EXACT_UP_TO = 4000  # windows: up to this (the default library), every window is scored exactly
 DENSE_CACHE_PATCHES = 400_000  # decoded patches kept in memory for exact search (float32: ~400 MB)
 STREAM_WINDOWS = 8192  # larger libraries are scored exactly block by block
-SPLIT_SKETCHES = 4000  # windows: more, and the sketch stage runs as two halves in two threads (numpy
-# releases the GIL while it copies, multiplies and reduces; 16,000 windows at 100k: 80 -> 63 ms on a
-# half-busy 2-core machine)
-SKETCH_BLOCK = 8192  # windows whose sketches are scored at once: the buffers stay ~100 MB a thread
-# whatever the library (at 1M clips the sketch stage scores ~160k windows)
+SPLIT_SKETCHES = 4000  # windows: more, and the sketch stage's blocks run in two threads (numpy releases
+# the GIL while it copies, multiplies and reduces; 4,994 windows at 100k: 17.3 -> 14.4 ms, bench/bench_stages.py)
+SKETCH_BLOCK = 1024  # windows whose sketches are scored at once: a block's products (~2.5 MB for a
+# 6-token query) stay in the CPU's cache between the passes over them (4,994 windows at 100k, two
+# threads: 22.1 ms in blocks of 8,192, 14.4 ms in blocks of 1,024: bench/bench_stages.py)
 _threads: ThreadPoolExecutor | None = None
+_describer: ThreadPoolExecutor | None = None
 
 
 def _pool() -> ThreadPoolExecutor:
@@ -56,6 +57,15 @@ def _pool() -> ThreadPoolExecutor:
     if _threads is None:
         _threads = ThreadPoolExecutor(max_workers=2, thread_name_prefix="motion-search")
     return _threads
+
+
+def _beside() -> ThreadPoolExecutor:
+    """One thread for the fused search's sentence encoder, which runs while the text encoder and
+    MaxSim's stages do (its own: the sketch stage fills _pool and waits on it)."""
+    global _describer
+    if _describer is None:
+        _describer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="motion-search-describe")
+    return _describer
 
 
 @dataclass(frozen=True)
@@ -120,6 +130,8 @@ class Searcher:
         self._dense: tuple[np.ndarray, np.ndarray] | None = None
         self._scorer: CodeScorer | None = None
         self._first: FirstStageScorer | None = None
+        self._descriptions: DescriptionScorer | None = None
+        self.sketch_block, self.split_sketches = SKETCH_BLOCK, SPLIT_SKETCHES  # (benchmarks compare others)
         self._cells = index.cell_stage(getattr(bundle, "codebook_id", None), getattr(bundle, "codebook", None),
                                        getattr(bundle, "codebook_cosines", None)) \
             if first_stage in ("auto", "cells") else None
@@ -137,7 +149,7 @@ class Searcher:
     def score_windows(self, query: Query, window_ids: np.ndarray) -> np.ndarray:
         """Exact MaxSim of `query` against the given windows."""
         if self._scorer is not None:
-            codes, scales, offsets = self.index.window_codes(window_ids, reuse="exact")
+            codes, scales, offsets = self.index.window_codes(window_ids, reuse="exact", two_threads=True)
             return self._scorer.maxsim(query.tokens, codes, scales, offsets)
         patches, offsets = self.index.window_patches(window_ids)
         return maxsim_packed(query.tokens, patches, offsets)
@@ -152,29 +164,39 @@ class Searcher:
         n = self.index.num_windows
         if n == 0:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
-        if exact is None:
-            exact = n <= EXACT_UP_TO
-        if exact:
+        cand = self._two_stage_candidates(query, exact, k)
+        if cand is None:
             if self._scorer is None and int(self.index.doclens.sum()) <= DENSE_CACHE_PATCHES:
                 patches, offsets = self._all_patches()
                 return np.arange(n), maxsim_packed(query.tokens, patches, offsets)
             return np.arange(n), self._exact_scores(query)
+        return cand, self.score_windows(query, cand)
+
+    def _two_stage_candidates(self, query: Query, exact: bool | None, k: int) -> np.ndarray | None:
+        """The windows the first stage and the sketches keep for exact scoring (sorted), or None
+        where every window is scored (`exact`; None: exact up to EXACT_UP_TO windows)."""
+        n = self.index.num_windows
+        if exact is None:
+            exact = n <= EXACT_UP_TO
+        if exact:
+            return None
         first, middle = candidate_counts(n, k, self.first_stage == "cells")
         cand = self.candidate_windows(query, self.candidates or first)
         if self.index.sketch_basis is not None and len(cand) > middle:
             cand = self.sketch_candidates(query, cand, middle)
-        return cand, self.score_windows(query, cand)
+        return cand
 
     def sketch_candidates(self, query: Query, windows: np.ndarray, count: int) -> np.ndarray:
         """The middle stage: of `windows`, the `count` best by MaxSim on their sketches (each patch
         on the index's top 16 directions, runtime.index.sketch)."""
         projected = query.tokens @ self.index.sketch_basis.T
-        if len(windows) > SPLIT_SKETCHES and (os.cpu_count() or 1) > 1:  # two threads, blocks of bounded size
-            parts = np.array_split(windows, max(2, 2 * -(-len(windows) // (2 * SKETCH_BLOCK))))
+        block = self.sketch_block
+        if len(windows) > self.split_sketches and (os.cpu_count() or 1) > 1:  # two threads, blocks of bounded size
+            parts = np.array_split(windows, max(2, 2 * -(-len(windows) // (2 * block))))
             sims = np.concatenate(list(_pool().map(lambda part: self._sketch_scores(projected, part), parts)))
         else:
-            sims = np.concatenate([self._sketch_scores(projected, windows[s: s + SKETCH_BLOCK])
-                                   for s in range(0, len(windows), SKETCH_BLOCK)]) if len(windows) else \
+            sims = np.concatenate([self._sketch_scores(projected, windows[s: s + block])
+                                   for s in range(0, len(windows), block)]) if len(windows) else \
                 np.zeros(0, np.float32)
         count = min(count, len(sims))
         return np.sort(windows[np.argpartition(-sims, count - 1)[:count]])
@@ -225,13 +247,22 @@ class Searcher:
 
     def search(self, text: str, k: int = 10, exact: bool | None = None) -> list[Hit]:
         """The `k` best clips for `text`, best first (ValueError for an empty text)."""
-        return self.search_query(self.bundle.encode_query(text), k, exact)
+        if not self.fused or k < 1:
+            return self.search_query(self.bundle.encode_query(text), k, exact)
+        # fused: the sentence encoder starts on its own thread while the text encoder runs here
+        sentence = _beside().submit(self._sentence_vector, text)
+        try:
+            query = self.bundle.encode_query(text)
+        except BaseException:
+            sentence.exception()  # (nothing left running)
+            raise
+        return self._search_fused(query, k, exact, sentence)
 
     def search_query(self, query: Query, k: int = 10, exact: bool | None = None) -> list[Hit]:
         if k < 1:
             raise ValueError(f"the number of hits must be 1 or more, not {k}")
         if self.fused:
-            return self._search_fused(query, k, exact)
+            return self._search_fused(query, k, exact, _beside().submit(self._sentence_vector, query.text))
         windows, scores = self.window_scores(query, exact, k)
         if len(windows) == 0:
             return []
@@ -250,21 +281,38 @@ class Searcher:
 
     # ------------------------------------------------------------------ fused ranking (issue 20)
 
-    def _search_fused(self, query: Query, k: int, exact: bool | None) -> list[Hit]:
+    def _sentence_vector(self, text: str) -> np.ndarray:
+        return self.bundle.encode_sentences([text])[0]
+
+    def _search_fused(self, query: Query, k: int, exact: bool | None, sentence: Future) -> list[Hit]:
         """MaxSim's windows (plus, in two-stage search, the windows of the clips best by
-        description), each clip at its best window, ranked by runtime.search.fusion.fuse."""
-        desc = description_scores(self.index.sentence_vectors, self.index.has_sentence,
-                                  self.bundle.encode_sentences([query.text])[0])
-        windows, scores = self.window_scores(query, exact, k)
-        if len(windows) == 0:
-            return []
-        if len(windows) < self.index.num_windows:  # two-stage: the best by description are candidates too
+        description, scored with the candidates), each clip at its best window, ranked by
+        runtime.search.fusion.fuse.
+
+        `sentence`: the query's sentence vector, being computed on a second thread (the sentence
+        encoder on one thread that does not spin) while the text encoder and MaxSim's stages run
+        (bench/bench_fusion.py)."""
+        try:
+            if self.index.num_windows == 0:
+                return []
+            windows, scores = self._two_stage_candidates(query, exact, k), None
+            if windows is None:  # every window scored
+                windows, scores = self.window_scores(query, True, k)
+        finally:
+            sentence.exception()  # waited for even when MaxSim failed: nothing left running
+        desc = self.description_scores(sentence.result())
+        if scores is None:  # two-stage: the best by description are candidates too
             top = np.argpartition(-desc, min(EXTRA_CANDIDATES, len(desc)) - 1)[:EXTRA_CANDIDATES]
-            extra = np.setdiff1d(self._clip_windows(top), windows)
-            if len(extra):
-                windows = np.concatenate([windows, extra])
-                scores = np.concatenate([scores, self.score_windows(query, extra)])
+            windows = np.union1d(windows, self._clip_windows(top))  # scored together, in one call
+            scores = self.score_windows(query, windows)
         return self._fused_hits(windows, scores, desc, k)
+
+    def description_scores(self, vector: np.ndarray) -> np.ndarray:
+        """(clips,) the query vector's cosine to every clip's description vector (fusion.DescriptionScorer,
+        made at the first fused search)."""
+        if self._descriptions is None:
+            self._descriptions = DescriptionScorer(self.index.sentence_vectors, self.index.has_sentence)
+        return self._descriptions.scores(vector)
 
     def _clip_windows(self, clips) -> np.ndarray:
         """The window ids of the given clips, clip after clip."""

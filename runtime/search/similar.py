@@ -50,7 +50,7 @@ import numpy as np
 from ..hashing import content_hash
 from ..index import description_texts, description_vector
 from ..motion import NUM_PARTS, Motion
-from .fusion import EXTRA_CANDIDATES, description_scores
+from .fusion import EXTRA_CANDIDATES
 from .maxsim import segment_max
 from .searcher import Hit, Searcher
 
@@ -203,7 +203,7 @@ class SimilarSearcher(Searcher):
     def _search_like_fused(self, query: MotionQuery, k: int, windows: np.ndarray, exclude, exact: bool) -> list[Hit]:
         """The windows' late-interaction scores (plus, in two-stage search, the windows of the clips
         best by description), each clip at its best window, ranked by runtime.search.fusion.fuse."""
-        desc = description_scores(self.index.sentence_vectors, self.index.has_sentence, query.description)
+        desc = self.description_scores(query.description)
         if not exact:  # the clips best by description are candidates too
             ranked = [c for c in np.argsort(-desc, kind="stable")[:EXTRA_CANDIDATES + len(exclude)] if c not in exclude]
             windows = np.union1d(windows, self._clip_windows(ranked[:EXTRA_CANDIDATES]).astype(windows.dtype))

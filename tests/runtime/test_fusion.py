@@ -191,3 +191,53 @@ def test_two_stage_search_adds_the_clips_best_by_description(built, bundle, monk
     plain = Searcher(index, bundle, candidates=2, fusion=False)
     monkeypatch.setattr(plain, "candidate_windows", lambda query, count: others)
     assert all("_kick_" not in h.label for h in plain.search("someone kicks a ball", k=3, exact=False))
+
+
+def test_description_scores_on_int8_copies_match_float32_and_a_clip_without_vector_is_neutral(built, bundle):
+    """Search scores descriptions on int8 copies of the vectors (fusion.DescriptionScorer): within
+    0.005 of float32's cosines, the same order here, and a clip without a vector gets the others' mean."""
+    from runtime.search import DescriptionScorer, description_scores
+
+    index = LibraryIndex.open(built, bundle)
+    vectors, has = index.sentence_vectors.copy(), index.has_sentence.copy()
+    queries = bundle.encode_sentences(["someone kicks a ball", "a quick dash", "a polite bow"])
+    scorer = DescriptionScorer(vectors, has)
+    got = scorer.scores(queries)
+    want = np.stack([description_scores(vectors, has, q) for q in queries])
+    assert got.shape == (3, len(index.clips)) and np.abs(got - want).max() < 5e-3
+    assert all((np.argsort(-g) == np.argsort(-w)).all() for g, w in zip(got, want))
+    np.testing.assert_allclose(scorer.scores(queries[0]), got[0])  # one vector: (clips,)
+    vectors[2], has[2] = 0.0, False
+    one = DescriptionScorer(vectors, has).scores(queries[0])
+    assert one[2] == pytest.approx(np.delete(one, 2).mean(), abs=1e-6)
+
+
+def test_a_fused_search_fails_as_maxsim_fails_and_leaves_nothing_running(built, bundle, monkeypatch):
+    """The query's sentence vector is encoded on a second thread while MaxSim runs: an error in
+    MaxSim's stages reaches the caller (after the encoding ended), and the next search works."""
+    import runtime.search.searcher as searcher_module
+
+    index = LibraryIndex.open(built, bundle)
+    searcher = Searcher(index, bundle)
+    calls = []
+
+    def broken(query, exact=None, k=10):
+        calls.append(query.text)
+        raise OSError("disk gone")
+
+    monkeypatch.setattr(searcher, "window_scores", broken)
+    bundle.forget_sentences()
+    with pytest.raises(OSError, match="disk gone"):
+        searcher.search("someone kicks a ball")
+    assert calls and searcher_module._beside().submit(lambda: 1).result(timeout=5) == 1  # the thread is free
+    assert "someone kicks a ball" in bundle._sentence_cache  # the encoding finished before the error came back
+    monkeypatch.undo()
+    assert "_kick_" in searcher.search("someone kicks a ball")[0].label
+
+
+def test_the_encoders_a_search_runs_do_not_spin_and_the_sentence_encoder_takes_one_thread(bundle):
+    """The text encoder runs just before the search's stages and the sentence encoder beside them:
+    threads busy-waiting after a call would take a core from them (bench/bench_fusion.py)."""
+    for session in (bundle.text_session, bundle.sentence_session):
+        assert session.get_session_options().get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    assert bundle.sentence_session.get_session_options().intra_op_num_threads == 1

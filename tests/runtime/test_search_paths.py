@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from runtime.index import INDEX_VERSION, LibraryIndex, chunk_checksums, read_meta, write_metadata
-from runtime.index.chunks import page_ranges, prefetch_rows
+from runtime.index.chunks import page_ranges, populate, prefetch_rows
 from runtime.model import Bundle
 from runtime.search import FirstStageScorer, Searcher, candidate_counts, maxsim_packed, sketch_maxsim
 
@@ -139,6 +139,56 @@ def test_prefetch_covers_each_run_of_rows_from_a_page_boundary(tmp_path):
     assert page_ranges(np.array([], np.int64), 64) == []
 
 
+def test_a_gather_on_two_threads_gives_the_same_rows_read_or_mapped_and_mapped_codes_are_populated(
+        built, monkeypatch):
+    """Search gathers its exact candidates' codes on two threads (runtime.index.gather): the same
+    codes, scales and offsets as one thread, for windows in index order or not, across chunks, codes
+    read into memory or mapped; an index whose mapped codes fit in memory maps every page at open."""
+    import runtime.index.gather as gather
+    import runtime.index.store as store
+
+    bundle, path = built
+    populated = []
+    monkeypatch.setattr(store, "populate", lambda a: populated.append(populate(a)) or populated[-1])
+    monkeypatch.setattr(store, "SPLIT_GATHER_ROWS", 1)  # every gather of two rows or more is split
+    halves, both = [], store.on_both_cores
+
+    def recorded(copy, first, second):  # how much each gather hands to the helper thread
+        halves.append(len(second) if isinstance(second, list) else second.stop - second.start)
+        both(copy, first, second)
+
+    monkeypatch.setattr(store, "on_both_cores", recorded)
+    for limit in ("4096", "0"):  # codes read into memory, or left mapped
+        monkeypatch.setenv("MOTION_SEARCH_CODES_IN_MEMORY_MB", limit)
+        populated.clear()
+        index = LibraryIndex.open(path, bundle)
+        assert (index._in_memory is None) == (limit == "0")
+        # mapped codes that fit in half the memory are populated, one call per chunk (Linux 5.14+: True)
+        assert len(populated) == (len(index.live_chunks) if limit == "0" else 0)
+        assert all(populated) or not _populate_supported()
+        for ids in (np.arange(index.num_windows), np.arange(index.num_windows)[::-3],
+                    np.array([index.num_windows - 1, 1])):  # in order, out of order, two chunks
+            one = index.window_codes(ids)
+            halves.clear()
+            two = index.window_codes(ids, reuse="exact", two_threads=True)
+            assert len(halves) == 1 and halves[0] > 0  # half of it was copied on the helper thread
+            for x, y in zip(one, two):
+                np.testing.assert_array_equal(x, y)
+        assert gather._helper is not None
+    assert not populate(np.zeros((4, 4), np.uint8))  # an array in memory: nothing to map
+
+
+def _populate_supported() -> bool:
+    """madvise(MADV_POPULATE_READ): Linux 5.14 and later."""
+    import os
+    import re
+    import sys
+
+    version = re.match(r"(\d+)\.(\d+)", os.uname().release) if hasattr(os, "uname") else None
+    return sys.platform.startswith("linux") and version is not None and \
+        (int(version[1]), int(version[2])) >= (5, 14)
+
+
 def test_each_stage_keeps_the_exact_best_and_the_counts_follow_the_table(built):
     """The first stage and the sketches each keep the exact best windows (here: the best 5 clips
     among a third of the windows); the sketch score is MaxSim on the projected patches; the counts
@@ -165,11 +215,9 @@ def test_each_stage_keeps_the_exact_best_and_the_counts_follow_the_table(built):
     assert candidate_counts(500, 10) == (500, 300) and candidate_counts(10_000, 50)[1] > candidate_counts(10_000, 10)[1]
 
 
-def test_the_sketch_stage_gives_the_same_candidates_in_blocks_and_threads(built, monkeypatch):
-    """Many candidates are scored in bounded blocks, in two threads (searcher.SKETCH_BLOCK,
-    SPLIT_SKETCHES): the same scores, so the same windows, as in one piece."""
-    import runtime.search.searcher as searcher_module
-
+def test_the_sketch_stage_gives_the_same_candidates_in_blocks_and_threads(built):
+    """Many candidates are scored in bounded blocks, in two threads (Searcher.sketch_block,
+    split_sketches): the same scores, so the same windows, as in one piece."""
     bundle, path = built
     index = LibraryIndex.open(path, bundle)
     searcher = Searcher(index, bundle)
@@ -177,7 +225,6 @@ def test_the_sketch_stage_gives_the_same_candidates_in_blocks_and_threads(built,
     queries = [bundle.encode_query(t) for t in ("a person raises the left hand", "someone walks forward")]
     whole = [searcher.sketch_candidates(q, every, 7) for q in queries]
     for split in (10**9, 4):  # one thread, then two
-        monkeypatch.setattr(searcher_module, "SKETCH_BLOCK", 3)
-        monkeypatch.setattr(searcher_module, "SPLIT_SKETCHES", split)
+        searcher.sketch_block, searcher.split_sketches = 3, split
         for q, want in zip(queries, whole):
             np.testing.assert_array_equal(searcher.sketch_candidates(q, every, 7), want)

@@ -118,7 +118,9 @@ def test_fused_ranking_adds_the_query_motions_descriptions(library, index_path):
     assert len(hits) == n and [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
     maxsim = np.array([h.maxsim for h in hits])
     assert np.allclose(maxsim, [alone[h.clip_id] for h in hits], atol=1e-6)  # the same windows' late interaction
-    desc = description_scores(index.sentence_vectors, index.has_sentence, query.description)
+    desc = fused.description_scores(query.description)  # on int8 copies of the vectors: near float32's
+    floats = description_scores(index.sentence_vectors, index.has_sentence, query.description)
+    assert np.abs(desc - floats).max() < 5e-3
     rows = [next(i for i, e in enumerate(index.clips) if e.id == h.clip_id) for h in hits]
     assert np.allclose([h.description_score for h in hits], desc[rows], atol=1e-6)
     assert np.allclose([h.score for h in hits], fuse(maxsim, desc[rows]), atol=1e-5)

@@ -1,10 +1,10 @@
 """A large gather of candidates' rows split over both cores.
 
 Copying 2,000 windows' codes at 100k clips (49 MB in ~193k rows of 256 bytes) runs at about 2 GB/s
-on one core, far from what memory gives: numpy's `take` releases the GIL while it copies, so a second
-thread copying the other half of the rows into the other half of the output takes a third off
-(22.3 -> 14.5 ms: bench/bench_stages.py). Small gathers stay on the caller's thread, where a hand-over costs more
-than it saves.
+on one core, far from what memory gives: numpy's `take` releases the GIL while it copies, so a
+second thread copying the other half of the rows into the other half of the output takes a third
+to two fifths off (22.3 -> 14.5 ms, 25.1 -> 14.3 ms: bench/bench_stages.py). Small gathers stay on
+the caller's thread, where a hand-over costs more than it saves.
 
 The helper thread is this module's own (one worker), not the search's pool: a gather runs inside
 the search's threads too, and a pool waiting on itself could deadlock.

@@ -63,7 +63,7 @@ def with_vectors(source, index_path: Path):
     return LibraryIndex.open(index_path)
 
 
-def end_to_end(bundle, index_path: str, sizes: list[int], work: Path) -> None:
+def end_to_end(bundle, index_path: str, sizes: list[int], work: Path, pause_ms: float = 0.0) -> None:
     import shutil
     import statistics
 
@@ -92,6 +92,8 @@ def end_to_end(bundle, index_path: str, sizes: list[int], work: Path) -> None:
             for i, q in enumerate(searches):  # each query both ways in turn: the machine's load hits both alike
                 for fusion in (False, True) if (i + round_) % 2 == 0 else (True, False):
                     bundle.forget_sentences()  # a query met for the first time (searches repeat them)
+                    if pause_ms:
+                        time.sleep(pause_ms / 1000)
                     t0 = time.perf_counter()
                     searchers[fusion].search(q, 10, exact=False)
                     row.setdefault(fusion, []).append((time.perf_counter() - t0) * 1000)
@@ -111,6 +113,8 @@ def main() -> None:
     parser.add_argument("--work", default="/tmp/motion-search-bench")
     parser.add_argument("--text-encoder-spins", action="store_true",
                         help="for comparison: the text encoder's threads busy-wait after each call (before 2026-12-07)")
+    parser.add_argument("--pause-ms", type=float, default=0.0,
+                        help="idle this long before each timed search (a user's pace; 0: back to back)")
     args = parser.parse_args()
     bundle = Bundle.load(device="cpu")
     if args.text_encoder_spins:
@@ -138,7 +142,7 @@ def main() -> None:
               f"({scorer.codes.nbytes / 1e6:.0f} MB; float32 {v.nbytes / 1e6:.0f} MB: p50 {f50:.2f} ms; "
               f"largest difference {error:.4f}; {v.nbytes / 2e6:.0f} MB float16 on disk)")
     if args.index:
-        end_to_end(bundle, args.index, [int(x) for x in args.sizes.split(",")], Path(args.work))
+        end_to_end(bundle, args.index, [int(x) for x in args.sizes.split(",")], Path(args.work), args.pause_ms)
 
 
 if __name__ == "__main__":

@@ -96,10 +96,12 @@ def _timed(f) -> float:
     return time.perf_counter() - t
 
 
-def stage_times(searcher: Searcher, query, first: int, middle: int) -> dict[str, float]:
+def stage_times(searcher: Searcher, query, first: int, middle: int, pause_ms: float = 0.0) -> dict[str, float]:
     """One two-stage query's parts, in ms: the first stage, the sketches of its candidates (gather and
-    kernel), the exact MaxSim of theirs (gather and kernel)."""
+    kernel), the exact MaxSim of theirs (gather and kernel); after `pause_ms` idle, as --pause-ms."""
     index = searcher.index
+    if pause_ms:
+        time.sleep(pause_ms / 1000)
     t0 = time.perf_counter()
     cand = searcher.candidate_windows(query, first) if first < index.num_windows else np.arange(index.num_windows)
     t1 = time.perf_counter()
@@ -223,7 +225,7 @@ def main() -> None:
               f"templated {recall(*_only(truth, got, kinds[pick], 'templated')):.3f}); load {load0:.2f} -> {load1:.2f}")
         if not exact_path and searcher._scorer is not None:
             first, middle = candidate_counts(n, 10, cells)
-            parts = [stage_times(searcher, queries[i], first, middle) for i in pick[:50]]
+            parts = [stage_times(searcher, queries[i], first, middle, args.pause_ms) for i in pick[:50]]
             med = {k: statistics.median(p[k] for p in parts) for k in parts[0]}
             sk_bytes = first * float(index.doclens.mean()) * 18 if middle < first else 0  # 16 bytes + a float16 scale a patch
             cand_bytes = middle * float(index.doclens.mean()) * 258

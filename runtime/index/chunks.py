@@ -109,8 +109,8 @@ def prefetch_rows(array: np.ndarray, rows: np.ndarray) -> None:
     disk wait each: 2,000 windows' codes of the 1M library took 7-8 s; with it the reads go to the disk
     together and the same gather takes 0.2-0.6 s (bench/bench_cells.py --cold). Pages already in memory cost
     one system call per run. A no-op for arrays in memory and where madvise is missing (Windows)."""
-    view = getattr(array, "base", None)
-    if not isinstance(view, _mmap.mmap) or not hasattr(view, "madvise") or not len(rows):
+    view = _mapping(array)
+    if view is None or not len(rows):
         return
     for start, length in page_ranges(rows, array.strides[0], getattr(array, "offset", 0)):
         view.madvise(_mmap.MADV_WILLNEED, start, length)
@@ -128,14 +128,21 @@ def populate(array: np.ndarray) -> bool:
     gather of 2,000 windows' codes at 100k clips took 25.0 ms from fresh mappings and 19.9 ms from
     populated ones, and populating all 2.69 GB of codes took 0.09 s, once, at open
     (bench/bench_stages.py)."""
-    view = getattr(array, "base", None)
-    if not isinstance(view, _mmap.mmap) or not hasattr(view, "madvise") or not sys.platform.startswith("linux"):
+    view = _mapping(array)
+    if view is None or not sys.platform.startswith("linux"):
         return False
     try:
         view.madvise(MADV_POPULATE_READ)
     except OSError:  # EINVAL before Linux 5.14; the pages then come in at first touch, as before
         return False
     return True
+
+
+def _mapping(array: np.ndarray) -> _mmap.mmap | None:
+    """The file mapping under a memory-mapped array (np.load with mmap_mode), where it can take
+    advice (madvise: not on Windows); None for an array in memory."""
+    view = getattr(array, "base", None)
+    return view if isinstance(view, _mmap.mmap) and hasattr(view, "madvise") else None
 
 
 def page_ranges(rows: np.ndarray, stride: int, offset: int = 0) -> list[tuple[int, int]]:

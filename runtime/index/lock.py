@@ -19,6 +19,8 @@ from ..errors import LibraryIndexError
 
 LOCK_NAME = ".lock"
 POLL_S = 0.2
+HOLDER_GRACE_S = 1.0  # past the wait, how long a writer waits for the holder's name (see _acquire)
+UNKNOWN_HOLDER = "another process"
 
 
 class IndexLock:
@@ -50,12 +52,15 @@ class IndexLock:
         while True:
             if _try_lock(fd):
                 break
-            if time.monotonic() >= deadline:
+            now = time.monotonic()
+            # a holder writes who it is just after locking and clears it just before unlocking: met in
+            # between, wait a moment (HOLDER_GRACE_S) for its name or the lock, not "another process"
+            if now >= deadline and (holder_text(self.path) != UNKNOWN_HOLDER or now >= deadline + HOLDER_GRACE_S):
                 holder = holder_text(self.path)
                 os.close(fd)
                 raise LibraryIndexError(f"{self.path.parent}: the index is being updated by {holder}; "
                                         "try again when that update has finished")
-            time.sleep(POLL_S)
+            time.sleep(POLL_S if now < deadline else POLL_S / 10)
         owner = json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
                             "since": time.strftime("%Y-%m-%d %H:%M:%S")}).encode()
         os.lseek(fd, 1, os.SEEK_SET)
@@ -82,7 +87,7 @@ def holder_text(lock_path: Path) -> str:
         who = json.loads(raw) if raw else {}
         return f"process {who['pid']} on {who['host']} since {who['since']}"
     except (OSError, ValueError, KeyError, TypeError):
-        return "another process"
+        return UNKNOWN_HOLDER
 
 
 if os.name == "nt":  # pragma: no cover - exercised on Windows only

@@ -5,4 +5,4 @@ May import: runtime.motion (joint-angle windows), runtime.errors, runtime.hashin
 """
 
 from .bundle import FILES, FORMAT, FORMAT_VERSION, Bundle, Query, default_bundle_path
-from .providers import DEVICES, make_session
+from .providers import DEVICES, cpu_session, make_session

@@ -310,13 +310,10 @@ def _load_codebook(path: Path, manifest: dict) -> tuple[np.ndarray | None, objec
     entry = manifest.get("codebook")
     if not entry:
         return None, None
-    import onnxruntime as ort
+    from .providers import cpu_session
 
     dim = int(manifest["embed_dim"])
-    opts = ort.SessionOptions()  # the CPU always (no TF32 rounding), one thread, no busy-waiting after a run
-    opts.intra_op_num_threads = 1
-    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    session = ort.InferenceSession(str(path / entry["file"]), opts, providers=["CPUExecutionProvider"])
+    session = cpu_session(str(path / entry["file"]), threads=1)  # the CPU always: no TF32 rounding
     codebook = session.run(None, {"tokens": np.eye(dim, dtype=np.float32)})[0].T
     if codebook.ndim != 2 or codebook.shape[1] != dim or not 2 <= len(codebook) <= 65536:
         raise ValueError(f"{entry['file']}: a codebook is (cells <= 65536, {dim}), not {codebook.shape}")

@@ -33,12 +33,7 @@ def make_session(model: str | bytes, device: str = "auto", threads: int = 0,
     device = (os.environ.get("MOTION_SEARCH_DEVICE") or device or "auto").lower()
     if device not in DEVICES:
         raise ValueError(f"device must be one of {', '.join(DEVICES)}, not '{device}'")
-    opts = ort.SessionOptions()
-    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    if threads:
-        opts.intra_op_num_threads = threads
-    if not spinning:
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    opts = _options(threads, spinning)
     if device == "cpu":
         return ort.InferenceSession(model, opts, providers=[CPU]), "CPU (chosen in preferences)"
     if CUDA not in ort.get_available_providers():
@@ -57,6 +52,24 @@ def make_session(model: str | bytes, device: str = "auto", threads: int = 0,
     if device == "cuda":
         log.warning("CUDA requested: %s", note)
     return sess, note
+
+
+def cpu_session(model: str | bytes, threads: int = 0) -> ort.InferenceSession:
+    """A session on the CPU whatever the device setting, whose threads sleep as soon as a call ends:
+    search's kernels and the codebook (memory-bound products on codes in host memory, run between
+    other work on the same cores; spinning pools competing for two busy cores slowed calls several
+    times over)."""
+    return ort.InferenceSession(model, _options(threads, spinning=False), providers=[CPU])
+
+
+def _options(threads: int, spinning: bool) -> ort.SessionOptions:
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if threads:
+        opts.intra_op_num_threads = threads
+    if not spinning:
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return opts
 
 
 # What onnxruntime-gpu 1.2x loads, in order: the driver, then the CUDA 12 runtime, cuBLAS, cuDNN 9.

@@ -9,7 +9,7 @@ from .code_scores import CodeScorer, FirstStageScorer, sketch_maxsim
 from .explain import Explanation, WordMatch, explain, explain_motion, explain_patches
 from .fusion import EXTRA_CANDIDATES
 from .fusion import WEIGHT as FUSION_WEIGHT
-from .fusion import DescriptionScorer, description_scores, fuse, standardised
+from .fusion import DescriptionScorer, description_scores, fuse, neutral, standardised
 from .maxsim import maxsim_packed, maxsim_padded, segment_max, token_patch_argmax
 from .searcher import EXACT_UP_TO, Hit, Searcher, candidate_counts, default_candidates, rank_captions
 from .similar import MotionQuery, SimilarSearcher, query_description, similar_candidates

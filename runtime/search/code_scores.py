@@ -15,24 +15,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
 
 from ..index import scratch
+from ..model import cpu_session
 from .maxsim import segment_max
 
 KERNELS = Path(__file__).resolve().parent / "kernels"
 CODECS = ("int8", "int4")
 
 
-def _cpu_session(name: str, threads: int) -> ort.InferenceSession:
-    opts = ort.SessionOptions()
-    if threads:
-        opts.intra_op_num_threads = threads
-    # no busy-waiting after a run: the text encoder and the other kernel have thread pools of their
-    # own; spinning pools competing for two busy cores slowed calls several times over
-    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    # always the CPU: the products are memory-bound and the codes live in host memory
-    return ort.InferenceSession(str(KERNELS / name), opts, providers=["CPUExecutionProvider"])
+def _kernel_session(name: str, threads: int):
+    return cpu_session(str(KERNELS / name), threads)
 
 
 def quantize_columns(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -48,7 +41,7 @@ class CodeScorer:
         if codec not in CODECS:
             raise ValueError(f"no integer kernel for codec '{codec}' (have: {', '.join(CODECS)})")
         self.codec = codec
-        self.session = _cpu_session(f"patch_scores_{codec}.onnx", threads)
+        self.session = _kernel_session(f"patch_scores_{codec}.onnx", threads)
 
     @staticmethod
     def quantize_query(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -85,7 +78,7 @@ class FirstStageScorer:
 
     def __init__(self, first_stage, threads: int = 0):
         self.first_stage = first_stage
-        self.session = _cpu_session("first_stage_int8.onnx", threads)
+        self.session = _kernel_session("first_stage_int8.onnx", threads)
 
     def scores(self, tokens: np.ndarray) -> np.ndarray:
         fs = self.first_stage

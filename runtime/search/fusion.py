@@ -44,7 +44,7 @@ def standardised(x: np.ndarray) -> np.ndarray:
 def description_scores(vectors: np.ndarray, has: np.ndarray, query_vector: np.ndarray) -> np.ndarray:
     """(clips,) the query's mean cosine to each clip's descriptions, in float32; a clip without a
     vector gets the mean of the others (neutral once standardised). Search uses DescriptionScorer."""
-    return _neutral(vectors @ query_vector.astype(np.float32), has)
+    return neutral(vectors @ query_vector.astype(np.float32), has)
 
 
 class DescriptionScorer:
@@ -68,11 +68,13 @@ class DescriptionScorer:
         q = np.asarray(query_vectors, np.float32)
         one = q.ndim == 1
         s = self._kernel.patch_scores(np.atleast_2d(q), self.codes, self.scales).T
-        s = np.stack([_neutral(row, self.has) for row in s])
+        s = np.stack([neutral(row, self.has) for row in s])
         return s[0] if one else s
 
 
-def _neutral(s: np.ndarray, has: np.ndarray) -> np.ndarray:
+def neutral(s: np.ndarray, has: np.ndarray) -> np.ndarray:
+    """Description scores `s` with each clip without a vector (`has` False) given the mean of the
+    others: neutral once standardised."""
     if has.any() and not has.all():
         s = np.where(has, s, s[has].mean())
     return s
@@ -86,4 +88,4 @@ def fuse(maxsim: np.ndarray, description: np.ndarray, weight: float = WEIGHT) ->
     return standardised(maxsim) + weight * standardised(description)
 
 
-__all__ = ["DescriptionScorer", "EXTRA_CANDIDATES", "WEIGHT", "description_scores", "fuse", "standardised"]
+__all__ = ["DescriptionScorer", "EXTRA_CANDIDATES", "WEIGHT", "description_scores", "fuse", "neutral", "standardised"]

@@ -302,8 +302,7 @@ class Searcher:
             sentence.exception()  # waited for even when MaxSim failed: nothing left running
         desc = self.description_scores(sentence.result())
         if scores is None:  # two-stage: the best by description are candidates too
-            top = np.argpartition(-desc, min(EXTRA_CANDIDATES, len(desc)) - 1)[:EXTRA_CANDIDATES]
-            windows = np.union1d(windows, self._clip_windows(top))  # scored together, in one call
+            windows = np.union1d(windows, self._description_windows(desc))  # scored together, in one call
             scores = self.score_windows(query, windows)
         return self._fused_hits(windows, scores, desc, k)
 
@@ -313,6 +312,17 @@ class Searcher:
         if self._descriptions is None:
             self._descriptions = DescriptionScorer(self.index.sentence_vectors, self.index.has_sentence)
         return self._descriptions.scores(vector)
+
+    def _description_windows(self, desc: np.ndarray, exclude=()) -> np.ndarray:
+        """The windows of the EXTRA_CANDIDATES clips best by description score `desc` (clips in
+        `exclude` left out): two-stage search scores them too, so a clip its first stages missed can
+        still rank by the fused score."""
+        count = min(EXTRA_CANDIDATES + len(exclude), len(desc))
+        if count == 0:
+            return np.zeros(0, np.int64)
+        top = np.argpartition(-desc, count - 1)[:count]
+        top = top[np.argsort(-desc[top], kind="stable")]
+        return self._clip_windows([c for c in top.tolist() if c not in exclude][:EXTRA_CANDIDATES])
 
     def _clip_windows(self, clips) -> np.ndarray:
         """The window ids of the given clips, clip after clip."""
@@ -348,7 +358,8 @@ class Searcher:
 # at 10.9k windows, 0.991 at 109k. Between rows on a log scale; beyond the last, the same share of
 # the library for the first stage.
 CANDIDATE_TABLE = ((4_000, 2_000, 300), (10_900, 4_000, 300), (109_000, 30_000, 4_000))
-# the same with the cells first stage (runtime.index.cells, 16,384 cells): recall@10 0.993 at 10.9k windows, 0.991 at 109k
+# the same with the cells first stage (runtime.index.cells, 16,384 cells): recall@10 0.993 at 10.9k windows,
+# 0.991 at 109k
 CELLS_TABLE = ((4_000, 600, 300), (10_900, 600, 300), (109_000, 5_000, 2_000))
 
 

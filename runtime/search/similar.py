@@ -50,7 +50,6 @@ import numpy as np
 from ..hashing import content_hash
 from ..index import description_texts, description_vector
 from ..motion import NUM_PARTS, Motion
-from .fusion import EXTRA_CANDIDATES
 from .maxsim import segment_max
 from .searcher import Hit, Searcher
 
@@ -86,7 +85,8 @@ class SimilarSearcher(Searcher):
     def encode(self, motion: Motion, name: str = "") -> MotionQuery:
         """A Motion (already cut to the frames wanted) as a query, described when searches are fused."""
         _, patches = self.bundle.encode_motion(motion)
-        return MotionQuery(name or motion.source, patches, query_description(self.bundle, motion) if self.fused else None)
+        description = query_description(self.bundle, motion) if self.fused else None
+        return MotionQuery(name or motion.source, patches, description)
 
     def clip_query(self, clip: int) -> MotionQuery:
         """A clip of the index as a query, from its stored patches (nothing is read or encoded)."""
@@ -205,8 +205,7 @@ class SimilarSearcher(Searcher):
         best by description), each clip at its best window, ranked by runtime.search.fusion.fuse."""
         desc = self.description_scores(query.description)
         if not exact:  # the clips best by description are candidates too
-            ranked = [c for c in np.argsort(-desc, kind="stable")[:EXTRA_CANDIDATES + len(exclude)] if c not in exclude]
-            windows = np.union1d(windows, self._clip_windows(ranked[:EXTRA_CANDIDATES]).astype(windows.dtype))
+            windows = np.union1d(windows, self._description_windows(desc, exclude).astype(windows.dtype))
         if len(windows) == 0:
             return []
         return self._fused_hits(windows, self.window_scores_like(query, windows), desc, k)

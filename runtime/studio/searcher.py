@@ -28,7 +28,7 @@ from ..io import split_clip_id
 from ..model import Bundle, Query
 from ..motion import NUM_PARTS, Motion
 from ..search import (EXACT_UP_TO, EXTRA_CANDIDATES, FUSION_WEIGHT, Explanation, Hit, MotionQuery, candidate_counts,
-                      explain_patches, fuse, query_description, segment_max, similar_candidates)
+                      explain_patches, fuse, neutral, query_description, segment_max, similar_candidates)
 from .backends import DESCRIPTION, PARTS, PATCHES, Found, Where
 from .qdrant_store import QdrantStore
 from .spec import StoreError
@@ -130,16 +130,7 @@ class StoreSearcher:
     def _search_fused(self, query: Query, k: int, exact: bool | None) -> list[StoreHit]:
         qv = self.bundle.encode_sentences([query.text])[0]
         found = self.window_scores(query, max(FUSED_WINDOWS, 8 * k), exact, vectors=[DESCRIPTION])
-        by_desc = self.store.backend.query(qv, DESCRIPTION, EXTRA_CANDIDATES * 8, self._where(),
-                                           payload=["clip_key", "library"])
-        keys = {(f.payload["library"], f.payload["clip_key"]) for f in found}
-        extra = []
-        for f in by_desc:
-            key = (f.payload["library"], f.payload["clip_key"])
-            if key not in keys and key not in extra:
-                extra.append(key)
-            if len(extra) == EXTRA_CANDIDATES:
-                break
+        extra = self._clips_by_description(qv, _clip_keys(found), frozenset(), self._where())
         for lib in sorted({lib for lib, _ in extra}):  # their best windows, scored exactly
             clip_keys = [c for lb, c in extra if lb == lib]
             found += self.window_scores(query, 64 * len(clip_keys), True,
@@ -154,9 +145,7 @@ class StoreSearcher:
         desc = np.array([float(np.asarray(f.vectors[DESCRIPTION], np.float32) @ query_vector)
                          if DESCRIPTION in f.vectors else np.nan for f in best])
         has = np.array([bool(f.payload.get("has_description")) for f in best]) & np.isfinite(desc)
-        if has.any() and not has.all():  # a clip without a vector: neutral (runtime.search.fusion)
-            desc = np.where(has, desc, desc[has].mean())
-        desc = np.nan_to_num(desc)
+        desc = np.nan_to_num(neutral(desc, has))  # a clip without a vector: neutral
         fused = fuse(maxsim, desc, self.fusion_weight)
         return [replace(self._hit(best[i], float(fused[i])), maxsim=float(maxsim[i]), description_score=float(desc[i]))
                 for i in np.argsort(-fused, kind="stable")[:k]]
@@ -197,7 +186,8 @@ class StoreSearcher:
     def encode(self, motion: Motion, name: str = "") -> MotionQuery:
         """A Motion (already cut to the frames wanted) as a query, described when searches are fused."""
         _, patches = self.bundle.encode_motion(motion)
-        return MotionQuery(name or motion.source, patches, query_description(self.bundle, motion) if self.fused else None)
+        description = query_description(self.bundle, motion) if self.fused else None
+        return MotionQuery(name or motion.source, patches, description)
 
     def clip_query(self, library: str, clip_key: str) -> MotionQuery:
         """A clip of the library as a query, from its stored patches and description vector (nothing
@@ -255,23 +245,32 @@ class StoreSearcher:
         best = _best_per_clip(found)
         return self._fused_hits(best, query.description, k) if fused else [self._hit(f, f.score) for f in best[:k]]
 
-    def _best_by_description(self, description: np.ndarray, found: list[Found], exclude, where: Where) -> list[Found]:
-        """The windows of the EXTRA_CANDIDATES clips best by description that `found` lacks (two-stage
-        find similar, as the local one)."""
-        have = {(f.payload["library"], f.payload["clip_key"]) for f in found}
+    def _clips_by_description(self, vector: np.ndarray, have: set, exclude, where: Where) -> list[tuple[str, str]]:
+        """(library, clip key) of the EXTRA_CANDIDATES clips best by description that are neither in
+        `have` nor in `exclude` (two-stage search scores them too, as the local one does)."""
         extra: list[tuple[str, str]] = []
-        for f in self.store.backend.query(description, DESCRIPTION, EXTRA_CANDIDATES * 8, where,
+        for f in self.store.backend.query(vector, DESCRIPTION, EXTRA_CANDIDATES * 8, where,
                                           payload=["clip_key", "library"]):
             key = (f.payload["library"], f.payload["clip_key"])
             if key not in have and key not in exclude and key not in extra:
                 extra.append(key)
             if len(extra) == EXTRA_CANDIDATES:
                 break
+        return extra
+
+    def _best_by_description(self, description: np.ndarray, found: list[Found], exclude, where: Where) -> list[Found]:
+        """The windows of the EXTRA_CANDIDATES clips best by description that `found` lacks (two-stage
+        find similar, as the local one)."""
+        extra = self._clips_by_description(description, _clip_keys(found), exclude, where)
         out: list[Found] = []
         for lib in sorted({lib for lib, _ in extra}):
             out += self.store.backend.scroll(Where(library=lib, clip_keys=[c for lb, c in extra if lb == lib]),
                                              HIT_PAYLOAD, [PATCHES, DESCRIPTION])
         return out
+
+
+def _clip_keys(found: list[Found]) -> set[tuple[str, str]]:
+    return {(f.payload["library"], f.payload["clip_key"]) for f in found}
 
 
 def like_scores(query_windows: list[np.ndarray], windows: list[np.ndarray]) -> np.ndarray:

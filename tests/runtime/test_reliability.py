@@ -259,6 +259,41 @@ def test_a_second_update_says_who_holds_the_index(good_lib, tmp_path, shipped):
     assert _cli("index", good_lib, "--index", index.path, "--jobs", "1").returncode == 0
 
 
+@pytest.mark.skipif(os.name == "nt", reason="the holder below takes a POSIX flock")
+@pytest.mark.parametrize("writes_name_after_s", [0.3, None])
+def test_a_writer_meeting_a_holder_before_it_wrote_its_name_waits_a_moment_for_it(tmp_path, writes_name_after_s):
+    """A holder locks first and writes who it is just after: a second writer that fails in between
+    waits up to HOLDER_GRACE_S for the name (what the race of two updates met), and says "another
+    process" only when none comes."""
+    from runtime.index import IndexLock
+    from runtime.index.lock import HOLDER_GRACE_S, LOCK_NAME
+
+    lock = tmp_path / LOCK_NAME
+    lock.write_bytes(b"\0")
+    write = "" if writes_name_after_s is None else (
+        f"time.sleep({writes_name_after_s}); os.lseek(fd, 1, 0); "
+        "os.write(fd, json.dumps({'pid': os.getpid(), 'host': 'h', 'since': 's'}).encode()); ")
+    holder = subprocess.Popen([sys.executable, "-c",
+                               "import fcntl, json, os, sys, time; "
+                               f"fd = os.open({str(lock)!r}, os.O_RDWR); fcntl.flock(fd, fcntl.LOCK_EX); "
+                               "print('locked', flush=True); " + write + "time.sleep(30)"],
+                              stdout=subprocess.PIPE)
+    try:
+        assert holder.stdout.readline().strip() == b"locked"
+        t0 = time.monotonic()
+        with pytest.raises(LibraryIndexError) as caught:
+            with IndexLock(tmp_path, wait_s=0):
+                pass
+        waited = time.monotonic() - t0
+    finally:
+        holder.kill()
+        holder.wait()
+    if writes_name_after_s is None:
+        assert "being updated by another process" in str(caught.value) and waited >= HOLDER_GRACE_S
+    else:
+        assert f"being updated by process {holder.pid} on h" in str(caught.value) and waited < HOLDER_GRACE_S
+
+
 # --------------------------------------------------------------------------------- damaged index files
 
 @pytest.mark.parametrize("damage", ["empty codes", "flipped byte in codes", "flipped byte in metadata",

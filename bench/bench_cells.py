@@ -1,7 +1,7 @@
 """The cells first stage's one-off figures, reproducible (docs/BENCHMARKS.md, issue 21).
 
     ./dev py bench/bench_cells.py                                   # cosines, cells from source (.cache/index/demo)
-    ./dev py bench/bench_cells.py --composed .cache/bench/composed-10000-r1   # + MIN_POSTINGS sweep (its truth)
+    ./dev py bench/bench_cells.py --composed .cache/bench/composed-10000-r1   # + postings sweep (its truth)
     ./dev py bench/bench_cells.py --cold .cache/bench/composed-1000000-r1     # + a cold gather, prefetch or not
 
 - Query tokens' cosines with the bundle's centroids: numpy's product against the bundle's codebook
@@ -9,8 +9,10 @@
 - Cells from source: what share of composed patches (bench/synthetic_library.py: one region from
   another window, every code +-1) keep their real source patch's cell (what `--cells-from-source`
   assumes at 1M) when assigned from their own codes.
-- MIN_POSTINGS sweep (`--composed`, an index kept by bench_search.py --keep with its float truth of
-  all 309 queries): recall@10 at the table's candidate counts and search p50 for each value.
+- Postings sweep (`--composed`, an index kept by bench_search.py --keep with its float truth of all
+  309 queries): recall@10 at the table's candidate counts and search p50 when each query token walks
+  at least twice, once, a half ... an eighth of the postings search walks at that size
+  (Searcher.min_postings, from runtime.search's CELLS_TABLE).
 - Cold gather (`--cold`, an index whose codes are memory-mapped): 2,000 random windows' codes after
   the index's files are dropped from the page cache (posix_fadvise DONTNEED), with and without
   prefetch_rows (madvise WILLNEED), alternating.
@@ -32,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.bench_search import load_queries, recall_with  # noqa: E402
 from bench.synthetic_library import WindowPool  # noqa: E402
-from runtime.index import LibraryIndex, assign_cells, cells, decode  # noqa: E402
+from runtime.index import LibraryIndex, assign_cells, decode  # noqa: E402
 from runtime.model import Bundle  # noqa: E402
 from runtime.search import Searcher, candidate_counts  # noqa: E402
 
@@ -74,14 +76,13 @@ def min_postings_sweep(bundle: Bundle, path: Path, queries: list) -> None:
     position = {c.id: i for i, c in enumerate(index.clips)}
     truth = [[position[c] for c in row] for row in json.loads((path / f"truth-{len(queries)}.json").read_text())]
     searcher = Searcher(index, bundle, fusion=False)
-    stage, default = searcher._cells, cells.MIN_POSTINGS
+    default = searcher.min_postings  # what search walks at this size (runtime.search's CELLS_TABLE)
     first, middle = candidate_counts(index.num_windows, 10, True)
-    for value in (default, default // 2, default // 4, default // 8):
-        stage.min_postings = value
+    for value in (2 * default, default, default // 2, default // 4, default // 8):
+        searcher.min_postings = value
         r = recall_with(searcher, queries, truth, first, middle)
         print(f"MIN_POSTINGS {value}: recall@10 {r:.3f} at {first} / {middle} candidates, "
               f"search p50 {p50_ms(lambda q: searcher.search_query(q, 10), queries):.1f} ms")
-    stage.min_postings = default
 
 
 def cold_gather(bundle: Bundle, path: Path, windows: int = 2000, rounds: int = 2) -> None:

@@ -2,20 +2,22 @@
 
     ./dev py bench/bench_stages.py .cache/bench/composed-100000-r1      # after bench_search.py --keep
 
-The gather of the exact candidates' codes, on an index whose codes stay memory-mapped (above
-CODES_IN_MEMORY) and fit in memory: the windows' codes and scales gathered as
-`Searcher.score_windows` gathers them (`window_codes`, reused buffers), for new random sets of
---windows windows each time (what queries do), on one thread and on two (runtime.index.gather);
-and the same from fresh mappings of the same files whose pages have not been touched (what a
-gather costs without runtime.index.chunks.populate at open), and how long populating all the codes
-takes. The sketch stage (`Searcher.sketch_candidates`) on the cells stage's candidates of
-bench/queries' sentences, in blocks of 8,192 and of 1,024 windows (Searcher.sketch_block), on one
-thread and on two. p50 over --repeats.
+The gather of the exact candidates' codes, on an index whose codes stay memory-mapped (opened as
+one above runtime.index's codes_in_memory_limit) and fit in memory: the windows' codes and scales
+gathered as `Searcher.score_windows` gathers them (`window_codes`, reused buffers), for new random
+sets of --windows windows each time (what queries do), on one thread and on two
+(runtime.index.gather); the same from fresh mappings of the same files whose pages have not been
+touched (what a gather costs without runtime.index.chunks.populate at open), and how long
+populating all the codes takes; then the same gathers from the codes read into the process's
+memory (opened as an index below that limit). The sketch stage (`Searcher.sketch_candidates`) on
+the cells stage's candidates of bench/queries' sentences, in blocks of 8,192 and of 1,024 windows
+(Searcher.sketch_block), on one thread and on two. p50 over --repeats.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -55,9 +57,8 @@ def main() -> None:
                         help="windows a gather takes (bench_search: 1,998 at 100k)")
     parser.add_argument("--repeats", type=int, default=40)
     args = parser.parse_args()
+    os.environ["MOTION_SEARCH_CODES_IN_MEMORY_MB"] = "0"  # mapped first (an index above the memory limit)
     index = LibraryIndex.open(args.index)
-    if index._in_memory is not None:
-        raise SystemExit(f"{args.index}: its codes are read into memory when opened; this measures mapped codes")
     rng = np.random.default_rng(0)
 
     def draw() -> list[np.ndarray]:
@@ -85,6 +86,12 @@ def main() -> None:
     print(f"gather from them after populate, one thread: p50 "
           f"{p50_ms(lambda ids: index._gather_mapped(fresh, ids, 'exact'), draw()):.1f} ms")
     fresh.clear()  # (the second mappings go before the sketch stage)
+    os.environ["MOTION_SEARCH_CODES_IN_MEMORY_MB"] = str(2**30)  # the same codes read into the process's memory
+    held = LibraryIndex.open(args.index)
+    for two in (False, True):
+        ms = p50_ms(lambda ids: held.window_codes(ids, reuse="exact", two_threads=two), draw())
+        print(f"gather from codes held in memory, {'two threads' if two else 'one thread'}: p50 {ms:.1f} ms")
+    del held
     sketch_blocks(index, args.repeats)
 
 

@@ -17,8 +17,9 @@ window the best score of a cell outside them (`floor`), which no cell it holds c
 score is an upper bound of the centroid interaction, equal to it for a window that has one of each
 token's best cells, and a query reads a few inverted lists per token instead of the whole index.
 How many windows it must keep for the exact top 10 to survive is measured (runtime.search.searcher's
-CELLS_TABLE; docs/BENCHMARKS.md): with 16,384 cells about 5.5% of the windows at 10k and 4.6% at
-100k clips (with 4,096 cells, 9% and 15%).
+CELLS_TABLE; docs/BENCHMARKS.md): with 16,384 cells about 5.5% of the windows at 10k and 3.2% at
+100k clips (with 4,096 cells, 9% and 15%), where each token walks at least 32,768 postings (the
+table's fourth column).
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ from typing import Callable
 import numpy as np
 
 PROBES = 64  # cells per query token whose inverted lists are walked (measured: bench/bench_search.py --sweep)
-MIN_POSTINGS = 16_384  # ... or more cells, until their inverted lists hold this many windows (see scores)
+MIN_POSTINGS = 16_384  # ... or more cells, until their inverted lists hold this many windows (see scores;
+# runtime.search passes its own per library size)
 ASSIGN_BLOCK = 16384  # patches per matrix product when assigning cells
 
 

@@ -124,9 +124,13 @@ INDEX_VERSION = 6  # 2: per-body-part first stage (parts.npy, basis.npy); 3: cli
 DEFAULT_CODEC = "int8"
 ENCODE_BATCH = 32  # clips whose windows go through the motion encoder together
 UPGRADE_WAIT_S = 60.0  # a reader waits this long for a running update before upgrading an old format
-CODES_IN_MEMORY = 256 * 2**20  # bytes of codes read into memory when opened (codes_in_memory_limit): above
-# it they stay memory-mapped; a few hundred windows' codes are read per query, and filling gigabytes
-# of fresh memory made opening a 100k-clip index take 10-30 s here
+CODES_IN_MEMORY = 256 * 2**20  # bytes of codes always read into memory when opened (codes_in_memory_limit)
+CODES_MEMORY_SHARE = 8  # ... and up to this share of the machine's memory (1/8): above it they stay
+# memory-mapped. A query copies its exact candidates' codes; from the process's own memory that copy
+# ran 2-4x faster than from the page cache's mapped pages (2,000 random windows at 100k: 5.7 against
+# 20.9 ms on two threads, bench/bench_stages.py; docs/BENCHMARKS.md). Sketches (a tenth of the bytes, read
+# from many windows) are read into memory up to CODES_IN_MEMORY only: a 1M-clip index's 1.9 GB of
+# them stay mapped, which keeps its process within 4 GB.
 OPEN_TRIES = 3  # a reader that raced a writer's clean-up reads the new metadata and tries again
 REBUILD_HINT = "run `python -m runtime index --rebuild FOLDER...` (or Update Index in Blender) to encode it again"
 
@@ -332,7 +336,7 @@ class LibraryIndex:
         base = np.concatenate([[0], np.cumsum([len(k["codes"]) for k in sketched])]).astype(np.int64)
         # sketches: in memory when small (one gather per query), else gathered from each chunk's mapped file
         self._sketches = sketched if sketched else None
-        if sketched and sum(k["codes"].nbytes for k in sketched) <= codes_in_memory_limit():
+        if sketched and sum(k["codes"].nbytes for k in sketched) <= codes_in_memory_limit(share=False):
             self._sketches = ({key: np.concatenate([k[key] for k in sketched]) for key in ("codes", "scales")},
                               self._window_row + base[self._window_part])
         self._in_memory = None
@@ -357,8 +361,8 @@ class LibraryIndex:
     def _hold_codes_in_memory(self, chunks: list[str]) -> None:
         """Read every chunk's codes (memory-mapped until now) into one array in memory, checking each
         file's CRC-32 on the bytes read (one read per file), and point the chunks at their slices.
-        Gathering candidates from one array in process memory was about twice as fast as from
-        many mapped files in a one-off check; large indexes stay mapped (codes_in_memory_limit)."""
+        A query's gather of its candidates' codes from process memory is 2-4x faster than from the
+        page cache's mapped pages (bench/bench_stages.py); codes_in_memory_limit says which indexes."""
         mapped = [a["codes"] for a, _ in self._parts]
         base = np.concatenate([[0], np.cumsum([len(c) for c in mapped])]).astype(np.int64)
         codes = np.empty((int(base[-1]), mapped[0].shape[1]), mapped[0].dtype)
@@ -1033,14 +1037,18 @@ def physical_memory() -> int:
         return 0
 
 
-def codes_in_memory_limit() -> int:
+def codes_in_memory_limit(share: bool = True) -> int:
     """Bytes of codes an open index reads into memory (above it they stay memory-mapped: a 1M-clip
-    library's 27 GB). MOTION_SEARCH_CODES_IN_MEMORY_MB overrides it (0: always mapped)."""
+    library's 27 GB): CODES_IN_MEMORY, or with `share` the machine's memory / CODES_MEMORY_SHARE
+    where that is more (3 GB on a 24 GB machine: a 100k-clip library's 2.7 GB).
+    MOTION_SEARCH_CODES_IN_MEMORY_MB overrides both (0: always mapped)."""
     value = os.environ.get("MOTION_SEARCH_CODES_IN_MEMORY_MB")
     try:
-        return int(float(value) * 2**20) if value else CODES_IN_MEMORY
+        if value:
+            return int(float(value) * 2**20)
     except ValueError:
-        return CODES_IN_MEMORY
+        pass
+    return max(CODES_IN_MEMORY, physical_memory() // CODES_MEMORY_SHARE if share else 0)
 
 
 def other_model_error(path: Path, built_with, in_use: str) -> StaleIndexError:

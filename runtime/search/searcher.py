@@ -132,6 +132,7 @@ class Searcher:
         self._first: FirstStageScorer | None = None
         self._descriptions: DescriptionScorer | None = None
         self.sketch_block, self.split_sketches = SKETCH_BLOCK, SPLIT_SKETCHES  # (benchmarks compare others)
+        self.min_postings = cells_postings(index.num_windows)  # the cells stage's (CELLS_TABLE)
         self._cells = index.cell_stage(getattr(bundle, "codebook_id", None), getattr(bundle, "codebook", None),
                                        getattr(bundle, "codebook_cosines", None)) \
             if first_stage in ("auto", "cells") else None
@@ -225,7 +226,7 @@ class Searcher:
     def candidate_windows(self, query: Query, count: int) -> np.ndarray:
         """The first stage: the `count` windows with the best first-stage scores."""
         if self.first_stage == "cells":
-            sims = self._cells.scores(query.tokens)
+            sims = self._cells.scores(query.tokens, min_postings=self.min_postings)
         elif self.first_stage == "parts":
             fs = self._first or self.index.first_stage
             sims = fs.scores(query.tokens)
@@ -358,9 +359,14 @@ class Searcher:
 # at 10.9k windows, 0.991 at 109k. Between rows on a log scale; beyond the last, the same share of
 # the library for the first stage.
 CANDIDATE_TABLE = ((4_000, 2_000, 300), (10_900, 4_000, 300), (109_000, 30_000, 4_000))
-# the same with the cells first stage (runtime.index.cells, 16,384 cells): recall@10 0.993 at 10.9k windows,
-# 0.991 at 109k
-CELLS_TABLE = ((4_000, 600, 300), (10_900, 600, 300), (109_000, 5_000, 2_000))
+# the same with the cells first stage (runtime.index.cells, 16,384 cells), and a fourth column: the postings
+# a query token walks at least (CellStage.scores' min_postings). recall@10 0.993 at 10.9k windows, 0.990 at
+# 109k (where walking 32,768 postings instead of 16,384 lets 3,500 first-stage candidates keep what 5,000
+# kept, for a third less of the sketch stage; 2,000 exact candidates: 0.991, for 60% more of the exact
+# stage's time); at 1.09M windows 0.943 (the composed 1M library is denser in near-duplicates than a real
+# one, docs/BENCHMARKS.md)
+CELLS_TABLE = ((4_000, 600, 300, 16_384), (10_900, 600, 300, 16_384), (109_000, 3_500, 1_250, 32_768),
+               (1_090_000, 50_000, 2_000, 16_384))
 
 
 def candidate_counts(num_windows: int, k: int, cells: bool = False) -> tuple[int, int]:
@@ -376,6 +382,13 @@ def candidate_counts(num_windows: int, k: int, cells: bool = False) -> tuple[int
         first *= num_windows / table[-1][0]
     scale = max(1.0, k / 10)
     return min(num_windows, round(first * scale)), min(num_windows, round(middle * scale))
+
+
+def cells_postings(num_windows: int) -> int:
+    """Postings each query token walks at least in the cells first stage of a library of `num_windows`
+    windows (CELLS_TABLE's fourth column, between rows on a log scale)."""
+    sizes, postings = np.log([row[0] for row in CELLS_TABLE]), np.log([row[3] for row in CELLS_TABLE])
+    return round(float(np.exp(np.interp(np.log(max(num_windows, 1)), sizes, postings))))
 
 
 def _rounded(x: float | None) -> float | None:

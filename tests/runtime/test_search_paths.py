@@ -178,6 +178,30 @@ def test_a_gather_on_two_threads_gives_the_same_rows_read_or_mapped_and_mapped_c
     assert not populate(np.zeros((4, 4), np.uint8))  # an array in memory: nothing to map
 
 
+def test_codes_are_held_in_memory_up_to_a_share_of_the_machines_memory(built, monkeypatch):
+    """An index whose codes fit in 1/8 of the machine's memory reads them into the process when opened
+    (a query's gather of its candidates is 2-4x faster from there); larger ones stay mapped; the
+    sketches' limit does not grow with the machine (a 1M-clip index's 1.9 GB of them stay mapped).
+    Search gives the same scores either way."""
+    import runtime.index.store as store
+
+    bundle, path = built
+    monkeypatch.delenv("MOTION_SEARCH_CODES_IN_MEMORY_MB", raising=False)
+    codes = sum(f.stat().st_size for f in Path(path).glob("chunk-*/codes.npy"))
+    monkeypatch.setattr(store, "CODES_IN_MEMORY", 1)  # the fixed floor below every file here
+    q = bundle.encode_query("a person walks forward and turns around")
+    scores = []
+    for memory, held in ((0, False), (codes * store.CODES_MEMORY_SHARE, True),
+                         ((codes - 1) * store.CODES_MEMORY_SHARE, False)):
+        monkeypatch.setattr(store, "physical_memory", lambda: memory)
+        index = LibraryIndex.open(path, bundle)
+        assert (index._in_memory is not None) == held
+        assert not isinstance(index._sketches, tuple)  # mapped: their limit is the fixed one
+        scores.append(Searcher(index, bundle).window_scores(q, exact=True)[1])
+    np.testing.assert_array_equal(scores[0], scores[1])
+    np.testing.assert_array_equal(scores[0], scores[2])
+
+
 def _populate_supported() -> bool:
     """madvise(MADV_POPULATE_READ): Linux 5.14 and later."""
     import os
@@ -213,6 +237,32 @@ def test_each_stage_keeps_the_exact_best_and_the_counts_follow_the_table(built):
     counts = [candidate_counts(s, 10) for s in sizes]
     assert counts == sorted(counts) and all(m <= f <= s for (f, m), s in zip(counts, sizes))
     assert candidate_counts(500, 10) == (500, 300) and candidate_counts(10_000, 50)[1] > candidate_counts(10_000, 10)[1]
+    cells = [candidate_counts(s, 10, cells=True) for s in sizes]
+    assert cells == sorted(cells) and all(m <= f <= s for (f, m), s in zip(cells, sizes))
+
+
+def test_the_cells_stage_walks_the_postings_the_table_gives_for_the_library_size(built, monkeypatch):
+    """Each query token walks at least CELLS_TABLE's postings for the library's size (32,768 at 109k
+    windows, between rows on a log scale), passed by search to the cells stage; walking every posting
+    gives the exact centroid interaction, which no window's stage score is below."""
+    from runtime.search.searcher import CELLS_TABLE, cells_postings
+
+    assert [cells_postings(row[0]) for row in CELLS_TABLE] == [row[3] for row in CELLS_TABLE]
+    assert 16_384 < cells_postings(50_000) < 32_768 and cells_postings(200) == 16_384
+    bundle, path = built
+    index = LibraryIndex.open(path, bundle)
+    searcher = Searcher(index, bundle, first_stage="cells")
+    assert searcher.first_stage == "cells" and searcher.min_postings == cells_postings(index.num_windows)
+    stage, asked = searcher._cells, []
+    scores = stage.scores
+    monkeypatch.setattr(stage, "scores", lambda tokens, **kw: asked.append(kw) or scores(tokens, **kw))
+    q = bundle.encode_query("a person raises the left hand")
+    searcher.min_postings = 1  # only each token's 64 best cells
+    probed = searcher._cells.scores(q.tokens, min_postings=1)
+    searcher.candidate_windows(q, 5)
+    assert asked[-1] == {"min_postings": 1}
+    every = scores(q.tokens, min_postings=10**9)  # every cell: the centroid interaction itself
+    assert (probed >= every - 1e-6).all()  # unprobed cells count at the floor: an upper bound
 
 
 def test_the_sketch_stage_gives_the_same_candidates_in_blocks_and_threads(built):

@@ -90,6 +90,7 @@ import json
 import logging
 import os
 import shutil
+import threading
 import time
 import uuid
 import zlib
@@ -125,12 +126,13 @@ DEFAULT_CODEC = "int8"
 ENCODE_BATCH = 32  # clips whose windows go through the motion encoder together
 UPGRADE_WAIT_S = 60.0  # a reader waits this long for a running update before upgrading an old format
 CODES_IN_MEMORY = 256 * 2**20  # bytes of codes always read into memory when opened (codes_in_memory_limit)
-CODES_MEMORY_SHARE = 8  # ... and up to this share of the machine's memory (1/8): above it they stay
-# memory-mapped. A query copies its exact candidates' codes; from the process's own memory that copy
-# ran 2-4x faster than from the page cache's mapped pages (2,000 random windows at 100k: 5.7 against
-# 20.9 ms on two threads, bench/bench_stages.py; docs/BENCHMARKS.md). Sketches (a tenth of the bytes, read
-# from many windows) are read into memory up to CODES_IN_MEMORY only: a 1M-clip index's 1.9 GB of
-# them stay mapped, which keeps its process within 4 GB.
+CODES_MEMORY_SHARE = 8  # ... and up to this share of the machine's memory (1/8), from the first search on
+# (LibraryIndex._start_holding, on a thread of its own); above it they stay memory-mapped. A query copies
+# its exact candidates' codes; from the process's own memory that copy ran 2-4x faster than from the
+# page cache's mapped pages (2,000 random windows at 100k: 5.7 against 20.9 ms on two threads,
+# bench/bench_stages.py; docs/BENCHMARKS.md). Sketches (a tenth of the bytes, read from many windows)
+# are read into memory up to CODES_IN_MEMORY only: a 1M-clip index's 1.9 GB of them stay mapped, which
+# keeps its process within 4 GB.
 OPEN_TRIES = 3  # a reader that raced a writer's clean-up reads the new metadata and tries again
 REBUILD_HINT = "run `python -m runtime index --rebuild FOLDER...` (or Update Index in Blender) to encode it again"
 
@@ -149,6 +151,8 @@ class LibraryIndex:
         self._lock = IndexLock(path)
         self._codebook: tuple[str, np.ndarray] | None = None  # an update's bundle's (id, centroids): new chunks' cells
         self._cell_stage: CellStage | None = None
+        self._hold_lock = threading.Lock()
+        self._holder: threading.Thread | None = None  # copying the codes into memory (_start_holding)
         self._load_chunks()
 
     # ----------------------------------------------------------------------------- open / create
@@ -240,6 +244,9 @@ class LibraryIndex:
         return index
 
     def _load_chunks(self) -> None:
+        with self._hold_lock:  # a copy of the codes under way for the state before is dropped (hold_mapped_codes)
+            self._loaded, self._holder = object(), None
+            self._hold_later = False
         self.clips: list[ClipEntry] = []
         self._origin: dict[str, tuple[str, int]] = {}  # clip id -> (chunk, row in its clips file)
         self._chunk_sizes: dict[str, int] = {}  # chunk -> entries in its clips file, dropped ones too
@@ -247,10 +254,12 @@ class LibraryIndex:
         part_chunks: list[str] = []  # the chunks of `parts`, in order
         sketched: list[dict[str, np.ndarray]] = []  # per chunk with live windows: its sketches
         try:  # codes small enough to hold in memory are read (and checked) once, after this loop
-            in_memory = sum((self.path / n / "codes.npy").stat().st_size for n in self.meta["chunks"]) \
-                <= codes_in_memory_limit()
+            codes_bytes = sum((self.path / n / "codes.npy").stat().st_size for n in self.meta["chunks"])
         except FileNotFoundError as e:
             raise _Raced(e.filename or str(self.path)) from None
+        in_memory = codes_bytes <= codes_in_memory_limit(share=False)
+        # larger codes within the machine's share stay mapped until the first gather (hold_mapped_codes)
+        self._hold_later = not in_memory and codes_bytes <= codes_in_memory_limit()
         sentence_rows: list[np.ndarray | None] = []  # v6: per chunk, its live clips' description vectors
         cell_names = cells_files(self.meta["codebook"]) if self.meta.get("codebook") else None
         cell_chunks: list | None = [] if cell_names else None  # per live chunk: (cells, counts, live)
@@ -351,6 +360,7 @@ class LibraryIndex:
                 self._verify(name, skip=tuple(set(self.meta.get("checksums", {}).get(name, {})) - {"codes.npy"}))
         if in_memory and parts:
             self._hold_codes_in_memory(part_chunks)
+        self._hold_later = self._hold_later and bool(parts)
         # windows are stored clip after clip: each clip's windows are one run
         counts = np.bincount(self.windows[:, 0], minlength=len(self.clips)) if len(self.windows) else \
             np.zeros(len(self.clips), np.int64)
@@ -382,6 +392,46 @@ class LibraryIndex:
             if got != out.nbytes or extra or crc != self.meta.get("checksums", {}).get(name, {}).get("codes.npy", crc):
                 raise DamagedIndexError(f"{f}: damaged index file (its checksum differs from the one recorded "
                                         f"when it was written); {REBUILD_HINT}")
+        self._point_at(codes, base)
+
+    def _start_holding(self) -> None:
+        """Start copying the mapped codes into the process's memory on a thread of their own (once
+        per loaded state). The first gather of an index whose codes are within the machine's share
+        (codes_in_memory_limit) but above CODES_IN_MEMORY starts it and goes on from the mapped
+        codes, as do the gathers until the copy is in place: the 2.7 GB of a 100k-clip library took
+        4.5-6 s here, mostly filling fresh memory (docs/BENCHMARKS.md), which no query waits for. An instance
+        opened only to be updated (the add-on's background update beside its searching one, the
+        `index` command) never gathers, so never holds them. A daemon thread: a process that ends
+        (a one-query CLI run) does not wait for it."""
+        with self._hold_lock:
+            if not self._hold_later or self._holder is not None:
+                return
+            self._holder = threading.Thread(target=self.hold_mapped_codes, name="motion-search-hold", daemon=True)
+            self._holder.start()
+
+    def hold_mapped_codes(self) -> None:
+        """Copy the mapped codes (checked when opened) into one array in memory and point the chunks
+        at it (see _start_holding; also callable directly). Gathers under way keep reading the mapped
+        arrays; a reload of the index meanwhile (an update) makes the copy void."""
+        with self._hold_lock:
+            if not self._hold_later:
+                return
+            loaded, mapped = self._loaded, [a["codes"] for a, _ in self._parts]
+        codes = self._copied(mapped)  # (outside the lock: seconds)
+        with self._hold_lock:
+            if self._hold_later and self._loaded is loaded:
+                self._point_at(codes, np.concatenate([[0], np.cumsum([len(c) for c in mapped])]))
+                self._hold_later = False
+
+    @staticmethod
+    def _copied(mapped: list[np.ndarray]) -> np.ndarray:
+        """The copy itself (its own method: a test holds it back to race a reload against it)."""
+        return np.concatenate(mapped)
+
+    def _point_at(self, codes: np.ndarray, base: np.ndarray) -> None:
+        """Point each chunk at its rows of `codes` (every live chunk's codes back to back, chunk i from
+        base[i]) and of one array of their scales."""
+        base = base.astype(np.int64)
         whole = {"codes": codes}
         if "scales" in self._parts[0][0]:
             whole["scales"] = np.concatenate([a["scales"] for a, _ in self._parts])
@@ -513,6 +563,8 @@ class LibraryIndex:
         the arrays are this thread's reusable buffers of that name (runtime.index.scratch), valid
         until the next such call: a query's gathers without fresh memory. `two_threads`: a large
         gather copies half its rows on a second thread (runtime.index.gather)."""
+        if self._hold_later:
+            self._start_holding()
         if self._in_memory is not None:  # one gather from one array
             return self._gather(*self._in_memory, window_ids, reuse, two_threads)
         return self._gather_mapped([arrays for arrays, _ in self._parts], window_ids, reuse, self._prefetch_codes,
@@ -1039,8 +1091,9 @@ def physical_memory() -> int:
 
 def codes_in_memory_limit(share: bool = True) -> int:
     """Bytes of codes an open index reads into memory (above it they stay memory-mapped: a 1M-clip
-    library's 27 GB): CODES_IN_MEMORY, or with `share` the machine's memory / CODES_MEMORY_SHARE
-    where that is more (3 GB on a 24 GB machine: a 100k-clip library's 2.7 GB).
+    library's 27 GB): CODES_IN_MEMORY (read when opened), or with `share` the machine's memory /
+    CODES_MEMORY_SHARE where that is more (3 GB on a 24 GB machine: a 100k-clip library's 2.7 GB;
+    copied on a thread of their own from the first search on).
     MOTION_SEARCH_CODES_IN_MEMORY_MB overrides both (0: always mapped)."""
     value = os.environ.get("MOTION_SEARCH_CODES_IN_MEMORY_MB")
     try:

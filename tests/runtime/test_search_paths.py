@@ -179,10 +179,14 @@ def test_a_gather_on_two_threads_gives_the_same_rows_read_or_mapped_and_mapped_c
 
 
 def test_codes_are_held_in_memory_up_to_a_share_of_the_machines_memory(built, monkeypatch):
-    """An index whose codes fit in 1/8 of the machine's memory reads them into the process when opened
-    (a query's gather of its candidates is 2-4x faster from there); larger ones stay mapped; the
-    sketches' limit does not grow with the machine (a 1M-clip index's 1.9 GB of them stay mapped).
-    Search gives the same scores either way."""
+    """An index whose codes fit in 1/8 of the machine's memory copies them into the process on a
+    thread of its own, started by its first gather (a query's gather of its candidates is 2-4x faster
+    from there), not when opened (an instance opened to be updated never holds them); gathers
+    meanwhile read the mapped codes; two gathers at once start one copy; a reload meanwhile drops
+    it. Larger ones stay mapped; the sketches' limit does not grow with the machine (a 1M-clip
+    index's 1.9 GB of them stay mapped). Search gives the same scores either way."""
+    import threading
+
     import runtime.index.store as store
 
     bundle, path = built
@@ -195,9 +199,45 @@ def test_codes_are_held_in_memory_up_to_a_share_of_the_machines_memory(built, mo
                          ((codes - 1) * store.CODES_MEMORY_SHARE, False)):
         monkeypatch.setattr(store, "physical_memory", lambda: memory)
         index = LibraryIndex.open(path, bundle)
-        assert (index._in_memory is not None) == held
+        assert index._in_memory is None and index._holder is None  # nothing copied when opened
         assert not isinstance(index._sketches, tuple)  # mapped: their limit is the fixed one
-        scores.append(Searcher(index, bundle).window_scores(q, exact=True)[1])
+        exact = Searcher(index, bundle).window_scores(q, exact=True)[1]  # exact search reads chunks in place
+        assert index._holder is None
+        copies, copied, go, entered = [], index._copied, threading.Event(), threading.Event()
+
+        def copied_when_told(mapped):  # the copy thread's copy, once the test lets it go on
+            entered.set()
+            assert go.wait(10)
+            copies.append(1)
+            return copied(mapped)
+
+        monkeypatch.setattr(index, "_copied", copied_when_told)
+        ids = np.arange(index.num_windows)
+        threads = [threading.Thread(target=index.window_codes, args=(ids,)) for _ in range(2)]
+        [t.start() for t in threads]
+        [t.join() for t in threads]  # both gathered from the mapped codes: the copy waits for `go`
+        assert index._in_memory is None and (index._holder is not None) == held
+        gathered = Searcher(index, bundle).score_windows(q, ids)
+        go.set()
+        if held:
+            index._holder.join()
+        assert (index._in_memory is not None) == held and len(copies) == int(held)
+        np.testing.assert_allclose(exact, gathered, atol=1e-6)
+        np.testing.assert_allclose(exact, Searcher(index, bundle).score_windows(q, ids), atol=1e-6)
+        scores.append(gathered)
+        if held:  # a copy finishing after a reload is dropped: the reloaded state starts its own
+            index._load_chunks()  # mapped again, the copy not started
+            assert index._in_memory is None and index._hold_later and index._holder is None
+            go.clear()
+            entered.clear()
+            index.window_codes(ids[:3])
+            stale = index._holder  # its copy waiting for `go`, of the state before the reload
+            assert stale is not None and stale.is_alive()
+            assert entered.wait(10)  # the state it copies taken before the reload below
+            index._load_chunks()
+            go.set()
+            stale.join()
+            assert index._in_memory is None and index._holder is None and index._hold_later
     np.testing.assert_array_equal(scores[0], scores[1])
     np.testing.assert_array_equal(scores[0], scores[2])
 

@@ -115,17 +115,15 @@ class CellStage:
         self.postings = window[order]  # window ids, grouped by cell (inverted lists)
         self.starts = np.concatenate([[0], np.cumsum(np.bincount(cells, minlength=len(self.codebook)))])
         self.lengths = np.diff(self.starts)  # each inverted list's length
-        self.min_postings = MIN_POSTINGS
         self.nbytes = int(self.postings.nbytes + self.starts.nbytes)  # what it holds
 
-    def scores(self, tokens: np.ndarray, probes: int = PROBES, min_postings: int | None = None) -> np.ndarray:
+    def scores(self, tokens: np.ndarray, probes: int = PROBES, min_postings: int = MIN_POSTINGS) -> np.ndarray:
         """(W,) float32: each live window's upper bound of the centroid interaction with `tokens`.
 
         Each token probes its `probes` best cells, or more until their inverted lists hold
         `min_postings` windows: in a small index every cell (the exact centroid interaction), where
-        few probed cells would leave most windows on the floor, tied (None: the stage's `min_postings`)."""
-        if min_postings is None:
-            min_postings = self.min_postings
+        few probed cells would leave most windows on the floor, tied (search passes its own per
+        library size: runtime.search's CELLS_TABLE)."""
         sims = self.cosines(np.ascontiguousarray(tokens, np.float32))  # (T, C)
         cells_total = sims.shape[1]
         # sort only the best cells a token can need (twice the cells an average list length asks for):

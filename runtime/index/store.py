@@ -258,8 +258,6 @@ class LibraryIndex:
         except FileNotFoundError as e:
             raise _Raced(e.filename or str(self.path)) from None
         in_memory = codes_bytes <= codes_in_memory_limit(share=False)
-        # larger codes within the machine's share stay mapped until the first gather (hold_mapped_codes)
-        self._hold_later = not in_memory and codes_bytes <= codes_in_memory_limit()
         sentence_rows: list[np.ndarray | None] = []  # v6: per chunk, its live clips' description vectors
         cell_names = cells_files(self.meta["codebook"]) if self.meta.get("codebook") else None
         cell_chunks: list | None = [] if cell_names else None  # per live chunk: (cells, counts, live)
@@ -360,7 +358,8 @@ class LibraryIndex:
                 self._verify(name, skip=tuple(set(self.meta.get("checksums", {}).get(name, {})) - {"codes.npy"}))
         if in_memory and parts:
             self._hold_codes_in_memory(part_chunks)
-        self._hold_later = self._hold_later and bool(parts)
+        # larger codes within the machine's share stay mapped until the first gather (_start_holding)
+        self._hold_later = bool(parts) and not in_memory and codes_bytes <= codes_in_memory_limit()
         # windows are stored clip after clip: each clip's windows are one run
         counts = np.bincount(self.windows[:, 0], minlength=len(self.clips)) if len(self.windows) else \
             np.zeros(len(self.clips), np.int64)
@@ -392,15 +391,15 @@ class LibraryIndex:
             if got != out.nbytes or extra or crc != self.meta.get("checksums", {}).get(name, {}).get("codes.npy", crc):
                 raise DamagedIndexError(f"{f}: damaged index file (its checksum differs from the one recorded "
                                         f"when it was written); {REBUILD_HINT}")
-        self._point_at(codes, base)
+        self._point_at(codes)
 
     def _start_holding(self) -> None:
         """Start copying the mapped codes into the process's memory on a thread of their own (once
         per loaded state). The first gather of an index whose codes are within the machine's share
         (codes_in_memory_limit) but above CODES_IN_MEMORY starts it and goes on from the mapped
         codes, as do the gathers until the copy is in place: the 2.7 GB of a 100k-clip library took
-        4.5-6 s here, mostly filling fresh memory (docs/BENCHMARKS.md), which no query waits for. An instance
-        opened only to be updated (the add-on's background update beside its searching one, the
+        4.5-6 s here, mostly filling fresh memory (docs/BENCHMARKS.md), which no query waits for. An
+        instance opened only to be updated (the add-on's background update beside its searching one, the
         `index` command) never gathers, so never holds them. A daemon thread: a process that ends
         (a one-query CLI run) does not wait for it."""
         with self._hold_lock:
@@ -420,7 +419,7 @@ class LibraryIndex:
         codes = self._copied(mapped)  # (outside the lock: seconds)
         with self._hold_lock:
             if self._hold_later and self._loaded is loaded:
-                self._point_at(codes, np.concatenate([[0], np.cumsum([len(c) for c in mapped])]))
+                self._point_at(codes)
                 self._hold_later = False
 
     @staticmethod
@@ -428,10 +427,10 @@ class LibraryIndex:
         """The copy itself (its own method: a test holds it back to race a reload against it)."""
         return np.concatenate(mapped)
 
-    def _point_at(self, codes: np.ndarray, base: np.ndarray) -> None:
-        """Point each chunk at its rows of `codes` (every live chunk's codes back to back, chunk i from
-        base[i]) and of one array of their scales."""
-        base = base.astype(np.int64)
+    def _point_at(self, codes: np.ndarray) -> None:
+        """Point each chunk at its rows of `codes` (every live chunk's codes back to back, in order)
+        and of one array of their scales."""
+        base = np.concatenate([[0], np.cumsum([len(a["codes"]) for a, _ in self._parts])]).astype(np.int64)
         whole = {"codes": codes}
         if "scales" in self._parts[0][0]:
             whole["scales"] = np.concatenate([a["scales"] for a, _ in self._parts])
@@ -1100,7 +1099,7 @@ def codes_in_memory_limit(share: bool = True) -> int:
         if value:
             return int(float(value) * 2**20)
     except ValueError:
-        pass
+        log.warning("MOTION_SEARCH_CODES_IN_MEMORY_MB=%r is not a number of megabytes; ignored", value)
     return max(CODES_IN_MEMORY, physical_memory() // CODES_MEMORY_SHARE if share else 0)
 
 

@@ -362,9 +362,8 @@ CANDIDATE_TABLE = ((4_000, 2_000, 300), (10_900, 4_000, 300), (109_000, 30_000, 
 # the same with the cells first stage (runtime.index.cells, 16,384 cells), and a fourth column: the postings
 # a query token walks at least (CellStage.scores' min_postings). recall@10 0.993 at 10.9k windows, 0.990 at
 # 109k (where walking 32,768 postings instead of 16,384 lets 3,500 first-stage candidates keep what 5,000
-# kept, for a third less of the sketch stage; 2,000 exact candidates: 0.991, for 60% more of the exact
-# stage's time); at 1.09M windows 0.943 (the composed 1M library is denser in near-duplicates than a real
-# one, docs/BENCHMARKS.md)
+# kept, for a third less of the sketch stage; 2,000 exact candidates, 60% more than 1,250: 0.991); at 1.09M
+# windows 0.943 (the composed 1M library is denser in near-duplicates than a real one, docs/BENCHMARKS.md)
 CELLS_TABLE = ((4_000, 600, 300, 16_384), (10_900, 600, 300, 16_384), (109_000, 3_500, 1_250, 32_768),
                (1_090_000, 50_000, 2_000, 16_384))
 
@@ -374,11 +373,8 @@ def candidate_counts(num_windows: int, k: int, cells: bool = False) -> tuple[int
     `num_windows` windows and `k` hits (`cells`: the cells first stage); more hits, proportionally
     more of both."""
     table = CELLS_TABLE if cells else CANDIDATE_TABLE
-    sizes = np.log([row[0] for row in table])
-    x = np.log(max(num_windows, 1))
-    first = float(np.exp(np.interp(x, sizes, np.log([row[1] for row in table]))))
-    middle = float(np.exp(np.interp(x, sizes, np.log([row[2] for row in table]))))
-    if x > sizes[-1]:  # beyond the table: the same share of the library
+    first, middle = _from_table(table, 1, num_windows), _from_table(table, 2, num_windows)
+    if num_windows > table[-1][0]:  # beyond the table: the same share of the library
         first *= num_windows / table[-1][0]
     scale = max(1.0, k / 10)
     return min(num_windows, round(first * scale)), min(num_windows, round(middle * scale))
@@ -387,8 +383,14 @@ def candidate_counts(num_windows: int, k: int, cells: bool = False) -> tuple[int
 def cells_postings(num_windows: int) -> int:
     """Postings each query token walks at least in the cells first stage of a library of `num_windows`
     windows (CELLS_TABLE's fourth column, between rows on a log scale)."""
-    sizes, postings = np.log([row[0] for row in CELLS_TABLE]), np.log([row[3] for row in CELLS_TABLE])
-    return round(float(np.exp(np.interp(np.log(max(num_windows, 1)), sizes, postings))))
+    return round(_from_table(CELLS_TABLE, 3, num_windows))
+
+
+def _from_table(table, column: int, num_windows: int) -> float:
+    """`column` of a (windows, ...) table at `num_windows`, between rows on a log scale (the last
+    row's value beyond it)."""
+    sizes, values = np.log([row[0] for row in table]), np.log([row[column] for row in table])
+    return float(np.exp(np.interp(np.log(max(num_windows, 1)), sizes, values)))
 
 
 def _rounded(x: float | None) -> float | None:

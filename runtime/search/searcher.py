@@ -68,6 +68,14 @@ def _beside() -> ThreadPoolExecutor:
     return _describer
 
 
+def sentence_beside(bundle: Bundle, text: str) -> Future:
+    """`text`'s sentence vector (the bundle's sentence encoder), computed on the fused search's own
+    thread while the caller encodes the query's tokens and runs MaxSim (a local index's stages, or
+    the requests to a shared library: runtime.studio). The caller waits for it (`.exception()`)
+    even when its own part fails, so that nothing is left running."""
+    return _beside().submit(lambda: bundle.encode_sentences([text])[0])
+
+
 @dataclass(frozen=True)
 class Hit:
     """A search result: one clip, at its best-matching window."""
@@ -251,7 +259,7 @@ class Searcher:
         if not self.fused or k < 1:
             return self.search_query(self.bundle.encode_query(text), k, exact)
         # fused: the sentence encoder starts on its own thread while the text encoder runs here
-        sentence = _beside().submit(self._sentence_vector, text)
+        sentence = sentence_beside(self.bundle, text)
         try:
             query = self.bundle.encode_query(text)
         except BaseException:
@@ -263,7 +271,7 @@ class Searcher:
         if k < 1:
             raise ValueError(f"the number of hits must be 1 or more, not {k}")
         if self.fused:
-            return self._search_fused(query, k, exact, _beside().submit(self._sentence_vector, query.text))
+            return self._search_fused(query, k, exact, sentence_beside(self.bundle, query.text))
         windows, scores = self.window_scores(query, exact, k)
         if len(windows) == 0:
             return []
@@ -281,9 +289,6 @@ class Searcher:
         return hits
 
     # ------------------------------------------------------------------ fused ranking (issue 20)
-
-    def _sentence_vector(self, text: str) -> np.ndarray:
-        return self.bundle.encode_sentences([text])[0]
 
     def _search_fused(self, query: Query, k: int, exact: bool | None, sentence: Future) -> list[Hit]:
         """MaxSim's windows (plus, in two-stage search, the windows of the clips best by
@@ -363,9 +368,11 @@ CANDIDATE_TABLE = ((4_000, 2_000, 300), (10_900, 4_000, 300), (109_000, 30_000, 
 # a query token walks at least (CellStage.scores' min_postings). recall@10 0.993 at 10.9k windows, 0.990 at
 # 109k (where walking 32,768 postings instead of 16,384 lets 3,500 first-stage candidates keep what 5,000
 # kept, for a third less of the sketch stage; 2,000 exact candidates, 60% more than 1,250: 0.991); at 1.09M
-# windows 0.943 (the composed 1M library is denser in near-duplicates than a real one, docs/BENCHMARKS.md)
+# windows 0.958 (50,000 / 2,000 gave 0.943 in more time), 0.987 counting the clips that tie with the 10th
+# best within 0.001: the composed 1M library repeats each real body region in ~300 clips, and the
+# misses are near-ties lost at every stage (bench_search.py --where-lost; docs/BENCHMARKS.md)
 CELLS_TABLE = ((4_000, 600, 300, 16_384), (10_900, 600, 300, 16_384), (109_000, 3_500, 1_250, 32_768),
-               (1_090_000, 50_000, 2_000, 16_384))
+               (1_090_000, 25_000, 4_000, 16_384))
 
 
 def candidate_counts(num_windows: int, k: int, cells: bool = False) -> tuple[int, int]:

@@ -20,6 +20,7 @@ the hit's patches are fetched by its point id.
 
 from __future__ import annotations
 
+from concurrent.futures import Future
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -28,7 +29,8 @@ from ..io import split_clip_id
 from ..model import Bundle, Query
 from ..motion import NUM_PARTS, Motion
 from ..search import (EXACT_UP_TO, EXTRA_CANDIDATES, FUSION_WEIGHT, Explanation, Hit, MotionQuery, candidate_counts,
-                      explain_patches, fuse, neutral, query_description, segment_max, similar_candidates)
+                      explain_patches, fuse, neutral, query_description, segment_max, sentence_beside,
+                      similar_candidates)
 from .backends import DESCRIPTION, PARTS, PATCHES, Found, Where
 from .qdrant_store import QdrantStore
 from .spec import StoreError
@@ -112,13 +114,22 @@ class StoreSearcher:
 
     def search(self, text: str, k: int = 10, exact: bool | None = None) -> list[StoreHit]:
         """The `k` best clips for `text`, best first (ValueError for an empty text)."""
-        return self.search_query(self.bundle.encode_query(text), k, exact)
+        if not self.fused or k < 1:
+            return self.search_query(self.bundle.encode_query(text), k, exact)
+        # fused: the sentence encoder starts on its own thread while the text encoder runs here
+        sentence = sentence_beside(self.bundle, text)
+        try:
+            query = self.bundle.encode_query(text)
+        except BaseException:
+            sentence.exception()  # (nothing left running)
+            raise
+        return self._search_fused(query, k, exact, sentence)
 
     def search_query(self, query: Query, k: int = 10, exact: bool | None = None) -> list[StoreHit]:
         if k < 1:
             raise ValueError(f"the number of hits must be 1 or more, not {k}")
         if self.fused:
-            return self._search_fused(query, k, exact)
+            return self._search_fused(query, k, exact, sentence_beside(self.bundle, query.text))
         limit = max(8 * k, 64)
         while True:  # enough windows for k clips (a clip has several)
             found = self.window_scores(query, limit, exact)
@@ -127,9 +138,14 @@ class StoreSearcher:
                 return [self._hit(f, f.score) for f in best[:k]]
             limit *= 4
 
-    def _search_fused(self, query: Query, k: int, exact: bool | None) -> list[StoreHit]:
-        qv = self.bundle.encode_sentences([query.text])[0]
-        found = self.window_scores(query, max(FUSED_WINDOWS, 8 * k), exact, vectors=[DESCRIPTION])
+    def _search_fused(self, query: Query, k: int, exact: bool | None, sentence: Future) -> list[StoreHit]:
+        """`sentence`: the query's sentence vector, computed on a second thread (sentence_beside)
+        while the first request runs (its time is mostly the server's)."""
+        try:
+            found = self.window_scores(query, max(FUSED_WINDOWS, 8 * k), exact, vectors=[DESCRIPTION])
+        finally:
+            sentence.exception()  # waited for even when the request failed: nothing left running
+        qv = sentence.result()
         extra = self._clips_by_description(qv, _clip_keys(found), frozenset(), self._where())
         for lib in sorted({lib for lib, _ in extra}):  # their best windows, scored exactly
             clip_keys = [c for lb, c in extra if lb == lib]

@@ -110,6 +110,30 @@ def test_int8_scan_and_two_stage_prefetch_agree_with_exact(store, index, bundle)
         assert np.mean([len(set(a) & set(b)) / 5 for a, b in zip(got, exact)]) >= 0.8
 
 
+def test_a_fused_shared_search_fails_as_its_request_fails_and_leaves_nothing_running(store, bundle, monkeypatch):
+    """The query's sentence vector is encoded on a second thread while the request to the library
+    runs: a failed request reaches the caller after the encoding ended, and the next search works."""
+    import runtime.search.searcher as searcher_module
+
+    shared = StoreSearcher(store, bundle)
+    assert shared.fused
+    calls = []
+
+    def broken(query, limit, exact=None, where=None, vectors=None):
+        calls.append(query.text)
+        raise StoreError("the library's server went away")
+
+    monkeypatch.setattr(shared, "window_scores", broken)
+    bundle.forget_sentences()
+    with pytest.raises(StoreError, match="went away"):
+        shared.search("someone kicks a ball")
+    assert calls and searcher_module._beside().submit(lambda: 1).result(timeout=5) == 1  # the thread is free
+    assert "someone kicks a ball" in bundle._sentence_cache  # the encoding finished before the error came back
+    monkeypatch.undo()
+    got = shared.search("someone kicks a ball", 5)
+    assert len(got) == 5 and all(h.description_score is not None for h in got)
+
+
 def test_fused_search_ranks_as_the_local_index(store, index, bundle):
     """Fused (MaxSim + description) search: on a library smaller than the store's candidate pool
     every clip is standardised, as in the local exact search: the same order."""

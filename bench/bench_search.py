@@ -12,7 +12,10 @@ library's), written as real int8 indexes and opened like any other. Truth: for e
 block by block. Timed: `search_query` on the encoded query (candidates, MaxSim on the codes, hits),
 each query twice after burn-in; the text encoder's own time is printed once. The floor is one pass
 over the bytes a two-stage query must read (first-stage summaries and the candidates' codes) at the
-read bandwidth measured here.
+read bandwidth measured here. Recall is also given counting ties (a clip within TIE of the 10th
+best's float score, as ann-benchmarks counts). `--pause-ms` idles before each timed query and also
+times a fixed numpy workload the same way (the machine's own slowdown after idle); `--where-lost`
+says at which stage the missed clips of the truth were dropped, and how many clips tie at the 10th place.
 """
 
 from __future__ import annotations
@@ -117,6 +120,30 @@ def _timed(f) -> float:
     return time.perf_counter() - t
 
 
+def idle_control(pause_ms: float, rounds: int = 40) -> tuple[float, float]:
+    """This machine's own slowdown after idle: p50 ms of a fixed numpy workload (8 steps of a sort
+    and a product, about as long as a 100k search) back to back and after `pause_ms` idle, as
+    --pause-ms times the search. What the search loses beyond it is the search's."""
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal(200_000).astype(np.float32)
+    m1, m2 = rng.standard_normal((600, 256)).astype(np.float32), rng.standard_normal((256, 2000)).astype(np.float32)
+
+    def work():
+        for _ in range(8):
+            np.sort(a)
+            m1 @ m2
+    for _ in range(10):
+        work()
+    out = []
+    for pause in (0.0, pause_ms):
+        times = []
+        for _ in range(rounds):
+            time.sleep(pause / 1000)
+            times.append(1e3 * _timed(work))
+        out.append(statistics.median(times))
+    return out[0], out[1]
+
+
 def stage_times(searcher: Searcher, query, first: int, middle: int, pause_ms: float = 0.0) -> dict[str, float]:
     """One two-stage query's parts, in ms: the first stage, the sketches of its candidates (gather and
     kernel), the exact MaxSim of theirs (gather and kernel); after `pause_ms` idle, as --pause-ms."""
@@ -171,9 +198,9 @@ def where_lost(searcher: Searcher, queries: list, truth: list[list[int]], first:
         np.maximum.at(best, clip_of[cand], scores)
         kth = min(float(best[c]) if np.isfinite(best[c]) else clip_float_score(index, q, c) for c in t)
         plateau.append(int((np.abs(best - kth) < TIE).sum()))
-    return (f"truth clips missed, where: {', '.join(f'{k} {v}' for k, v in lost.items())}; clips within {TIE:g} of "
-            f"a query's 10th best: median {statistics.median(plateau):g}, largest {max(plateau)} (queries with 50 or more: "
-            f"{sum(p >= 50 for p in plateau)} of {len(plateau)})")
+    return (f"truth clips missed, where: {', '.join(f'{k} {v}' for k, v in lost.items())}; clips within {TIE:g} "
+            f"of a query's 10th best: median {statistics.median(plateau):g}, largest {max(plateau)} (queries with 50 "
+            f"or more: {sum(p >= 50 for p in plateau)} of {len(plateau)})")
 
 
 def main() -> None:
@@ -275,6 +302,10 @@ def main() -> None:
         print(f"float truth for {len(pick)} queries in {time.perf_counter() - t:.0f} s")
         exact_path = n <= EXACT_UP_TO
         paused = f" (each after {args.pause_ms:g} ms idle)" if args.pause_ms else ""
+        if args.pause_ms:
+            busy, idle = idle_control(args.pause_ms)
+            print(f"the machine after {args.pause_ms:g} ms idle: a fixed numpy workload p50 {busy:.1f} ms back to "
+                  f"back, {idle:.1f} ms after idle ({idle / busy:.2f}x)")
         print(f"search() ({'exact' if exact_path else '%s first stage, sketches, exact: %d / %d windows' % ((searcher.first_stage,) + candidate_counts(n, 10, cells))}): p50 {statistics.median(times):.1f} ms, "
               f"p95 {np.percentile(times, 95):.1f} ms over {len(times)} queries{paused}; recall@10 vs float exact "
               f"{recall(truth, got):.3f} (hand-written {recall(*_only(truth, got, kinds[pick], 'hand-written')):.3f}, "

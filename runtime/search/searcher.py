@@ -76,6 +76,18 @@ def sentence_beside(bundle: Bundle, text: str) -> Future:
     return _beside().submit(lambda: bundle.encode_sentences([text])[0])
 
 
+def encode_beside(bundle: Bundle, text: str) -> tuple[Query, Future]:
+    """`text`'s query tokens, encoded here, and its sentence vector (sentence_beside), started first
+    so that the two encoders overlap: what a fused search needs. When the text encoder fails, the
+    sentence encoder is waited for before the error goes on (nothing left running)."""
+    sentence = sentence_beside(bundle, text)
+    try:
+        return bundle.encode_query(text), sentence
+    except BaseException:
+        sentence.exception()
+        raise
+
+
 @dataclass(frozen=True)
 class Hit:
     """A search result: one clip, at its best-matching window."""
@@ -258,13 +270,7 @@ class Searcher:
         """The `k` best clips for `text`, best first (ValueError for an empty text)."""
         if not self.fused or k < 1:
             return self.search_query(self.bundle.encode_query(text), k, exact)
-        # fused: the sentence encoder starts on its own thread while the text encoder runs here
-        sentence = sentence_beside(self.bundle, text)
-        try:
-            query = self.bundle.encode_query(text)
-        except BaseException:
-            sentence.exception()  # (nothing left running)
-            raise
+        query, sentence = encode_beside(self.bundle, text)  # the sentence encoder on its own thread
         return self._search_fused(query, k, exact, sentence)
 
     def search_query(self, query: Query, k: int = 10, exact: bool | None = None) -> list[Hit]:

@@ -29,8 +29,8 @@ from ..io import split_clip_id
 from ..model import Bundle, Query
 from ..motion import NUM_PARTS, Motion
 from ..search import (EXACT_UP_TO, EXTRA_CANDIDATES, FUSION_WEIGHT, Explanation, Hit, MotionQuery, candidate_counts,
-                      explain_patches, fuse, neutral, query_description, segment_max, sentence_beside,
-                      similar_candidates)
+                      encode_beside, explain_patches, fuse, neutral, query_description, segment_max,
+                      sentence_beside, similar_candidates)
 from .backends import DESCRIPTION, PARTS, PATCHES, Found, Where
 from .qdrant_store import QdrantStore
 from .spec import StoreError
@@ -116,13 +116,7 @@ class StoreSearcher:
         """The `k` best clips for `text`, best first (ValueError for an empty text)."""
         if not self.fused or k < 1:
             return self.search_query(self.bundle.encode_query(text), k, exact)
-        # fused: the sentence encoder starts on its own thread while the text encoder runs here
-        sentence = sentence_beside(self.bundle, text)
-        try:
-            query = self.bundle.encode_query(text)
-        except BaseException:
-            sentence.exception()  # (nothing left running)
-            raise
+        query, sentence = encode_beside(self.bundle, text)  # the sentence encoder on its own thread
         return self._search_fused(query, k, exact, sentence)
 
     def search_query(self, query: Query, k: int = 10, exact: bool | None = None) -> list[StoreHit]:

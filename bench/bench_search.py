@@ -15,7 +15,8 @@ over the bytes a two-stage query must read (first-stage summaries and the candid
 read bandwidth measured here. Recall is also given counting ties (a clip within TIE of the 10th
 best's float score, as ann-benchmarks counts). `--pause-ms` idles before each timed query and also
 times a fixed numpy workload the same way (the machine's own slowdown after idle); `--where-lost`
-says at which stage the missed clips of the truth were dropped, and how many clips tie at the 10th place.
+says at which stage the missed clips of the truth were dropped, and how many clips tie at the 10th place;
+`--refine` gives the recall with other numbers of windows scored again in float32 (Searcher.refine_windows).
 """
 
 from __future__ import annotations
@@ -35,9 +36,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.synthetic_library import WindowPool, compose_index, nearest_neighbour_cosines  # noqa: E402
-from runtime.index import PROBES, LibraryIndex, decode  # noqa: E402
+from runtime.index import PROBES, LibraryIndex, decode, packed_rows  # noqa: E402
 from runtime.model import Bundle  # noqa: E402
-from runtime.search import EXACT_UP_TO, Searcher, candidate_counts, maxsim_packed, segment_max  # noqa: E402
+from runtime.search import EXACT_UP_TO, REFINE_WINDOWS, Searcher, candidate_counts, maxsim_packed, segment_max  # noqa: E402
 
 QUERY_FILES = {"hand-written": "handwritten.txt", "templated": "templated.txt"}
 
@@ -146,7 +147,8 @@ def idle_control(pause_ms: float, rounds: int = 40) -> tuple[float, float]:
 
 def stage_times(searcher: Searcher, query, first: int, middle: int, pause_ms: float = 0.0) -> dict[str, float]:
     """One two-stage query's parts, in ms: the first stage, the sketches of its candidates (gather and
-    kernel), the exact MaxSim of theirs (gather and kernel); after `pause_ms` idle, as --pause-ms."""
+    kernel), the exact MaxSim of theirs (gather and kernel), the best of those scored again
+    (Searcher.refine_windows); after `pause_ms` idle, as --pause-ms."""
     index = searcher.index
     if pause_ms:
         time.sleep(pause_ms / 1000)
@@ -158,9 +160,13 @@ def stage_times(searcher: Searcher, query, first: int, middle: int, pause_ms: fl
     t2 = time.perf_counter()
     codes, scales, offsets = index.window_codes(cand, reuse="exact", two_threads=True)  # as search() gathers
     t3 = time.perf_counter()
-    searcher._scorer.maxsim(query.tokens, codes, scales, offsets)
+    scores = searcher._scorer.maxsim(query.tokens, codes, scales, offsets)
     t4 = time.perf_counter()
-    return {"first": 1e3 * (t1 - t0), "sketch": 1e3 * (t2 - t1), "gather": 1e3 * (t3 - t2), "kernel": 1e3 * (t4 - t3)}
+    searcher._refined(query, scores, lambda top: (lambda rows, sub: (codes[rows], scales[rows], sub))(
+        *packed_rows(offsets, top)))  # as score_windows does
+    t5 = time.perf_counter()
+    return {"first": 1e3 * (t1 - t0), "sketch": 1e3 * (t2 - t1), "gather": 1e3 * (t3 - t2), "kernel": 1e3 * (t4 - t3),
+            "refine": 1e3 * (t5 - t4)}
 
 
 def recall_with(searcher: Searcher, queries: list, truth, first: int, middle: int) -> float:
@@ -176,11 +182,11 @@ def recall_with(searcher: Searcher, queries: list, truth, first: int, middle: in
 
 def where_lost(searcher: Searcher, queries: list, truth: list[list[int]], first: int, middle: int) -> str:
     """Where the clips of the truth that two-stage search misses were lost (not among the first
-    stage's candidates, dropped by the sketches, or ranked below the 10th by the exact int8 scores),
-    and how many clips tie with the truth's 10th best within TIE (float scores of the first stage's
-    candidates' clips: a query's plateau, counted there because scoring every window is the truth's
-    hour-long pass at 1M)."""
-    index, lost, plateau = searcher.index, {"first stage": 0, "sketches": 0, "exact int8": 0}, []
+    stage's candidates, dropped by the sketches, or ranked below the 10th by the exact scores: int8,
+    the best rescored in float32), and how many clips tie with the truth's 10th best within TIE
+    (float scores of the first stage's candidates' clips: a query's plateau, counted there because
+    scoring every window is the truth's hour-long pass at 1M)."""
+    index, lost, plateau = searcher.index, {"first stage": 0, "sketches": 0, "exact": 0}, []
     clip_of = index.windows[:, 0]
     for q, t in zip(queries, truth):
         cand = searcher.candidate_windows(q, first)
@@ -188,7 +194,7 @@ def where_lost(searcher: Searcher, queries: list, truth: list[list[int]], first:
         got = top_clips(index, kept, searcher.score_windows(q, kept))
         for c in set(t) - set(got):
             stage = "first stage" if not np.isin(clip_of[cand], c).any() else \
-                "sketches" if not np.isin(clip_of[kept], c).any() else "exact int8"
+                "sketches" if not np.isin(clip_of[kept], c).any() else "exact"
             lost[stage] += 1
         scores = np.empty(len(cand), np.float32)
         for s in range(0, len(cand), 4096):
@@ -220,6 +226,8 @@ def main() -> None:
     parser.add_argument("--candidates", default="", help="recall at these counts instead: FIRST/SKETCH,... (e.g. 50000/1000)")
     parser.add_argument("--where-lost", action="store_true",
                         help="where the missed clips of the truth were lost, and the near-ties at the 10th place")
+    parser.add_argument("--refine", default="",
+                        help="recall with these numbers of windows rescored in float32 (e.g. 0,16,64,256)")
     parser.add_argument("--cells-from-source", action="store_true",
                         help="composed windows take their real patches' cells (fast, for 1M; 98.8%% the same: bench_cells.py)")
     parser.add_argument("--first-stage", default="auto", choices=("auto", "cells", "parts"),
@@ -327,7 +335,8 @@ def main() -> None:
             floor = (fs_bytes + sk_bytes + cand_bytes) / bw / 1e6
             print(f"stages p50: first stage {med['first']:.1f} ms ({fs_bytes / 1e6:.0f} MB), sketches of {first} windows "
                   f"{med['sketch']:.1f} ms ({sk_bytes / 1e6:.0f} MB), gathering {middle} windows' codes {med['gather']:.1f} ms, "
-                  f"kernel {med['kernel']:.1f} ms ({cand_bytes / 1e6:.0f} MB); floor {floor:.1f} ms: search p50 is "
+                  f"kernel {med['kernel']:.1f} ms ({cand_bytes / 1e6:.0f} MB), the best {searcher.refine_windows} "
+                  f"again {med['refine']:.1f} ms; floor {floor:.1f} ms: search p50 is "
                   f"{statistics.median(times) / floor:.1f}x the floor")
             if args.where_lost:
                 print(where_lost(searcher, [queries[i] for i in pick], truth, first, middle))
@@ -343,6 +352,13 @@ def main() -> None:
                         for f in sorted({c for c in firsts if c <= n})
                         for m in sorted({middle // 2, middle, 2 * middle} | ({f} if cells else set()))]
                 print("recall@10 by candidates: " + "; ".join(rows))
+        if args.refine:  # the recall search() gets, with other numbers of windows rescored in float32
+            sel, rows = [queries[i] for i in pick], []
+            for r in (int(v) for v in args.refine.split(",")):
+                searcher.refine_windows = r
+                rows.append(f"{r}: {recall(truth, [top_clips(index, *searcher.window_scores(q)) for q in sel]):.3f}")
+            searcher.refine_windows = REFINE_WINDOWS
+            print("recall@10 by windows rescored in float32: " + "; ".join(rows))
         if size <= 100_000:
             ex_t, ex_r = [], []
             for i in pick[:100 if size <= 10_000 else 20]:
@@ -350,7 +366,7 @@ def main() -> None:
                 w, s = searcher.window_scores(queries[i], exact=True)
                 ex_t.append(1e3 * (time.perf_counter() - t))
                 ex_r.append(top_clips(index, w, s))
-            print(f"exact int8 MaxSim on every window: p50 {statistics.median(ex_t):.1f} ms; recall@10 vs float exact "
+            print(f"exact MaxSim on every window (int8, the best {REFINE_WINDOWS} rescored in float32): p50 {statistics.median(ex_t):.1f} ms; recall@10 vs float exact "
                   f"{recall(truth[:len(ex_r)], ex_r):.3f}")
         if size <= 10_000:  # plain numpy on float32 patches held in memory, for comparison
             patches, offsets = index.window_patches(np.arange(n))

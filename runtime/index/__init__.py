@@ -13,6 +13,7 @@ from .codec import CODECS, bytes_per_patch, decode, encode
 from .descriptions import description_texts, description_vector
 from .entries import ClipEntry, UpdateReport
 from .first_stage import FirstStage, part_means, summarise, summarise_means
+from .gather import packed_rows
 from .ingest import describe_summary, describer_version
 from .lock import IndexLock
 from .sketch import SKETCH_DIMS, encode_sketches, fit_sketch_basis, sketch_basis_array

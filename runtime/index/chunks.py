@@ -109,11 +109,29 @@ def prefetch_rows(array: np.ndarray, rows: np.ndarray) -> None:
     disk wait each: 2,000 windows' codes of the 1M library took 7-8 s; with it the reads go to the disk
     together and the same gather takes 0.2-0.6 s (bench/bench_cells.py --cold). Pages already in memory cost
     one system call per run. A no-op for arrays in memory and where madvise is missing (Windows)."""
-    view = _mapping(array)
-    if view is None or not len(rows):
+    rows = np.asarray(rows, np.int64)
+    firsts, counts = _runs(rows)
+    prefetch_runs([array], np.zeros(len(firsts), np.int64), firsts, counts)
+
+
+def prefetch_runs(arrays: list[np.ndarray], which: np.ndarray, firsts: np.ndarray, counts: np.ndarray) -> None:
+    """prefetch_rows for many runs of rows of many arrays at once (rows firsts[i] .. firsts[i] +
+    counts[i] - 1 of arrays[which[i]], every array with the same row size): their byte ranges in
+    one pass, then one system call a run. A gather's windows are its runs: a 1M library's 4,000
+    exact candidates lie in ~2,500 chunks, and finding each chunk's runs among its rows cost more
+    than the calls (docs/BENCHMARKS.md)."""
+    if not len(which):
         return
-    for start, length in page_ranges(rows, array.strides[0], getattr(array, "offset", 0)):
-        view.madvise(_mmap.MADV_WILLNEED, start, length)
+    used = np.unique(which)
+    views = {int(c): _mapping(arrays[c]) for c in used}
+    header = np.zeros(int(used[-1]) + 1, np.int64)
+    header[used] = [getattr(arrays[c], "offset", 0) for c in used]
+    starts, lengths = _run_pages(np.asarray(firsts, np.int64), np.asarray(counts, np.int64),
+                                 arrays[int(used[0])].strides[0], header[which])
+    for c, start, length in zip(which.tolist(), starts.tolist(), lengths.tolist()):
+        view = views[c]
+        if view is not None and length > 0:
+            view.madvise(_mmap.MADV_WILLNEED, start, length)
 
 
 MADV_POPULATE_READ = getattr(_mmap, "MADV_POPULATE_READ", 22)  # Linux 5.14+ (Python 3.11 has no name for it)
@@ -149,14 +167,24 @@ def page_ranges(rows: np.ndarray, stride: int, offset: int = 0) -> list[tuple[in
     """(start, length) in bytes of each run of consecutive `rows` of a file's array whose first row is
     at `offset` and whose rows are `stride` bytes apart, each start rounded down to a page (madvise
     wants page-aligned starts)."""
-    rows = np.asarray(rows, np.int64)
+    starts, lengths = _run_pages(*_runs(np.asarray(rows, np.int64)), stride, offset)
+    return list(zip(starts.tolist(), lengths.tolist()))
+
+
+def _runs(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(first row, rows) of each run of consecutive `rows`."""
     if not len(rows):
-        return []
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
     breaks = np.flatnonzero(np.diff(rows) != 1) + 1
     firsts, lasts = rows[np.concatenate([[0], breaks])], rows[np.concatenate([breaks - 1, [len(rows) - 1]])]
+    return firsts, lasts - firsts + 1
+
+
+def _run_pages(firsts: np.ndarray, counts: np.ndarray, stride: int, offset) -> tuple[np.ndarray, np.ndarray]:
+    """Byte ranges (starts rounded down to a page, lengths) of runs of rows (see page_ranges;
+    `offset` one for all or one a run)."""
     starts = (offset + firsts * stride) // _mmap.PAGESIZE * _mmap.PAGESIZE
-    ends = offset + (lasts + 1) * stride
-    return list(zip(starts.tolist(), (ends - starts).tolist()))
+    return starts, offset + (firsts + counts) * stride - starts
 
 
 _verified: dict[tuple, int] = {}  # (path, size, mtime_ns, inode) -> crc32: each file hashed once per process

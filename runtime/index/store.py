@@ -109,10 +109,10 @@ from . import scratch
 from . import first_stage
 from . import sketch as sketches
 from .cells import CellStage
-from .chunks import (cells_files, chunk_checksums, file_crc32, load_npy, populate, prefetch_rows, save_cells,
+from .chunks import (cells_files, chunk_checksums, file_crc32, load_npy, populate, prefetch_runs, save_cells,
                      save_chunk_arrays, sync_folder, write_json)
 from .entries import ClipEntry, UpdateReport, entry_json
-from .gather import SPLIT_GATHER_ROWS, on_both_cores
+from .gather import SPLIT_GATHER_ROWS, on_both_cores, packed_rows
 from .ingest import describer_version, read_all, read_description
 from .lock import IndexLock
 from .upgrade import meta_digest, upgrade_from_v1, upgrade_from_v2, upgrade_from_v3, upgrade_from_v4, upgrade_to_v6
@@ -348,7 +348,7 @@ class LibraryIndex:
                               self._window_row + base[self._window_part])
         self._in_memory = None
         # codes larger than half this machine's memory cannot all stay in the page cache: a query's
-        # candidates are then asked for all at once before they are copied (chunks.prefetch_rows)
+        # candidates are then asked for all at once before they are copied (chunks.prefetch_runs)
         self._prefetch_codes = not in_memory and sum(a["codes"].nbytes for a, _ in parts) > physical_memory() // 2
         if not in_memory and not self._prefetch_codes:  # they fit: each page mapped now, not at its first touch
             for arrays, _ in parts:
@@ -515,24 +515,26 @@ class LibraryIndex:
 
     def _by_chunk(self, window_ids: Iterable[int]):
         """Where the patches of `window_ids` live: their offsets (windows back to back) and, per
-        chunk touched, (chunk, positions in the result, rows in the chunk). One pass over the rows
-        whatever the number of chunks (a large library has hundreds)."""
+        chunk touched, (chunk, positions in the result, rows in the chunk). The chunks' runs are
+        found among the windows, not their rows (a 1M library's sketch stage asks for 25,000
+        windows, 2.4M rows, in 3,900 chunks: 60-97 ms when every row was grouped, docs/BENCHMARKS.md)."""
         ids = _window_ids(window_ids)
         lens = self.doclens[ids]
         offsets = np.concatenate([[0], np.cumsum(lens)])
         total = int(offsets[-1])
         rows = np.repeat(self._window_row[ids] - offsets[:-1], lens) + np.arange(total)  # row in its chunk
-        chunk_of_row = np.repeat(self._window_part[ids], lens)
-        if total and (np.diff(chunk_of_row) < 0).any():  # ids not in index order: group them by chunk
-            order = np.argsort(chunk_of_row, kind="stable")
-        else:
-            order = None
-        grouped = chunk_of_row if order is None else chunk_of_row[order]
-        starts = np.concatenate([[0], np.flatnonzero(np.diff(grouped)) + 1, [total]]) if total else np.zeros(1, np.int64)
+        if not total:
+            return offsets, []
+        part = self._window_part[ids]
+        order = np.argsort(part, kind="stable") if (np.diff(part) < 0).any() else None  # ids not in index order
+        if order is not None:  # windows grouped by chunk; `where` then lists positions in the result
+            part = part[order]
+            positions, starts = packed_rows(offsets, order)
+        runs = np.concatenate([[0], np.flatnonzero(np.diff(part)) + 1, [len(ids)]])  # windows of one chunk
         segments = []
-        for a, b in zip(starts[:-1], starts[1:]):
-            where = slice(int(a), int(b)) if order is None else order[a:b]
-            segments.append((int(grouped[a]), where, rows[where]))
+        for a, b in zip(runs[:-1].tolist(), runs[1:].tolist()):
+            where = slice(int(offsets[a]), int(offsets[b])) if order is None else positions[starts[a]: starts[b]]
+            segments.append((int(part[a]), where, rows[where]))
         return offsets, segments
 
     def window_patches(self, window_ids: Iterable[int]) -> tuple[np.ndarray, np.ndarray]:
@@ -555,14 +557,15 @@ class LibraryIndex:
             yield first, arrays, offsets, live
             first += int(live.sum())
 
-    def window_codes(self, window_ids: Iterable[int], reuse: str = "",
-                     two_threads: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def window_codes(self, window_ids: Iterable[int], reuse: str = "", two_threads: bool = False,
+                     hold: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The stored codes and per-patch scales of the given windows, back to back, and their
         offsets (for runtime.search.code_scores; int8 / int4 indexes only). With `reuse` (a name),
         the arrays are this thread's reusable buffers of that name (runtime.index.scratch), valid
         until the next such call: a query's gathers without fresh memory. `two_threads`: a large
-        gather copies half its rows on a second thread (runtime.index.gather)."""
-        if self._hold_later:
+        gather copies half its rows on a second thread (runtime.index.gather). `hold`: False for a
+        few windows of exact search, which reads the chunks in place and starts no copy."""
+        if self._hold_later and hold:
             self._start_holding()
         if self._in_memory is not None:  # one gather from one array
             return self._gather(*self._in_memory, window_ids, reuse, two_threads)
@@ -575,11 +578,13 @@ class LibraryIndex:
         back to back, and their offsets (`prefetch`: every read under way before the first copy
         waits for one; it costs a system call per window where the pages are in memory already;
         `two_threads`: see window_codes)."""
-        offsets, segments = self._by_chunk(window_ids)
+        ids = _window_ids(window_ids)
+        offsets, segments = self._by_chunk(ids)
         first = per_chunk[segments[0][0]] if segments else per_chunk[0]
         codes, scales = _outputs(first, int(offsets[-1]), reuse)
-        for chunk, _, rows in segments if prefetch else ():
-            prefetch_rows(per_chunk[chunk]["codes"], rows)
+        if prefetch:  # each window's rows are one run
+            prefetch_runs([a["codes"] for a in per_chunk], self._window_part[ids], self._window_row[ids],
+                          self.doclens[ids])
 
         def copy(part: list) -> None:
             for chunk, where, rows in part:

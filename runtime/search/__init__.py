@@ -11,6 +11,6 @@ from .fusion import EXTRA_CANDIDATES
 from .fusion import WEIGHT as FUSION_WEIGHT
 from .fusion import DescriptionScorer, description_scores, fuse, neutral, standardised
 from .maxsim import maxsim_packed, maxsim_padded, segment_max, token_patch_argmax
-from .searcher import (EXACT_UP_TO, Hit, Searcher, candidate_counts, default_candidates, encode_beside,
+from .searcher import (EXACT_UP_TO, REFINE_WINDOWS, Hit, Searcher, candidate_counts, default_candidates, encode_beside,
                        rank_captions, sentence_beside)
 from .similar import MotionQuery, SimilarSearcher, query_description, similar_candidates

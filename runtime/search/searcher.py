@@ -10,7 +10,10 @@ before and keeping fewer windows:
 2. the sketches of the windows it keeps (each patch on the index's top 16 directions,
    runtime.index.sketch, 18 bytes per patch) rank them by an approximate MaxSim, in two threads
    when there are many;
-3. the best few hundred to few thousand are scored exactly on their int8 codes (runtime.search.code_scores).
+3. the best few hundred to few thousand are scored exactly on their int8 codes (runtime.search.code_scores);
+4. the best REFINE_WINDOWS of those are scored again with each query token rounded to int8 twice
+   (the rounding and its remainder): float32 MaxSim to ~1e-5, where one rounding of the query
+   reorders near-ties (the same in a small library, where every window is scored exactly).
 How many windows each stage keeps is a table measured against exact float32 MaxSim on 309 varied
 queries (CELLS_TABLE, CANDIDATE_TABLE; bench/bench_search.py --sweep). The older first stage on
 pooled vectors (the query's mean token against each window's mean patch) is kept as an option for
@@ -30,7 +33,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ..index import LibraryIndex, other_model_error
+from ..index import LibraryIndex, other_model_error, packed_rows
 from ..model import Bundle, Query
 from ..motion import Motion
 from .code_scores import CODECS as INTEGER_CODECS
@@ -45,6 +48,8 @@ DENSE_CACHE_PATCHES = 400_000  # decoded patches kept in memory for exact search
 STREAM_WINDOWS = 8192  # larger libraries are scored exactly block by block
 SPLIT_SKETCHES = 4000  # windows: more, and the sketch stage's blocks run in two threads (numpy releases
 # the GIL while it copies, multiplies and reduces; 4,994 windows at 100k: 17.3 -> 14.4 ms, bench/bench_stages.py)
+REFINE_WINDOWS = 64  # windows best by the integer kernel scored again to float32 precision (measured:
+# bench/bench_search.py --refine, docs/BENCHMARKS.md)
 SKETCH_BLOCK = 1024  # windows whose sketches are scored at once: a block's products (~2.5 MB for a
 # 6-token query) stay in the CPU's cache between the passes over them (4,994 windows at 100k, two
 # threads: 22.1 ms in blocks of 8,192, 14.4 ms in blocks of 1,024: bench/bench_stages.py)
@@ -152,6 +157,7 @@ class Searcher:
         self._first: FirstStageScorer | None = None
         self._descriptions: DescriptionScorer | None = None
         self.sketch_block, self.split_sketches = SKETCH_BLOCK, SPLIT_SKETCHES  # (benchmarks compare others)
+        self.refine_windows = REFINE_WINDOWS
         self.min_postings = cells_postings(index.num_windows)  # the cells stage's (CELLS_TABLE)
         self._cells = index.cell_stage(getattr(bundle, "codebook_id", None), getattr(bundle, "codebook", None),
                                        getattr(bundle, "codebook_cosines", None)) \
@@ -168,12 +174,28 @@ class Searcher:
             log.warning("integer kernels unavailable (%s); decoding to float", e)
 
     def score_windows(self, query: Query, window_ids: np.ndarray) -> np.ndarray:
-        """Exact MaxSim of `query` against the given windows."""
+        """Exact MaxSim of `query` against the given windows (the integer kernel's scores, the best
+        `refine_windows` of them scored again to float32 precision: `_refined`)."""
         if self._scorer is not None:
             codes, scales, offsets = self.index.window_codes(window_ids, reuse="exact", two_threads=True)
-            return self._scorer.maxsim(query.tokens, codes, scales, offsets)
+            scores = self._scorer.maxsim(query.tokens, codes, scales, offsets)
+            return self._refined(query, scores, lambda top: _subset(codes, scales, offsets, top))
         patches, offsets = self.index.window_patches(window_ids)
         return maxsim_packed(query.tokens, patches, offsets)
+
+    def _refined(self, query: Query, scores: np.ndarray, codes_of) -> np.ndarray:
+        """`scores` of the integer kernel with the best `refine_windows` replaced by their MaxSim with
+        the query's tokens rounded twice (CodeScorer's `fine`: float32 MaxSim on the decoded codes, what
+        recall is measured against, to ~1e-5), `codes_of(positions)` giving those windows' (codes,
+        scales, offsets). One rounding of the query is an error of up to ~1/254 of a token's largest
+        component per dimension, which reorders windows whose scores lie within ~0.001 of each other
+        (bench_search.py --where-lost: 9 of 1M's 25 missed clips before this)."""
+        r = min(self.refine_windows, len(scores))
+        if r == 0:
+            return scores
+        top = np.argpartition(-scores, r - 1)[:r]
+        scores[top] = self._scorer.maxsim(query.tokens, *codes_of(top), fine=True)
+        return scores
 
     def _all_patches(self) -> tuple[np.ndarray, np.ndarray]:
         if self._dense is None:  # decoded once; small libraries only (see EXACT_UP_TO)
@@ -241,7 +263,7 @@ class Searcher:
             sims = self._scorer.patch_scores(query.tokens, arrays["codes"], arrays["scales"])
             chunk = segment_max(sims.T, offsets).mean(axis=0)
             scores[first: first + int(live.sum())] = chunk[live]
-        return scores
+        return self._refined(query, scores, lambda top: self.index.window_codes(top, hold=False))
 
     def candidate_windows(self, query: Query, count: int) -> np.ndarray:
         """The first stage: the `count` windows with the best first-stage scores."""
@@ -371,14 +393,15 @@ class Searcher:
 # the library for the first stage.
 CANDIDATE_TABLE = ((4_000, 2_000, 300), (10_900, 4_000, 300), (109_000, 30_000, 4_000))
 # the same with the cells first stage (runtime.index.cells, 16,384 cells), and a fourth column: the postings
-# a query token walks at least (CellStage.scores' min_postings). recall@10 0.993 at 10.9k windows, 0.990 at
-# 109k (where walking 32,768 postings instead of 16,384 lets 3,500 first-stage candidates keep what 5,000
-# kept, for a third less of the sketch stage; 2,000 exact candidates, 60% more than 1,250: 0.991); at 1.09M
-# windows 0.958 (50,000 / 2,000 gave 0.943 in more time), 0.987 counting the clips that tie with the 10th
-# best within 0.001: the composed 1M library repeats each real body region in ~300 clips, and the
-# misses are near-ties lost at every stage (bench_search.py --where-lost; docs/BENCHMARKS.md)
-CELLS_TABLE = ((4_000, 600, 300, 16_384), (10_900, 600, 300, 16_384), (109_000, 3_500, 1_250, 32_768),
-               (1_090_000, 25_000, 4_000, 16_384))
+# a query token walks at least (CellStage.scores' min_postings). With the best 64 windows scored again to
+# float32 precision (REFINE_WINDOWS): recall@10 0.995 at 10.9k windows (600 / 300 the same), 0.997 at 109k
+# (3,500 / 1,250: 0.998; 3,000 / 600: 0.994; walking 32,768 postings instead of 16,384 lets 3,500 first-stage
+# candidates keep what 5,000 kept); at 1.09M windows 0.990 (25,000 / 4,000: 0.972 in ~10% less time; 40,000
+# / 4,500: 0.995): the composed 1M library repeats each real body region in ~300 clips, and its misses are
+# near-ties lost at the first stage and the sketches (bench_search.py --candidates, --where-lost;
+# docs/BENCHMARKS.md)
+CELLS_TABLE = ((4_000, 600, 200, 16_384), (10_900, 600, 200, 16_384), (109_000, 3_500, 600, 32_768),
+               (1_090_000, 35_000, 5_000, 16_384))
 
 
 def candidate_counts(num_windows: int, k: int, cells: bool = False) -> tuple[int, int]:
@@ -406,6 +429,12 @@ def _from_table(table, column: int, num_windows: int) -> float:
     return float(np.exp(np.interp(np.log(max(num_windows, 1)), sizes, values)))
 
 
+def _subset(codes: np.ndarray, scales: np.ndarray, offsets: np.ndarray, docs: np.ndarray) -> tuple:
+    """The codes, scales and offsets of documents `docs` of packed (codes, scales, offsets)."""
+    rows, sub = packed_rows(offsets, docs)
+    return codes[rows], scales[rows], sub
+
+
 def _rounded(x: float | None) -> float | None:
     return None if x is None else round(float(x), 6)
 
@@ -425,5 +454,5 @@ def rank_captions(bundle: Bundle, motion: Motion, captions: list[str]) -> list[t
     return [(captions[i], scores[i]) for i in order]
 
 
-__all__ = ["CANDIDATE_TABLE", "EXACT_UP_TO", "Hit", "Searcher", "candidate_counts", "default_candidates",
+__all__ = ["CANDIDATE_TABLE", "EXACT_UP_TO", "REFINE_WINDOWS", "Hit", "Searcher", "candidate_counts", "default_candidates",
            "rank_captions"]

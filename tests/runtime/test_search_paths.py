@@ -41,6 +41,31 @@ def test_the_first_stage_kernel_scores_what_the_summaries_say(built):
         assert len(set(np.argsort(-got)[:top]) & set(np.argsort(-want)[:top])) >= top - 1
 
 
+def test_the_best_windows_of_the_integer_kernel_are_scored_again_in_float32(built):
+    """The kernel rounds the query's tokens to int8; the best `refine_windows` of its scores are
+    replaced by float32 MaxSim on the decoded codes (what recall is measured against; the tokens
+    rounded twice), the rest are left as the kernel gave them, on the gathered path and on the exact
+    path that scores chunks in place (and starts no copy of the codes into memory)."""
+    bundle, path = built
+    index = LibraryIndex.open(path, bundle)
+    searcher = Searcher(index, bundle)
+    q = bundle.encode_query("a person raises the left hand")
+    ids = np.arange(index.num_windows)
+    patches, offsets = index.window_patches(ids)
+    want = maxsim_packed(q.tokens, patches, offsets)
+    searcher.refine_windows = 0
+    kernel = searcher.score_windows(q, ids).copy()
+    assert np.abs(kernel - want).max() > 1e-5  # the rounded query: not float32 MaxSim
+    np.testing.assert_allclose(kernel, want, atol=5e-3)
+    searcher.refine_windows = 5
+    top, rest = np.argsort(-kernel)[:5], np.argsort(-kernel)[5:]
+    for got in (searcher.score_windows(q, ids), searcher.window_scores(q, exact=True)[1]):
+        np.testing.assert_allclose(got[top], want[top], atol=2e-5)
+        np.testing.assert_allclose(got[rest], kernel[rest], atol=1e-6)
+    searcher.refine_windows = index.num_windows  # every window: float32 MaxSim throughout
+    np.testing.assert_allclose(searcher.window_scores(q, exact=True)[1], want, atol=2e-5)
+
+
 def _as_v4(path):
     """Turn a current index back into format v4 (int8 codes as signed bytes) as v4 wrote it."""
     meta = read_meta(path)

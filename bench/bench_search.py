@@ -38,7 +38,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.synthetic_library import WindowPool, compose_index, nearest_neighbour_cosines  # noqa: E402
 from runtime.index import PROBES, LibraryIndex, decode, packed_rows  # noqa: E402
 from runtime.model import Bundle  # noqa: E402
-from runtime.search import EXACT_UP_TO, REFINE_WINDOWS, Searcher, candidate_counts, maxsim_packed, segment_max  # noqa: E402
+from runtime.search import (EXACT_UP_TO, REFINE_WINDOWS, Searcher, candidate_counts, maxsim_packed,  # noqa: E402
+                            segment_max)
 
 QUERY_FILES = {"hand-written": "handwritten.txt", "templated": "templated.txt"}
 
@@ -162,8 +163,12 @@ def stage_times(searcher: Searcher, query, first: int, middle: int, pause_ms: fl
     t3 = time.perf_counter()
     scores = searcher._scorer.maxsim(query.tokens, codes, scales, offsets)
     t4 = time.perf_counter()
-    searcher._refined(query, scores, lambda top: (lambda rows, sub: (codes[rows], scales[rows], sub))(
-        *packed_rows(offsets, top)))  # as score_windows does
+
+    def subset(top):  # the chosen windows' rows of the gathered codes, as score_windows takes them
+        rows, sub = packed_rows(offsets, top)
+        return codes[rows], scales[rows], sub
+
+    searcher._refined(query, scores, subset)
     t5 = time.perf_counter()
     return {"first": 1e3 * (t1 - t0), "sketch": 1e3 * (t2 - t1), "gather": 1e3 * (t3 - t2), "kernel": 1e3 * (t4 - t3),
             "refine": 1e3 * (t5 - t4)}
@@ -366,7 +371,8 @@ def main() -> None:
                 w, s = searcher.window_scores(queries[i], exact=True)
                 ex_t.append(1e3 * (time.perf_counter() - t))
                 ex_r.append(top_clips(index, w, s))
-            print(f"exact MaxSim on every window (int8, the best {REFINE_WINDOWS} rescored in float32): p50 {statistics.median(ex_t):.1f} ms; recall@10 vs float exact "
+            print(f"exact MaxSim on every window (int8, the best {REFINE_WINDOWS} rescored in float32): "
+                  f"p50 {statistics.median(ex_t):.1f} ms; recall@10 vs float exact "
                   f"{recall(truth[:len(ex_r)], ex_r):.3f}")
         if size <= 10_000:  # plain numpy on float32 patches held in memory, for comparison
             patches, offsets = index.window_patches(np.arange(n))

@@ -118,8 +118,8 @@ def prefetch_runs(arrays: list[np.ndarray], which: np.ndarray, firsts: np.ndarra
     """prefetch_rows for many runs of rows of many arrays at once (rows firsts[i] .. firsts[i] +
     counts[i] - 1 of arrays[which[i]], every array with the same row size): their byte ranges in
     one pass, then one system call a run. A gather's windows are its runs: a 1M library's 4,000
-    exact candidates lie in ~2,500 chunks, and finding each chunk's runs among its rows cost more
-    than the calls (docs/BENCHMARKS.md)."""
+    exact candidates lie in ~2,500 chunks, and finding each chunk's runs among its rows (a numpy pass
+    per chunk) cost more than the calls."""
     if not len(which):
         return
     used = np.unique(which)

@@ -396,10 +396,9 @@ CANDIDATE_TABLE = ((4_000, 2_000, 300), (10_900, 4_000, 300), (109_000, 30_000, 
 # a query token walks at least (CellStage.scores' min_postings). With the best 64 windows scored again to
 # float32 precision (REFINE_WINDOWS): recall@10 0.995 at 10.9k windows (600 / 300 the same), 0.997 at 109k
 # (3,500 / 1,250: 0.998; 3,000 / 600: 0.994; walking 32,768 postings instead of 16,384 lets 3,500 first-stage
-# candidates keep what 5,000 kept); at 1.09M windows 0.990 (25,000 / 4,000: 0.972 in ~10% less time; 40,000
-# / 4,500: 0.995): the composed 1M library repeats each real body region in ~300 clips, and its misses are
-# near-ties lost at the first stage and the sketches (bench_search.py --candidates, --where-lost;
-# docs/BENCHMARKS.md)
+# candidates keep what 5,000 kept); at 1.09M windows 0.990 (25,000 / 4,000: 0.972; 40,000 / 4,500: 0.995):
+# the composed 1M library repeats each real body region in ~300 clips, and its misses are near-ties lost
+# at the first stage and the sketches (bench_search.py --candidates, --where-lost; docs/BENCHMARKS.md)
 CELLS_TABLE = ((4_000, 600, 200, 16_384), (10_900, 600, 200, 16_384), (109_000, 3_500, 600, 32_768),
                (1_090_000, 35_000, 5_000, 16_384))
 

@@ -36,7 +36,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.synthetic_library import WindowPool, compose_index, nearest_neighbour_cosines  # noqa: E402
-from runtime.index import PROBES, LibraryIndex, decode, packed_rows  # noqa: E402
+from runtime.index import PROBES, LibraryIndex, decode  # noqa: E402
 from runtime.model import Bundle  # noqa: E402
 from runtime.search import (EXACT_UP_TO, REFINE_WINDOWS, Searcher, candidate_counts, maxsim_packed,  # noqa: E402
                             segment_max)
@@ -163,12 +163,7 @@ def stage_times(searcher: Searcher, query, first: int, middle: int, pause_ms: fl
     t3 = time.perf_counter()
     scores = searcher._scorer.maxsim(query.tokens, codes, scales, offsets)
     t4 = time.perf_counter()
-
-    def subset(top):  # the chosen windows' rows of the gathered codes, as score_windows takes them
-        rows, sub = packed_rows(offsets, top)
-        return codes[rows], scales[rows], sub
-
-    searcher._refined(query, scores, subset)
+    searcher.refine_gathered(query, scores, codes, scales, offsets)  # as score_windows does
     t5 = time.perf_counter()
     return {"first": 1e3 * (t1 - t0), "sketch": 1e3 * (t2 - t1), "gather": 1e3 * (t3 - t2), "kernel": 1e3 * (t4 - t3),
             "refine": 1e3 * (t5 - t4)}

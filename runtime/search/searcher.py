@@ -179,9 +179,14 @@ class Searcher:
         if self._scorer is not None:
             codes, scales, offsets = self.index.window_codes(window_ids, reuse="exact", two_threads=True)
             scores = self._scorer.maxsim(query.tokens, codes, scales, offsets)
-            return self._refined(query, scores, lambda top: _subset(codes, scales, offsets, top))
+            return self.refine_gathered(query, scores, codes, scales, offsets)
         patches, offsets = self.index.window_patches(window_ids)
         return maxsim_packed(query.tokens, patches, offsets)
+
+    def refine_gathered(self, query: Query, scores: np.ndarray, codes: np.ndarray, scales: np.ndarray,
+                        offsets: np.ndarray) -> np.ndarray:
+        """`_refined` for windows whose codes are gathered back to back (as score_windows has them)."""
+        return self._refined(query, scores, lambda top: _subset(codes, scales, offsets, top))
 
     def _refined(self, query: Query, scores: np.ndarray, codes_of) -> np.ndarray:
         """`scores` of the integer kernel with the best `refine_windows` replaced by their MaxSim with

@@ -24,6 +24,9 @@ An index is a directory (ColBERT's layout, minus pickle):
         sentences.npy    (clips, S) float16 each clip's description vector for fused search
                          (runtime/index/descriptions.py); after descriptions are redone,
                          sentences-<id>.npy (metadata's `sentences_files` names it)
+    sketches-<id>.npy    an index whose sketches stay memory-mapped (a library of more than ~150k clips):
+                         every chunk's sketches in one file, so that a query gathers them at once
+                         (runtime/index/sketch_pack.py); metadata.json's `sketch_pack` names it
     report.json          the last update: what was added, changed, removed, what failed, and the
                          files in the library folders it did not read
     converted/           FBX / glTF / .blend clips as Blender evaluated them, one .npz per file
@@ -49,7 +52,8 @@ Commit protocol (what a kill -9 at any moment leaves: the index of the last comm
    Files gone from the library are dropped in a commit of their own (they are gone).
 4. Chunk files are never modified in place. Descriptions redone are a new clips-<id>.json,
    committed like a chunk; compaction writes all its new chunks first and commits them in one
-   metadata write; only then are replaced files and folders deleted.
+   metadata write; a new sketch pack is written whole before the commit that lists it; only then
+   are replaced files and folders deleted.
 5. A reader verifies metadata.json's digest and every listed file's CRC-32 (each file once per
    process while it is unchanged); a mismatch is a damaged index, named with the file, and
    `python -m runtime index --rebuild` encodes the library again. A reader that raced a writer's
@@ -108,6 +112,7 @@ from . import codec as codecs
 from . import scratch
 from . import first_stage
 from . import sketch as sketches
+from . import sketch_pack
 from .cells import CellStage
 from .chunks import (cells_files, chunk_checksums, file_crc32, load_npy, populate, prefetch_runs, save_cells,
                      save_chunk_arrays, sync_folder, write_json)
@@ -132,7 +137,7 @@ CODES_MEMORY_SHARE = 8  # ... and up to this share of the machine's memory (1/8)
 # page cache's mapped pages (2,000 random windows at 100k: 5.7 against 20.9 ms on two threads,
 # bench/bench_stages.py; docs/BENCHMARKS.md). Sketches (a tenth of the bytes, read from many windows)
 # are read into memory up to CODES_IN_MEMORY only: a 1M-clip index's 1.9 GB of them stay mapped, which
-# keeps its process within 4 GB.
+# keeps its process within 4 GB, packed in one file by the writer (runtime.index.sketch_pack).
 OPEN_TRIES = 3  # a reader that raced a writer's clean-up reads the new metadata and tries again
 REBUILD_HINT = "run `python -m runtime index --rebuild FOLDER...` (or Update Index in Blender) to encode it again"
 
@@ -247,9 +252,14 @@ class LibraryIndex:
         with self._hold_lock:  # a copy of the codes under way for the state before is dropped (hold_mapped_codes)
             self._loaded, self._holder = object(), None
             self._hold_later = False
+        # the state before lets go of its mapped files first: each mapping holds a file descriptor, and
+        # a 1M-clip library maps ~15,600 files (4 a chunk): both states at once passed the usual 20,000
+        self._parts = self._layout = self._pooled = self._summaries = self._sketches = self._sketch_pack = None
+        self._first_stage = self._cell_chunks = self._cell_stage = self._in_memory = None
         self.clips: list[ClipEntry] = []
         self._origin: dict[str, tuple[str, int]] = {}  # clip id -> (chunk, row in its clips file)
         self._chunk_sizes: dict[str, int] = {}  # chunk -> entries in its clips file, dropped ones too
+        self._sketch_rows: dict[str, int] = {}  # chunk -> rows of its sketches, dropped windows' too
         windows, doclens, pooled, parts, summaries, layout = [], [], [], [], [], []
         part_chunks: list[str] = []  # the chunks of `parts`, in order
         sketched: list[dict[str, np.ndarray]] = []  # per chunk with live windows: its sketches
@@ -300,6 +310,7 @@ class LibraryIndex:
             offsets = np.concatenate([[0], np.cumsum(dl)])
             first_local = {}
             self._chunk_sizes[name] = len(entries)
+            self._sketch_rows[name] = len(sk["scales"])
             keep_rows = [k for k in range(len(entries)) if k not in dropped]
             sentence_rows.append(vectors[keep_rows].astype(np.float32) if vectors is not None else None)
             for k, entry in enumerate(entries):
@@ -346,6 +357,10 @@ class LibraryIndex:
         if sketched and sum(k["codes"].nbytes for k in sketched) <= codes_in_memory_limit(share=False):
             self._sketches = ({key: np.concatenate([k[key] for k in sketched]) for key in ("codes", "scales")},
                               self._window_row + base[self._window_part])
+        # mapped: the chunks' sketches in one file where the writer packed them (runtime.index.sketch_pack)
+        self._pack_broken = False  # the listed pack damaged or gone: read from the chunks, packed again by a writer
+        self._sketch_pack = self._open_sketch_pack(part_chunks) \
+            if sketched and not isinstance(self._sketches, tuple) and self.meta.get("sketch_pack") else None
         self._in_memory = None
         # codes larger than half this machine's memory cannot all stay in the page cache: a query's
         # candidates are then asked for all at once before they are copied (chunks.prefetch_runs)
@@ -366,6 +381,34 @@ class LibraryIndex:
         starts = np.concatenate([[0], np.cumsum(counts)[:-1]]) if len(self.clips) else np.zeros(0, np.int64)
         for entry, start, count in zip(self.clips, starts, counts):
             entry.window_start, entry.window_count = int(start), int(count)
+
+    def _open_sketch_pack(self, chunks: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """The sketch pack metadata lists (runtime.index.sketch_pack), checked against its CRC-32:
+        (its mapped records, each live window's first row in them (-1: not in it), which windows are
+        in it), `chunks` being the live chunks in window order. A pack damaged or gone is only a copy
+        of the chunks' own sketches (checked on their own): None then, with a warning naming it; the
+        next update writes it again."""
+        pack = self.meta["sketch_pack"]
+        f = self.path / pack["file"]
+        why = ""
+        try:
+            opened = sketch_pack.open_pack(self.path, pack) if file_crc32(f) == pack["crc"] else None
+            why = "" if opened is not None else "its checksum or size differs from the ones recorded when it was written"
+        except FileNotFoundError:
+            if read_meta(self.path).get("sketch_pack") != pack:
+                raise _Raced(str(f)) from None  # a writer packed them again since we read the metadata
+            opened, why = None, "missing"
+        except (OSError, ValueError, EOFError) as e:
+            opened, why = None, safe_text(e, 200)
+        if opened is None:
+            log.warning("%s: damaged index file (%s); search reads each chunk's sketches instead (slower) until "
+                        "the next update writes it again", f, why)
+            self._pack_broken = True
+            return None
+        records, firsts = opened
+        first = np.array([firsts.get(name, -1) for name in chunks], np.int64)[self._window_part]
+        inside = first >= 0
+        return records, np.where(inside, first + self._window_row, -1), inside
 
     def _hold_codes_in_memory(self, chunks: list[str]) -> None:
         """Read every chunk's codes (memory-mapped until now) into one array in memory, checking each
@@ -608,7 +651,32 @@ class LibraryIndex:
             return np.zeros((0, sketches.SKETCH_DIMS), np.uint8), np.zeros(0, np.float16), np.zeros(1, np.int64)
         if isinstance(self._sketches, tuple):
             return self._gather(*self._sketches, window_ids, reuse)
+        if self._sketch_pack is not None:
+            return self._packed_sketches(_window_ids(window_ids), reuse)
         return self._gather_mapped(self._sketches, window_ids, reuse)
+
+    def _packed_sketches(self, ids: np.ndarray, reuse: str = "") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """window_sketches from the sketch pack: one gather of records (the sketches and scales returned
+        are views of them); windows of chunks written after the pack from their chunks' files."""
+        records, first_row, inside = self._sketch_pack
+        lens = self.doclens[ids]
+        offsets = np.concatenate([[0], np.cumsum(lens)])
+        packed = inside[ids]
+        if packed.all():
+            rows = np.repeat(first_row[ids] - offsets[:-1], lens) + np.arange(int(offsets[-1]))
+            out = scratch.buffer(f"{reuse}_records", (len(rows),), records.dtype) if reuse else \
+                np.empty(len(rows), records.dtype)
+            np.take(records, rows, out=out, mode="clip")
+            return out["sketch"], out["scale"], offsets
+        codes, scales = _outputs(self._sketches[0], int(offsets[-1]), reuse)
+        for part in (packed, ~packed):
+            docs = np.flatnonzero(part)
+            if len(docs):
+                where, _ = packed_rows(offsets, docs)
+                got = self._packed_sketches(ids[docs]) if part is packed else \
+                    self._gather_mapped(self._sketches, ids[docs])
+                codes[where], scales[where] = got[0], got[1]
+        return codes, scales, offsets
 
     def _gather(self, whole: dict[str, np.ndarray], first_row: np.ndarray, window_ids, reuse: str = "",
                 two_threads: bool = False) -> tuple:
@@ -795,6 +863,8 @@ class LibraryIndex:
                 report.added -= 1
         if self._dropped_fraction() > 0.3:
             self.compact()
+        if not report.cancelled:
+            self._pack_sketches(progress)
         self._load_chunks()
         listed = {ident for ident, _ in report.failed}
         report.failed += [(c.id, c.error) for c in self.clips if c.status == "failed" and c.id not in listed]
@@ -923,6 +993,46 @@ class LibraryIndex:
         self._load_chunks()
         log.info("%s: cells of %d chunks added in %.1f s", self.path, len(todo), time.time() - t)
 
+    def pack_sketches(self) -> bool:
+        """Write the sketch pack now where it is wanted (`_pack_wanted`), under the writer lock; whether
+        it was (`update` does it by itself; this is for an index that is searched, not updated: a
+        benchmark's)."""
+        if not self._pack_wanted():
+            return False
+        with self._lock:
+            self.meta = read_meta(self.path)  # what the last writer committed
+            done = self._pack_sketches()
+            if done:
+                self._load_chunks()
+            return done
+
+    def _pack_wanted(self) -> bool:
+        """Whether the sketches stay mapped (more than codes_in_memory_limit(share=False) of them) and
+        their pack is missing, stale (runtime.index.sketch_pack.wanted) or damaged."""
+        for name in set(self.meta["chunks"]) - set(self._sketch_rows):  # chunks written since the last load
+            self._sketch_rows[name] = len(load_npy(self.path / name / "sketch_scales.npy", mmap=True))
+        rows = {name: self._sketch_rows[name] for name in self.meta["chunks"]}
+        return sum(rows.values()) * sketches.SKETCH_DIMS > codes_in_memory_limit(share=False) and \
+            (self._pack_broken or sketch_pack.wanted(self.meta, rows))
+
+    def _pack_sketches(self, progress: Callable[[int, int, str], None] | None = None) -> bool:
+        """Write the chunks' sketches into one file and commit it (runtime.index.sketch_pack) where
+        `_pack_wanted`, then delete the pack it replaces; whether it did. The caller holds the writer lock."""
+        if not self._pack_wanted():
+            return False
+        t = time.time()
+        old = self.meta.get("sketch_pack")
+        meta = json.loads(json.dumps(self.meta))
+        meta["sketch_pack"] = sketch_pack.write_pack(self.path, list(self.meta["chunks"]), progress)
+        self._commit_meta(meta)
+        if old:
+            try:
+                (self.path / old["file"]).unlink(missing_ok=True)
+            except OSError:  # mapped by a reader where that forbids it (Windows): the next writer's
+                pass
+        log.info("%s: sketches of %d chunks packed in %.1f s", self.path, len(meta["chunks"]), time.time() - t)
+        return True
+
     def _sketch_basis(self, patches: list[np.ndarray]) -> list | None:
         """The index's sketch basis (runtime.index.sketch): the committed one, or fitted on the
         patches of the first chunk that has any (committed with that chunk)."""
@@ -1022,13 +1132,20 @@ class LibraryIndex:
 
     def _collect_garbage(self) -> None:
         """Remove what an interrupted writer left: temporary and unlisted chunk folders, unlisted
-        clips files, temporary metadata files (the caller holds the writer lock)."""
+        clips files, temporary metadata files, sketch packs not listed (the caller holds the writer lock)."""
         listed = set(self.meta["chunks"])
         for d in self.path.iterdir():
             if d.is_dir() and (d.name.startswith(".tmp-") or (d.name.startswith("chunk-") and d.name not in listed)):
                 shutil.rmtree(d, ignore_errors=True)
             elif d.is_file() and d.name.startswith(".metadata.json."):
                 d.unlink(missing_ok=True)
+        listed_pack = (self.meta.get("sketch_pack") or {}).get("file")
+        for f in sketch_pack.pack_files(self.path):  # replaced, or left by a kill before its commit
+            if f.name != listed_pack:
+                try:
+                    f.unlink(missing_ok=True)
+                except OSError:  # still mapped by a reader (Windows): the next writer's
+                    pass
         for name in listed:
             keep = self._clips_file(name)
             for f in (self.path / name).glob("*.json"):

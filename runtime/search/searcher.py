@@ -36,6 +36,7 @@ import numpy as np
 from ..index import LibraryIndex, other_model_error, packed_rows
 from ..model import Bundle, Query
 from ..motion import Motion
+from .blas_threads import one_blas_thread
 from .code_scores import CODECS as INTEGER_CODECS
 from .code_scores import CodeScorer, FirstStageScorer, sketch_maxsim
 from .fusion import EXTRA_CANDIDATES, WEIGHT, DescriptionScorer, fuse
@@ -238,16 +239,20 @@ class Searcher:
         """The middle stage: of `windows`, the `count` best by MaxSim on their sketches (each patch
         on the index's top 16 directions, runtime.index.sketch)."""
         projected = query.tokens @ self.index.sketch_basis.T
+        sims = self._sketch_blocks(projected, windows)
+        count = min(count, len(sims))
+        return np.sort(windows[np.argpartition(-sims, count - 1)[:count]])
+
+    def _sketch_blocks(self, projected: np.ndarray, windows: np.ndarray) -> np.ndarray:
+        """_sketch_scores of `windows` in blocks of at most `sketch_block`, on two threads above
+        `split_sketches` windows."""
         block = self.sketch_block
         if len(windows) > self.split_sketches and (os.cpu_count() or 1) > 1:  # two threads, blocks of bounded size
             parts = np.array_split(windows, max(2, 2 * -(-len(windows) // (2 * block))))
-            sims = np.concatenate(list(_pool().map(lambda part: self._sketch_scores(projected, part), parts)))
-        else:
-            sims = np.concatenate([self._sketch_scores(projected, windows[s: s + block])
-                                   for s in range(0, len(windows), block)]) if len(windows) else \
-                np.zeros(0, np.float32)
-        count = min(count, len(sims))
-        return np.sort(windows[np.argpartition(-sims, count - 1)[:count]])
+            with one_blas_thread():  # each thread's products on its own core (runtime.search.blas_threads)
+                return np.concatenate(list(_pool().map(lambda part: self._sketch_scores(projected, part), parts)))
+        return np.concatenate([self._sketch_scores(projected, windows[s: s + block])
+                               for s in range(0, len(windows), block)]) if len(windows) else np.zeros(0, np.float32)
 
     def _sketch_scores(self, projected: np.ndarray, windows: np.ndarray) -> np.ndarray:
         codes, scales, offsets = self.index.window_sketches(windows, reuse="sketch")  # this thread's buffers

@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 from runtime.errors import BundleError, LibraryIndexError
-from runtime.index import LibraryIndex
+from runtime.index import LibraryIndex, read_meta
 from runtime.model import Bundle, default_bundle_path
 from tests.reliability_cases import mutate_file
 
@@ -192,9 +192,12 @@ def _change(lib: Path, bandai2: Path, round_: int) -> None:
     shutil.copy(extra[(round_ + 3) % len(extra)], lib / extra[(round_ + 3) % len(extra)].name)
 
 
-def test_kill_9_at_many_moments_loses_no_clip(good_lib, bandai2, tmp_path):
+def test_kill_9_at_many_moments_loses_no_clip(good_lib, bandai2, tmp_path, monkeypatch):
     """An update killed at any moment leaves the index of its last commit: every clip of a file that
-    is in the library both before and after is searchable (old or new version), no clip twice."""
+    is in the library both before and after is searchable (old or new version), no clip twice. The
+    updates keep their sketches mapped, as a 1M-clip library's, so each also writes the sketch pack
+    (runtime.index.sketch_pack), which the index opened after a kill checks and reads."""
+    monkeypatch.setenv("MOTION_SEARCH_CODES_IN_MEMORY_MB", "0")  # (the updates' processes inherit it)
     index = tmp_path / "idx"
     lib = good_lib
     p = _start(index, lib)
@@ -221,10 +224,16 @@ def test_kill_9_at_many_moments_loses_no_clip(good_lib, bandai2, tmp_path):
         assert before & now <= set(ids), f"round {round_}: lost {sorted((before & now) - set(ids))}"
         assert set(ids) <= before | now
         assert idx.num_windows == sum(c.window_count for c in idx.clips)
+        if idx._sketch_pack is not None:  # what the pack holds of a chunk is that chunk's sketches
+            whole = np.arange(idx.num_windows)
+            packed, chunked = idx.window_sketches(whole), idx._gather_mapped(idx._sketches, whole)
+            for a, b in zip(packed, chunked):
+                np.testing.assert_array_equal(a, b)
     p = _start(index, lib)
     assert p.wait(timeout=300) == 0
     assert _ok_ids(index) == {str(f) for f in lib.glob("*.bvh")}
     assert not [d for d in index.iterdir() if d.name.startswith(".tmp-")]
+    assert [f.name for f in index.glob("*sketches-*")] == [read_meta(index)["sketch_pack"]["file"]]
 
 
 def test_two_updates_at_once_never_break_the_index(good_lib, bandai2, tmp_path):

@@ -343,3 +343,133 @@ def test_the_sketch_stage_gives_the_same_candidates_in_blocks_and_threads(built)
         searcher.sketch_block, searcher.split_sketches = 3, split
         for q, want in zip(queries, whole):
             np.testing.assert_array_equal(searcher.sketch_candidates(q, every, 7), want)
+
+
+def test_mapped_sketches_are_packed_in_one_file_that_search_reads_and_a_writer_keeps_fresh(built, tmp_path,
+                                                                                          monkeypatch, caplog):
+    """An index whose sketches stay mapped gets them packed into one file (runtime.index.sketch_pack):
+    the same sketches and the same sketch-stage candidates as from the chunks' own files, for windows
+    in order, out of order, and in a chunk written after the pack (read from its own files); a pack
+    left by a kill before its commit is deleted by the next writer; a stale pack is written again and
+    the one it replaces deleted; a pack damaged or gone (only a copy of the chunks' sketches) is named in
+    a warning, the chunks are read instead, and the next update writes it again."""
+    import logging
+
+    from runtime.index import sketch_pack
+
+    bundle, path = built
+    work, extra = tmp_path / "index", tmp_path / "extra"
+    shutil.copytree(path, work)
+    lib = Path(LibraryIndex.open(path, bundle).clips[0].path).parent
+    monkeypatch.setenv("MOTION_SEARCH_CODES_IN_MEMORY_MB", "0")  # sketches mapped, as at 1M clips
+    q = bundle.encode_query("a person raises the left hand")
+
+    def seen(index):
+        n = index.num_windows
+        ids = (np.arange(n), np.arange(n)[::-3], np.array([n - 1, 0, n // 2]))
+        return [index.window_sketches(i) for i in ids], Searcher(index, bundle).sketch_candidates(q, np.arange(n), 7)
+
+    def same(a, b):
+        for x, y in zip(a[0], b[0]):
+            for u, v in zip(x, y):
+                np.testing.assert_array_equal(u, v)
+        np.testing.assert_array_equal(a[1], b[1])
+
+    chunked = LibraryIndex.open(work, bundle)
+    assert chunked._sketch_pack is None and not isinstance(chunked._sketches, tuple)
+    want = seen(chunked)
+    chunked.pack_sketches()
+    packed = LibraryIndex.open(work, bundle)
+    pack = packed.meta["sketch_pack"]
+    assert pack["chunks"] == packed.meta["chunks"] and (work / pack["file"]).is_file()
+    assert packed._sketch_pack is not None and packed._sketch_pack[2].all()
+    same(seen(packed), want)
+
+    extra.mkdir()  # one clip more: a chunk the pack does not hold (under PACK_SLACK of the rows)
+    shutil.copy(packed.clips[0].path, extra / "copy.bvh")
+    leftover = sketch_pack.write_pack(work, packed.meta["chunks"])["file"]  # as a kill before the commit leaves it
+    (work / f".{sketch_pack.PREFIX}0000.npy.tmp").write_bytes(b"partial")
+    LibraryIndex.open(work, bundle).update([lib, extra], bundle, chunk_clips=10)
+    mixed = LibraryIndex.open(work, bundle)
+    assert mixed.meta["sketch_pack"] == pack and not mixed._sketch_pack[2].all()
+    assert [f.name for f in sketch_pack.pack_files(work)] == [pack["file"]] != [leftover]
+    unpacked = LibraryIndex.open(work, bundle)
+    unpacked._sketch_pack = None  # the same index read chunk by chunk
+    same(seen(mixed), seen(unpacked))
+
+    monkeypatch.setattr(sketch_pack, "PACK_SLACK", 0.0)  # now stale: written again, the old one deleted
+    mixed.pack_sketches()
+    fresh = LibraryIndex.open(work, bundle)
+    assert fresh.meta["sketch_pack"]["file"] != pack["file"] and fresh._sketch_pack[2].all()
+    assert [f.name for f in sketch_pack.pack_files(work)] == [fresh.meta["sketch_pack"]["file"]]
+    same(seen(fresh), seen(unpacked))
+    with open(extra / "copy.bvh", "a") as f:  # a changed file: a new chunk, and the pack (stale at once) again
+        f.write(" \n")
+    notes = []
+    fresh.update([lib, extra], bundle, chunk_clips=10, progress=lambda done, total, note: notes.append(note))
+    assert any(n.startswith("sketches packed in one file") for n in notes)
+    fresh = LibraryIndex.open(work, bundle)
+    assert fresh._sketch_pack[2].all() and fresh.meta["sketch_pack"]["chunks"] == fresh.meta["chunks"]
+    unpacked = LibraryIndex.open(work, bundle)
+    unpacked._sketch_pack = None
+    same(seen(fresh), seen(unpacked))
+
+    damaged = work / fresh.meta["sketch_pack"]["file"]
+    data = bytearray(damaged.read_bytes())
+    data[-5] ^= 0xFF
+    damaged.write_bytes(bytes(data))
+    with caplog.at_level(logging.WARNING, logger="runtime.index.store"):
+        read = LibraryIndex.open(work, bundle)  # only a copy: the chunks' own sketches are read instead
+    assert read._sketch_pack is None and damaged.name in caplog.text and "damaged" in caplog.text
+    same(seen(read), seen(unpacked))
+    damaged.unlink()  # gone altogether: the same
+    read = LibraryIndex.open(work, bundle)
+    assert read._sketch_pack is None
+    read.update([lib, extra], bundle, chunk_clips=10)  # nothing changed in the library: the pack written again
+    fresh = LibraryIndex.open(work, bundle)
+    assert fresh._sketch_pack is not None and fresh.meta["sketch_pack"]["file"] != damaged.name
+    same(seen(fresh), seen(unpacked))
+    monkeypatch.setenv("MOTION_SEARCH_CODES_IN_MEMORY_MB", "4096")  # sketches read into memory: the pack unused
+    assert isinstance(LibraryIndex.open(work, bundle)._sketches, tuple)
+
+
+
+def test_the_sketch_stages_own_threads_hold_openblas_to_one_thread_and_give_it_back(built, monkeypatch):
+    """While the sketch stage runs its two threads, numpy's OpenBLAS runs each product on one
+    (runtime.search.blas_threads); the count it had comes back when the last search inside leaves,
+    also when two are inside at once."""
+    import sys
+    import threading
+
+    from runtime.search.blas_threads import one_blas_thread, openblas_threads
+
+    blas = openblas_threads()
+    if blas is None:
+        assert not sys.platform.startswith("linux"), "numpy's OpenBLAS not found in this process"
+        pytest.skip("no OpenBLAS in this process (this platform's numpy uses another BLAS)")
+    get, put = blas
+    put(2)
+    bundle, path = built
+    searcher = Searcher(LibraryIndex.open(path, bundle), bundle)
+    searcher.sketch_block, searcher.split_sketches = 3, 4  # two threads
+    seen, real = [], searcher._sketch_scores
+    monkeypatch.setattr(searcher, "_sketch_scores", lambda *a: seen.append(get()) or real(*a))
+    searcher.sketch_candidates(bundle.encode_query("someone walks forward"), np.arange(searcher.index.num_windows), 7)
+    assert seen and set(seen) == {1} and get() == 2
+
+    first_in, second_out = threading.Event(), threading.Event()
+
+    def first():
+        with one_blas_thread():
+            first_in.set()
+            assert second_out.wait(10)
+            assert get() == 1  # the other caller left; this one is still inside
+
+    t = threading.Thread(target=first)
+    t.start()
+    assert first_in.wait(10)
+    with one_blas_thread():
+        assert get() == 1
+    second_out.set()
+    t.join()
+    assert get() == 2

@@ -88,6 +88,7 @@ and could not reach in-memory motions (Blender actions), which only an update is
 
 from __future__ import annotations
 
+import errno
 import functools
 import hashlib
 import json
@@ -112,7 +113,7 @@ from . import codec as codecs
 from . import scratch
 from . import first_stage
 from . import sketch as sketches
-from . import sketch_pack
+from . import open_files, sketch_pack
 from .cells import CellStage
 from .chunks import (cells_files, chunk_checksums, file_crc32, load_npy, populate, prefetch_runs, save_cells,
                      save_chunk_arrays, sync_folder, write_json)
@@ -268,6 +269,12 @@ class LibraryIndex:
         except FileNotFoundError as e:
             raise _Raced(e.filename or str(self.path)) from None
         in_memory = codes_bytes <= codes_in_memory_limit(share=False)
+        # mapped files (runtime.index.open_files): each chunk's codes; above the limit its pooled
+        # vectors, part summaries and sketches too; and a sketch pack
+        maps = len(self.meta["chunks"]) * (1 if in_memory else 4) + (0 if in_memory else 1)
+        room = open_files.room_for(maps)
+        if room < maps:
+            raise LibraryIndexError(open_files.too_many_files_message(self.path, maps, room))
         sentence_rows: list[np.ndarray | None] = []  # v6: per chunk, its live clips' description vectors
         cell_names = cells_files(self.meta["codebook"]) if self.meta.get("codebook") else None
         cell_chunks: list | None = [] if cell_names else None  # per live chunk: (cells, counts, live)
@@ -300,6 +307,8 @@ class LibraryIndex:
             except FileNotFoundError as e:
                 raise _Raced(e.filename or str(d)) from None
             except (OSError, ValueError, TypeError, EOFError, json.JSONDecodeError) as e:
+                if isinstance(e, OSError) and e.errno in (errno.EMFILE, errno.ENFILE):  # not the index's fault
+                    raise LibraryIndexError(open_files.too_many_files_message(self.path, maps, 0)) from None
                 raise DamagedIndexError(f"{d}: damaged index chunk ({safe_text(e, 200)}); {REBUILD_HINT}") from None
             if not (len(w) == len(dl) == len(pw) == len(fs_parts)) or \
                     not (int(dl.sum()) == len(arrays["codes"]) == len(sk["codes"]) == len(sk["scales"])) or \

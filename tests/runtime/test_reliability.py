@@ -160,6 +160,32 @@ def test_damaged_files_of_every_format_beside_good_ones(good_lib, cmu_amc, tmp_p
     assert {p for p, _ in report["failed"]} == {c.id for c in idx.clips if c.status == "failed"}
 
 
+def test_a_low_limit_on_open_files_is_raised_or_named_and_never_called_damage(good_lib, tmp_path, shipped,
+                                                                                 monkeypatch):
+    """Every memory-mapped file holds an open file, and a large index maps up to four a chunk (a
+    100k-clip library ~1,560). Under a soft limit below that (1,024 is common, macOS starts at 256)
+    the search command raises it itself and searches; under a hard limit below it, it says which
+    limit and what to run, and does not call the index damaged (it did: "damaged index chunk ([Errno
+    24] Too many open files)", with advice to rebuild)."""
+    import resource
+
+    monkeypatch.setenv("MOTION_SEARCH_CODES_IN_MEMORY_MB", "0")  # mapped, as a large library's
+    index = tmp_path / "idx"
+    LibraryIndex.create(index, shipped).update([good_lib], shipped, chunk_clips=1)  # 6 chunks: 25 mapped files
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    for limits in ((16, hard), (16, 16)):
+        r = subprocess.run([sys.executable, "-m", "runtime", "search", "a person walks", "--index", str(index)],
+                           capture_output=True, timeout=300, cwd=ROOT,
+                           preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, limits))
+        out, err = _text(r)
+        if limits[1] == hard:
+            assert r.returncode == 0, err[-2000:]
+            assert "walk" in out.lower()
+        else:
+            assert r.returncode != 0 and "Traceback" not in err
+            assert f"{index}: this index maps 25 files" in err and "ulimit -n" in err and "damaged" not in err
+
+
 # ------------------------------------------------------------------------------------ kills and locks
 
 DRIVER = """

@@ -398,16 +398,16 @@ class LibraryIndex:
         of the chunks' own sketches (checked on their own): None then, with a warning naming it; the
         next update writes it again."""
         pack = self.meta["sketch_pack"]
-        f = self.path / pack["file"]
+        f = self.path / str(pack.get("file", ""))
         why = ""
         try:
             opened = sketch_pack.open_pack(self.path, pack) if file_crc32(f) == pack["crc"] else None
-            why = "" if opened is not None else "its checksum or size differs from the ones recorded when it was written"
+            why = "" if opened is not None else "its checksum or size differs from those recorded when it was written"
         except FileNotFoundError:
             if read_meta(self.path).get("sketch_pack") != pack:
                 raise _Raced(str(f)) from None  # a writer packed them again since we read the metadata
             opened, why = None, "missing"
-        except (OSError, ValueError, EOFError) as e:
+        except (OSError, ValueError, EOFError, TypeError, KeyError) as e:  # (KeyError: metadata without a field)
             opened, why = None, safe_text(e, 200)
         if opened is None:
             log.warning("%s: damaged index file (%s); search reads each chunk's sketches instead (slower) until "
@@ -571,10 +571,8 @@ class LibraryIndex:
         found among the windows, not their rows: a 1M library's sketch stage asks for 25,000 windows,
         2.4M rows, in 3,898 of its 3,907 chunks, and grouping every row cost several times more."""
         ids = _window_ids(window_ids)
-        lens = self.doclens[ids]
-        offsets = np.concatenate([[0], np.cumsum(lens)])
+        rows, offsets = self._rows(self._window_row, ids)  # each row in its chunk
         total = int(offsets[-1])
-        rows = np.repeat(self._window_row[ids] - offsets[:-1], lens) + np.arange(total)  # row in its chunk
         if not total:
             return offsets, []
         part = self._window_part[ids]
@@ -668,15 +666,14 @@ class LibraryIndex:
         """window_sketches from the sketch pack: one gather of records (the sketches and scales returned
         are views of them); windows of chunks written after the pack from their chunks' files."""
         records, first_row, inside = self._sketch_pack
-        lens = self.doclens[ids]
-        offsets = np.concatenate([[0], np.cumsum(lens)])
         packed = inside[ids]
         if packed.all():
-            rows = np.repeat(first_row[ids] - offsets[:-1], lens) + np.arange(int(offsets[-1]))
+            rows, offsets = self._rows(first_row, ids)
             out = scratch.buffer(f"{reuse}_records", (len(rows),), records.dtype) if reuse else \
                 np.empty(len(rows), records.dtype)
             np.take(records, rows, out=out, mode="clip")
             return out["sketch"], out["scale"], offsets
+        offsets = np.concatenate([[0], np.cumsum(self.doclens[ids])])
         codes, scales = _outputs(self._sketches[0], int(offsets[-1]), reuse)
         for part in (packed, ~packed):
             docs = np.flatnonzero(part)
@@ -687,12 +684,16 @@ class LibraryIndex:
                 codes[where], scales[where] = got[0], got[1]
         return codes, scales, offsets
 
-    def _gather(self, whole: dict[str, np.ndarray], first_row: np.ndarray, window_ids, reuse: str = "",
-                two_threads: bool = False) -> tuple:
-        ids = _window_ids(window_ids)
+    def _rows(self, first_row: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, offsets) of windows `ids` whose patches start at rows `first_row[ids]` of an array:
+        every row of each window, window after window, and where each window starts among them."""
         lens = self.doclens[ids]
         offsets = np.concatenate([[0], np.cumsum(lens)])
-        rows = np.repeat(first_row[ids] - offsets[:-1], lens) + np.arange(int(offsets[-1]))
+        return np.repeat(first_row[ids] - offsets[:-1], lens) + np.arange(int(offsets[-1])), offsets
+
+    def _gather(self, whole: dict[str, np.ndarray], first_row: np.ndarray, window_ids, reuse: str = "",
+                two_threads: bool = False) -> tuple:
+        rows, offsets = self._rows(first_row, _window_ids(window_ids))
         codes, scales = _outputs(whole, len(rows), reuse)
 
         def copy(part: slice) -> None:  # (with mode "raise", `out` is buffered)

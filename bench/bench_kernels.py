@@ -3,7 +3,9 @@
     ./dev py bench/bench_kernels.py
 
 - int8 MaxSim products: signed x signed bytes (index v4) against unsigned (offset 128, a zero
-  point) x signed (v5), onnxruntime's MatMulInteger, 343k patches of 256 (the default library).
+  point) x signed (v5), and unsigned x unsigned (the query offset too: the `_unsigned` kernels, taken
+  where u8 x s8 saturates, CPUs without VNNI; whether it does here is printed), onnxruntime's
+  MatMulInteger, 343k patches of 256 (the default library).
 - Sketch MaxSim (16 directions): the integer kernel against numpy float32, 480k patches (the
   sketches of ~4,000 windows, what a 10k-clip search scores).
 - Fresh memory against a reused buffer: a float32 copy of 847k x 16 sketch bytes (what a 100k-clip
@@ -29,14 +31,15 @@ from onnx import TensorProto, helper, numpy_helper
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from runtime.search import CodeScorer, sketch_maxsim  # noqa: E402
+from runtime.search import CodeScorer, signed_products_exact, sketch_maxsim  # noqa: E402
 
 
-def _session(codes_type, width, zero_point: bool, spin: bool) -> ort.InferenceSession:
+def _session(codes_type, width, zero_point: bool, spin: bool, q_type=TensorProto.INT8) -> ort.InferenceSession:
     inputs = [helper.make_tensor_value_info("codes", codes_type, ["N", width]),
-              helper.make_tensor_value_info("q", TensorProto.INT8, [width, "L"])]
+              helper.make_tensor_value_info("q", q_type, [width, "L"])]
     consts = [numpy_helper.from_array(np.array(128, np.uint8), "zp")] if zero_point else []
-    nodes = [helper.make_node("MatMulInteger", ["codes", "q"] + (["zp"] if zero_point else []), ["p"]),
+    zero_points = (["zp", "zp"] if q_type == TensorProto.UINT8 else ["zp"]) if zero_point else []
+    nodes = [helper.make_node("MatMulInteger", ["codes", "q"] + zero_points, ["p"]),
              helper.make_node("Cast", ["p"], ["out"], to=TensorProto.FLOAT)]
     graph = helper.make_graph(nodes, "k", inputs, [helper.make_tensor_value_info("out", TensorProto.FLOAT, ["N", "L"])],
                               initializer=consts)
@@ -66,8 +69,12 @@ def main() -> None:
     q = rng.integers(-127, 128, (256, 6), dtype=np.int8)
     s8 = _session(TensorProto.INT8, 256, False, False)
     u8 = _session(TensorProto.UINT8, 256, True, False)
+    u8u8 = _session(TensorProto.UINT8, 256, True, False, TensorProto.UINT8)
+    q_unsigned = q.view(np.uint8) ^ np.uint8(128)
     print(f"int8 MaxSim products, 343k x 256, 6 tokens: s8 x s8 {_ms(lambda: s8.run(None, {'codes': signed, 'q': q})):.1f} ms, "
-          f"u8 x s8 with zero point {_ms(lambda: u8.run(None, {'codes': unsigned, 'q': q})):.1f} ms")
+          f"u8 x s8 with zero point {_ms(lambda: u8.run(None, {'codes': unsigned, 'q': q})):.1f} ms, "
+          f"u8 x u8 {_ms(lambda: u8u8.run(None, {'codes': unsigned, 'q': q_unsigned})):.1f} ms "
+          f"(u8 x s8 {'exact' if signed_products_exact() else 'saturates'} on this CPU)")
 
     sketches = rng.integers(1, 255, (480_000, 16), dtype=np.uint8)
     scales = rng.random(480_000).astype(np.float16)

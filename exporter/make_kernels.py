@@ -10,7 +10,11 @@ of L tokens quantised to int8 with one scale per token:
     scores[n, t] = (codes[n] . q[t]) * patch_scale[n] * token_scale[t]      (float32, N x L)
 
 int8 codes are used as they are stored, unsigned bytes offset by 128 (MatMulInteger u8 x s8 with
-the offset as the codes' zero point: the CPU's fast VNNI / AVX2 path; s8 x s8 took 3.8x longer: bench/bench_kernels.py). int4 codes hold two dimensions per
+the offset as the codes' zero point: the CPU's fast VNNI path; s8 x s8 took 3.8x longer: bench/bench_kernels.py).
+Without VNNI (AVX2 or AVX-512 alone: AMD Zen 1-3, Intel before Ice Lake), onnxruntime's u8 x s8
+product adds pairs of byte products in 16 bits, which saturate (2 x 255 x 127 > 32,767), so each
+int8 kernel has a twin, `*_unsigned.onnx`, that takes the query as unsigned bytes offset by 128 too
+(u8 x u8: exact on every CPU); runtime/search/code_scores.py picks one per process. int4 codes hold two dimensions per
 byte (dimension 2j in the low nibble, 2j+1 in the high one, both offset by 8): the graph splits the
 nibbles with BitwiseAnd / BitShift and lets MatMulInteger's zero point (8) remove the offset, so the
 even and odd dimensions of the query meet their nibbles and the two products are summed.
@@ -37,20 +41,28 @@ def _scale_nodes(product: str) -> list:
             helper.make_node("Mul", ["by_patch", "token_scale"], ["scores"])]
 
 
-def _io(codes_type, codes_width: int | str, q_names: list[str]) -> tuple[list, list]:
+def _io(codes_type, codes_width: int | str, q_names: list[str], q_type=TensorProto.INT8) -> tuple[list, list]:
     inputs = [helper.make_tensor_value_info("codes", codes_type, ["N", codes_width])]
-    inputs += [helper.make_tensor_value_info(n, TensorProto.INT8, [codes_width, "L"]) for n in q_names]
+    inputs += [helper.make_tensor_value_info(n, q_type, [codes_width, "L"]) for n in q_names]
     inputs += [helper.make_tensor_value_info("patch_scale", TensorProto.FLOAT, ["N", 1]),
                helper.make_tensor_value_info("token_scale", TensorProto.FLOAT, [1, "L"])]
     return inputs, [helper.make_tensor_value_info("scores", TensorProto.FLOAT, ["N", "L"])]
 
 
-def int8_kernel(dim: int | str = "D") -> onnx.ModelProto:
+def _query_operands(unsigned: bool) -> tuple[int, list[str]]:
+    """The query's type and MatMulInteger's zero points: a signed query as it is, or an unsigned one
+    (the signed bytes offset by 128, as the codes) with the same offset as its zero point."""
+    return (TensorProto.UINT8, ["offset", "offset"]) if unsigned else (TensorProto.INT8, ["offset"])
+
+
+def int8_kernel(dim: int | str = "D", unsigned: bool = False) -> onnx.ModelProto:
     """Any width: the 256-dim patch codes and the 16-dim sketches (runtime.index.sketch) alike."""
-    inputs, outputs = _io(TensorProto.UINT8, dim, ["q"])
+    q_type, zero_points = _query_operands(unsigned)
+    inputs, outputs = _io(TensorProto.UINT8, dim, ["q"], q_type)
     consts = [numpy_helper.from_array(np.array(128, np.uint8), "offset")]
-    nodes = [helper.make_node("MatMulInteger", ["codes", "q", "offset"], ["product"])] + _scale_nodes("product")
-    return _model(helper.make_graph(nodes, "patch_scores_int8", inputs, outputs, initializer=consts))
+    nodes = [helper.make_node("MatMulInteger", ["codes", "q", *zero_points], ["product"])] + _scale_nodes("product")
+    name = "patch_scores_int8_unsigned" if unsigned else "patch_scores_int8"
+    return _model(helper.make_graph(nodes, name, inputs, outputs, initializer=consts))
 
 
 def int4_kernel(dim: int = 256) -> onnx.ModelProto:
@@ -66,19 +78,20 @@ def int4_kernel(dim: int = 256) -> onnx.ModelProto:
     return _model(helper.make_graph(nodes, "patch_scores_int4", inputs, outputs, initializer=consts))
 
 
-def first_stage_kernel(num_parts: int = NUM_PARTS) -> onnx.ModelProto:
+def first_stage_kernel(num_parts: int = NUM_PARTS, unsigned: bool = False) -> onnx.ModelProto:
     """Scores every window from its first-stage summaries (runtime.index.first_stage) in one pass:
     rows are window-major (window w, part p at row w * num_parts + p), stored as unsigned bytes offset
     by 128 with one scale per row; for each query token the best part, averaged over the tokens."""
+    q_type, zero_points = _query_operands(unsigned)
     inputs = [helper.make_tensor_value_info("parts", TensorProto.UINT8, ["R", "G"]),
-              helper.make_tensor_value_info("q", TensorProto.INT8, ["G", "L"]),
+              helper.make_tensor_value_info("q", q_type, ["G", "L"]),
               helper.make_tensor_value_info("row_scale", TensorProto.FLOAT, ["R", 1]),
               helper.make_tensor_value_info("token_scale", TensorProto.FLOAT, [1, "L"])]
     outputs = [helper.make_tensor_value_info("scores", TensorProto.FLOAT, ["W"])]
     consts = [numpy_helper.from_array(np.array(128, np.uint8), "offset"),
               numpy_helper.from_array(np.array([-1, num_parts], np.int64), "windows_by_parts"),
               numpy_helper.from_array(np.array([1], np.int64), "axis_1")]
-    nodes = [helper.make_node("MatMulInteger", ["parts", "q", "offset"], ["product"]),
+    nodes = [helper.make_node("MatMulInteger", ["parts", "q", *zero_points], ["product"]),
              helper.make_node("Cast", ["product"], ["product_f"], to=TensorProto.FLOAT),
              helper.make_node("Mul", ["product_f", "row_scale"], ["by_row"]),
              helper.make_node("Mul", ["by_row", "token_scale"], ["sims"]),
@@ -87,7 +100,8 @@ def first_stage_kernel(num_parts: int = NUM_PARTS) -> onnx.ModelProto:
              helper.make_node("Reshape", ["sims", "grid"], ["by_window"]),
              helper.make_node("ReduceMax", ["by_window", "axis_1"], ["best_part"], keepdims=0),
              helper.make_node("ReduceMean", ["best_part", "axis_1"], ["scores"], keepdims=0)]
-    return _model(helper.make_graph(nodes, "first_stage_int8", inputs, outputs, initializer=consts))
+    name = "first_stage_int8_unsigned" if unsigned else "first_stage_int8"
+    return _model(helper.make_graph(nodes, name, inputs, outputs, initializer=consts))
 
 
 def _model(graph) -> onnx.ModelProto:
@@ -97,7 +111,9 @@ def _model(graph) -> onnx.ModelProto:
 def kernels() -> dict[str, bytes]:
     out = {f"patch_scores_{name}.onnx": make().SerializeToString()
            for name, make in (("int8", int8_kernel), ("int4", int4_kernel))}
+    out["patch_scores_int8_unsigned.onnx"] = int8_kernel(unsigned=True).SerializeToString()
     out["first_stage_int8.onnx"] = first_stage_kernel().SerializeToString()
+    out["first_stage_int8_unsigned.onnx"] = first_stage_kernel(unsigned=True).SerializeToString()
     return out
 
 

@@ -47,6 +47,11 @@ PARITY_SENTENCES = (  # real queries and describer sentences (none of the free-f
 )
 
 
+def sentence_id(digest: str) -> str:
+    """The sentence encoder's id (what an index records with its description vectors), from its file's SHA-256."""
+    return hashlib.sha256(digest.encode()).hexdigest()[:16]
+
+
 class _Pooled(torch.nn.Module):
     def __init__(self, bert):
         super().__init__()
@@ -117,7 +122,7 @@ def export(out: str | Path, variant: str = "int8", tolerance: float = 1e-4, log=
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     manifest["sentence_encoder"] = {
         "file": FILE, "variant": variant, "dim": int(want.shape[1]), "max_tokens": MAX_TOKENS,
-        "id": hashlib.sha256(digest.encode()).hexdigest()[:16], "pooling": "mean over the attention mask, L2-normalised",
+        "id": sentence_id(digest), "pooling": "mean over the attention mask, L2-normalised",
         "inputs": {"input_ids": "int64 (batch, tokens)", "attention_mask": "int64 (batch, tokens)"},
         "outputs": {"sentence_embedding": "float32 (batch, dim), unit length"},
         "model": {"name": "sentence-transformers/all-MiniLM-L6-v2 (pretrained, not fine-tuned)",

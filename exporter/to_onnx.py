@@ -99,8 +99,9 @@ def export_encoders(model, cfg, out: Path) -> tuple[Path, Path]:
 
 
 def quantize(src: Path, dst: Path, variant: str) -> Path:
-    """int8: per-channel dynamic quantisation of MatMul/Gemm weights and per-tensor of the word
-    embedding table; fp16: all weights in half precision, float32 inputs and outputs."""
+    """int8: per-channel dynamic quantisation of MatMul/Gemm weights (stored as unsigned bytes) and
+    per-tensor of the word embedding table; fp16: all weights in half precision, float32 inputs and
+    outputs."""
     if variant == "fp32":
         if src != dst:
             shutil.copy(src, dst)
@@ -108,8 +109,11 @@ def quantize(src: Path, dst: Path, variant: str) -> Path:
     if variant == "int8":
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
+        from exporter.unsigned_weights import unsign_file
+
         quantize_dynamic(str(src), str(dst), per_channel=True, weight_type=QuantType.QInt8,
                          op_types_to_quantize=["MatMul", "Gemm", "Gather"])
+        unsign_file(dst)  # exact products on CPUs without VNNI too (exporter/unsigned_weights.py)
         return dst
     if variant == "fp16":
         import onnx
@@ -230,7 +234,7 @@ def export_bundle(run_dir: str | Path, out: str | Path, text_variant: str = "int
                          "split": "training/splits.json", "torch": torch.__version__},
             "opset": OPSET,
         }
-        _write_manifest(out, manifest)
+        write_manifest(out, manifest)
         if evaluate:
             from exporter.evaluate_bundle import evaluate_bundle
 
@@ -242,20 +246,20 @@ def export_bundle(run_dir: str | Path, out: str | Path, text_variant: str = "int
                 alt = Path(tempfile.mkdtemp(prefix="variant-"))
                 shutil.copytree(out, alt, dirs_exist_ok=True)
                 shutil.copy(work / f"text_{v}.onnx" if v != "fp32" else text32, alt / "text_encoder.onnx")
-                _write_manifest(alt, manifest | {"text_encoder": manifest["text_encoder"] | {"variant": v}})
+                write_manifest(alt, manifest | {"text_encoder": manifest["text_encoder"] | {"variant": v}})
                 figures = evaluate_bundle(alt, protocols=("all",), subset=False)
                 variants[f"text:{v}"]["evaluation"] = {k: figures[k]["all"] for k in figures if k != "subset"}
                 shutil.rmtree(alt, ignore_errors=True)
             variants[f"text:{text_variant}"]["evaluation"] = {k: manifest["evaluation"][k]["all"]
                                                                for k in manifest["evaluation"] if k != "subset"}
-            _write_manifest(out, manifest)
+            write_manifest(out, manifest)
         log(f"wrote {out}: " + ", ".join(f"{p.name} {p.stat().st_size / 1e6:.1f} MB" for p in sorted(out.iterdir())))
         return manifest
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _write_manifest(out: Path, manifest: dict) -> None:
+def write_manifest(out: Path, manifest: dict) -> None:
     files = {name: file_sha256(out / name) for name in ("text_encoder.onnx", "motion_encoder.onnx", "tokenizer.json")}
     # the model id names the encoders an index's patches and a query's tokens come from; an added
     # sentence encoder (exporter/sentence_encoder.py) keeps its own id and hash
@@ -263,6 +267,9 @@ def _write_manifest(out: Path, manifest: dict) -> None:
     sentence = manifest.get("sentence_encoder")
     if sentence and (out / sentence["file"]).is_file():
         files[sentence["file"]] = file_sha256(out / sentence["file"])
+    for name in manifest.get("files", {}):  # files added to the bundle after export (the codebook): hashed again
+        if name not in files and (out / name).is_file():
+            files[name] = file_sha256(out / name)
     manifest["files"] = files
     tmp = out / "manifest.json.tmp"
     tmp.write_text(json.dumps(manifest, indent=1) + "\n")

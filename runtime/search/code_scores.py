@@ -10,10 +10,18 @@ Quantising the query adds an error of at most about 1/254 of a token's largest c
 dimension, enough to reorder near-ties; search scores its best few windows again with `fine`
 (the rounding's remainder as a second int8 token). bench/bench_search.py measures the effect as
 recall@10 against float MaxSim.
+
+The stored bytes are unsigned (offset 128) and the query's signed: onnxruntime's fast u8 x s8
+product. On a CPU without VNNI (AVX2 or AVX-512 alone: AMD Zen 1-3, Intel before Ice Lake) that
+product adds pairs of byte products in 16 bits, which saturate (2 x 255 x 127 > 32,767): scores off
+by a fifth on random bytes. `signed_products_exact` tries it once per process; where it saturates,
+the int8 kernels' `_unsigned` twins take the query as unsigned bytes too (u8 x u8, exact everywhere,
+a little slower: bench/bench_kernels.py). int4 nibbles (at most 2 x 15 x 127) never saturate.
 """
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +38,35 @@ def _kernel_session(name: str, threads: int):
     return cpu_session(str(KERNELS / name), threads)
 
 
+@functools.cache
+def signed_products_exact() -> bool:
+    """Whether onnxruntime multiplies unsigned by signed bytes exactly on this CPU: the int8 kernel
+    on the worst case (every byte 255 against 127, one query token and several), against the product
+    in integers."""
+    session = _kernel_session("patch_scores_int8.onnx", 1)
+    codes = np.full((64, 256), 255, np.uint8)
+    for tokens in (1, 8):
+        got = session.run(None, {"codes": codes, "q": np.full((256, tokens), 127, np.int8),
+                                 "patch_scale": np.ones((64, 1), np.float32),
+                                 "token_scale": np.ones((1, tokens), np.float32)})[0]
+        if not np.array_equal(got, np.full((64, tokens), 127 * 127 * 256, np.float32)):
+            return False
+    return True
+
+
+def int8_kernel(name: str, threads: int) -> tuple[object, bool]:
+    """(session, unsigned): the int8 kernel `name` ("patch_scores_int8", "first_stage_int8") that this
+    CPU computes exactly, and whether it takes the query as unsigned bytes (query_bytes)."""
+    unsigned = not signed_products_exact()
+    return _kernel_session(f"{name}_unsigned.onnx" if unsigned else f"{name}.onnx", threads), unsigned
+
+
+def query_bytes(q: np.ndarray, unsigned: bool) -> np.ndarray:
+    """Signed query bytes as a kernel takes them: as they are, or offset by 128 as unsigned bytes."""
+    q = np.ascontiguousarray(q, np.int8)
+    return q.view(np.uint8) ^ np.uint8(128) if unsigned else q
+
+
 def quantize_columns(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(D, L) float -> (D, L) int8 and (1, L) float32 scales: one scale per column (query token)."""
     scale = np.maximum(np.abs(q).max(axis=0), 1e-12) / 127.0
@@ -43,7 +80,10 @@ class CodeScorer:
         if codec not in CODECS:
             raise ValueError(f"no integer kernel for codec '{codec}' (have: {', '.join(CODECS)})")
         self.codec = codec
-        self.session = _kernel_session(f"patch_scores_{codec}.onnx", threads)
+        if codec == "int8":
+            self.session, self.unsigned = int8_kernel("patch_scores_int8", threads)
+        else:
+            self.session, self.unsigned = _kernel_session(f"patch_scores_{codec}.onnx", threads), False
 
     @staticmethod
     def quantize_query(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -69,7 +109,7 @@ class CodeScorer:
                 "patch_scale": np.asarray(scales, np.float32).reshape(-1, 1),
                 "token_scale": qs.reshape(1, -1)}
         if self.codec == "int8":
-            feed["q"] = np.ascontiguousarray(qi.T)
+            feed["q"] = query_bytes(qi.T, self.unsigned)
         else:
             feed["q_even"] = np.ascontiguousarray(qi[:, 0::2].T)
             feed["q_odd"] = np.ascontiguousarray(qi[:, 1::2].T)
@@ -92,14 +132,14 @@ class FirstStageScorer:
 
     def __init__(self, first_stage, threads: int = 0):
         self.first_stage = first_stage
-        self.session = _kernel_session("first_stage_int8.onnx", threads)
+        self.session, self.unsigned = int8_kernel("first_stage_int8", threads)
 
     def scores(self, tokens: np.ndarray) -> np.ndarray:
         fs = self.first_stage
         if fs.num_windows == 0:
             return np.zeros(0, np.float32)
         q, token_scale = quantize_columns(fs.basis @ np.asarray(tokens, np.float32).T)
-        return self.session.run(None, {"parts": fs.codes, "q": q, "row_scale": fs.row_scale,
+        return self.session.run(None, {"parts": fs.codes, "q": query_bytes(q, self.unsigned), "row_scale": fs.row_scale,
                                        "token_scale": token_scale})[0]
 
 

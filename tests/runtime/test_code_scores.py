@@ -38,3 +38,42 @@ def test_empty_and_unknown():
                                      np.zeros(0, np.float16), np.array([0])).shape == (0,)
     with pytest.raises(ValueError, match="no integer kernel for codec 'fp16'"):
         CodeScorer("fp16")
+
+
+def test_the_int8_kernels_in_use_multiply_bytes_exactly_on_this_cpu(monkeypatch):
+    """Without VNNI, onnxruntime's u8 x s8 product saturates pairs of byte products in 16 bits (scores
+    off by a fifth on random bytes); code_scores tries it once and takes the u8 x u8 twins where it
+    does. Whichever this CPU gets, and the unsigned twins on every CPU, give the products of the bytes
+    in integers, also at the extremes; the probe says of the signed kernel what it does."""
+    import runtime.search.code_scores as cs
+
+    rng = np.random.default_rng(3)
+    codes = rng.integers(1, 256, (300, 256)).astype(np.uint8)
+    codes[:8] = 255
+    q = rng.integers(-127, 128, (256, 9)).astype(np.int8)
+    q[:, 0], q[:, 1] = 127, -127
+    exact = (codes.astype(np.int64) - 128) @ q.astype(np.int64)
+    ones = {"patch_scale": np.ones((len(codes), 1), np.float32), "token_scale": np.ones((1, q.shape[1]), np.float32)}
+
+    def products(session, unsigned):
+        return session.run(None, {"codes": codes, "q": cs.query_bytes(q, unsigned), **ones})[0]
+
+    signed = cs._kernel_session("patch_scores_int8.onnx", 1)
+    assert cs.signed_products_exact() == np.array_equal(products(signed, False), exact)
+    for forced in (None, False):  # this CPU's choice, then the unsigned twins wherever the tests run
+        if forced is not None:
+            monkeypatch.setattr(cs, "signed_products_exact", lambda: forced)
+        session, unsigned = cs.int8_kernel("patch_scores_int8", 1)
+        assert unsigned == (not cs.signed_products_exact())
+        np.testing.assert_array_equal(products(session, unsigned), exact)
+        query = _unit(rng, 5)  # and through CodeScorer, on real codes
+        arrays = encode(_unit(rng, 50), "int8")
+        np.testing.assert_allclose(CodeScorer("int8").patch_scores(query, arrays["codes"], arrays["scales"]),
+                                   decode(arrays, "int8") @ query.T, atol=2e-3)
+        first, unsigned = cs.int8_kernel("first_stage_int8", 1)  # 14 parts a window: each token's best, averaged
+        parts = codes[:294, :32]
+        got = first.run(None, {"parts": parts, "q": cs.query_bytes(q[:32], unsigned),
+                               "row_scale": np.ones((len(parts), 1), np.float32),
+                               "token_scale": np.ones((1, q.shape[1]), np.float32)})[0]
+        sims = ((parts.astype(np.int64) - 128) @ q[:32].astype(np.int64)).reshape(-1, 14, q.shape[1])
+        np.testing.assert_allclose(got, sims.max(axis=1).mean(axis=1), rtol=1e-6)

@@ -12,7 +12,9 @@ composed libraries (bench/synthetic_library.py, with cells; each clip with the d
 the real clip it is shaped like), 62 of bench/queries' sentences, each
 query timed through Searcher.search (text encoder included) with fusion on and off one after the
 other (which first alternates), ROUNDS times (two-stage search, which also scores the windows of
-the EXTRA_CANDIDATES clips best by description). Burn-in first, then p50/p95.
+the EXTRA_CANDIDATES clips best by description). Burn-in first, then p50/p95. Then what the two-stage
+search finds of exact search's ranking, each way: recall@10 (the share of exact search's top 10
+clips in the two-stage top 10), over the same queries.
 """
 
 from __future__ import annotations
@@ -77,8 +79,9 @@ def end_to_end(bundle, index_path: str, sizes: list[int], work: Path, pause_ms: 
     source = LibraryIndex.open(index_path, bundle)
     if source.sentence_vectors is None:
         raise SystemExit(f"{index_path}: no description vectors (update it with this version first)")
-    print("\n| clips | windows | two-stage p50 ms, MaxSim alone | p95 | two-stage p50 ms, fused | p95 | p50 ratio |")
-    print("|---:|---:|---:|---:|---:|---:|---:|")
+    print("\n| clips | windows | two-stage p50 ms, MaxSim alone | p95 | two-stage p50 ms, fused | p95 | p50 ratio | "
+          "recall@10 vs exact, MaxSim alone | fused |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for size in sizes:
         compose_index(source, work / f"fusion-{size}", size, regions=1, codebook=codebook)  # as bench_search's
         index = with_vectors(source, work / f"fusion-{size}")
@@ -98,8 +101,12 @@ def end_to_end(bundle, index_path: str, sizes: list[int], work: Path, pause_ms: 
                     searchers[fusion].search(q, 10, exact=False)
                     row.setdefault(fusion, []).append((time.perf_counter() - t0) * 1000)
         a, b = statistics.median(row[False]), statistics.median(row[True])
+        recall = {fusion: np.mean([len({h.clip_id for h in searcher.search(q, 10, exact=False)}
+                                       & {h.clip_id for h in searcher.search(q, 10, exact=True)}) / 10
+                                   for q in searches]) for fusion, searcher in searchers.items()}
         print(f"| {size} | {index.num_windows} | {a:.1f} | {np.percentile(row[False], 95):.1f} | {b:.1f} | "
-              f"{np.percentile(row[True], 95):.1f} | {b / a:.2f} |", flush=True)
+              f"{np.percentile(row[True], 95):.1f} | {b / a:.2f} | {recall[False]:.3f} | {recall[True]:.3f} |",
+              flush=True)
         del index
         shutil.rmtree(work / f"fusion-{size}", ignore_errors=True)
 

@@ -38,6 +38,7 @@ from runtime.index import description_texts  # noqa: E402
 from runtime.model import Bundle  # noqa: E402
 from runtime.search import FUSION_WEIGHT as WEIGHT  # noqa: E402
 from runtime.search import DescriptionScorer, fuse  # noqa: E402
+from training.freeform import freeform_metrics  # noqa: E402
 
 WEIGHTS = tuple(np.round(np.arange(0.1, 2.01, 0.1), 2))
 RARE = ("punch", "kick", "slash", "call", "respond", "dance", "guide", "bow", "bye", "byebye")  # < 10 clips a label
@@ -80,14 +81,34 @@ class _Encoders:
             return np.zeros((0, self.bundle.sentence_dim if kind == "minilm" else self.bundle.embed_dim), np.float32)
         return np.stack([self.cache[(kind, t)] for t in texts])
 
-    def clip_vectors(self, kind: str, keys: list[str], texts: dict[str, list[str]], which: str = "all") -> np.ndarray:
+    def clip_vectors(self, kind: str, keys: list[str], texts: dict[str, list[str]], which: str = "all",
+                     motion: np.ndarray | None = None) -> np.ndarray:
+        """Each clip's description vector; with `motion` (its motion vectors), plus the captions the
+        bundle's reference lends (as runtime.index.description_vector adds them)."""
         rows = []
         for k in keys:
             t = texts.get(k, [])
             t = t[:1] if which == "summary" else t
             v = self(kind, t)
             rows.append(v.mean(0) if len(v) else np.zeros(v.shape[1], np.float32))
-        return np.stack(rows)
+        rows = np.stack(rows)
+        reference = self.bundle.reference
+        if motion is not None and reference is not None and kind == "minilm":
+            has = np.abs(rows).sum(axis=1) > 0  # a clip without texts has no vector (as in an index)
+            rows[has] += reference.weight * reference.caption_vectors(motion[has])
+        return rows
+
+
+def motion_vectors(bundle: Bundle, eval_set) -> np.ndarray:
+    """(clips, D) each clip's motion vector as an index makes it (runtime.index.clip_motion_vectors),
+    from the windows bundle_similarity scores."""
+    from runtime.index import clip_motion_vectors, pooled_vectors
+    from runtime.motion import Windows
+
+    windows = Windows(eval_set.angles, eval_set.frame_mask, np.zeros(len(eval_set.angles), np.int64),
+                      eval_set.frame_mask.sum(1))
+    return clip_motion_vectors(pooled_vectors(bundle.encode_windows(windows)), eval_set.window_clip,
+                               len(eval_set.clips))
 
 
 def _scores(enc: _Encoders, kind: str, captions: list[str], vectors: np.ndarray) -> np.ndarray:
@@ -126,7 +147,7 @@ def k_occurrence(sim: np.ndarray, top: int = TOP) -> dict:
 def evaluate(bundle_path: str, sweep: bool = False, log=print) -> dict:
     from training.bundle_eval import bundle_similarity, freeform_scores
     from training.data import bandai_clips, clip_motion, cmu_clips, split_clips
-    from training.freeform import freeform_metrics, load_queries, split_pool
+    from training.freeform import load_queries, split_pool
     from training.metrics import protocol_metrics
 
     bundle = Bundle.load(bundle_path, device="cpu")
@@ -137,16 +158,24 @@ def evaluate(bundle_path: str, sweep: bool = False, log=print) -> dict:
     texts = _texts_of([c for p in pools.values() for c in p])
     out: dict = {"weight": WEIGHT}
     data = {}
+    motion = {}
     for split in ("val", "test"):
         es, maxsim, rel = freeform_scores(bundle, split)
         keys = [c.key for c in es.clips]
         kinds = np.array([q.kind for q in load_queries(split)])
+        motion[split] = motion_vectors(bundle, es)
         desc = {kind: _scores(enc, kind, es.captions, enc.clip_vectors(kind, keys, texts)) for kind in ("minilm", "pooled")}
         desc["summary"] = _scores(enc, "minilm", es.captions, enc.clip_vectors("minilm", keys, texts, "summary"))
+        if bundle.reference is not None:  # the shipped vectors: texts and the reference's captions
+            desc["no reference"] = desc["minilm"]
+            desc["minilm"] = _scores(enc, "minilm", es.captions, enc.clip_vectors("minilm", keys, texts,
+                                                                                 motion=motion[split]))
         data[split] = (es, maxsim, rel, kinds, desc)
+    if sweep and bundle.reference is not None:
+        _sweep_reference(bundle, enc, data, motion, texts, log)
     # the weight of each variant, chosen on val
     weights = {}
-    for variant in ("minilm", "pooled", "summary"):
+    for variant in ("minilm", "pooled", "summary") + (("no reference",) if bundle.reference is not None else ()):
         _, maxsim, rel, _, desc = data["val"]
         table = {w: freeform_metrics(_fused(maxsim, desc[variant], w), rel) for w in WEIGHTS}
         weights[variant] = max(WEIGHTS, key=lambda w: _sel(table[w]))
@@ -158,6 +187,8 @@ def evaluate(bundle_path: str, sweep: bool = False, log=print) -> dict:
     for split, (es, maxsim, rel, kinds, desc) in data.items():
         scored = {"MaxSim only": maxsim, "description only (MiniLM)": desc["minilm"],
                   "fused (MiniLM, shipped)": _fused(maxsim, desc["minilm"], weights["minilm"]),
+                  **({"fused (MiniLM, without the reference's captions)":
+                      _fused(maxsim, desc["no reference"], weights["no reference"])} if "no reference" in desc else {}),
                   "fused (MiniLM, summary only)": _fused(maxsim, desc["summary"], weights["summary"]),
                   "description only (pooled text encoder)": desc["pooled"],
                   "fused (pooled text encoder)": _fused(maxsim, desc["pooled"], weights["pooled"])}
@@ -183,7 +214,8 @@ def evaluate(bundle_path: str, sweep: bool = False, log=print) -> dict:
     bandai = next(es for es in test_sets(bundle.window, bundle.hop) if es.name == "bandai_test")
     maxsim = bundle_similarity(bundle, bandai)
     btexts = _texts_of(bandai.clips)
-    dv = _scores(enc, "minilm", bandai.captions, enc.clip_vectors("minilm", [c.key for c in bandai.clips], btexts))
+    dv = _scores(enc, "minilm", bandai.captions, enc.clip_vectors("minilm", [c.key for c in bandai.clips], btexts,
+                                                                  motion=motion_vectors(bundle, bandai)))
     out["label protocol (Bandai-Namco test)"] = {
         name: {k: protocol_metrics(sim, bandai.captions, bandai.label_keys)[k]
                for k in ("label", "all")}
@@ -204,13 +236,36 @@ def evaluate(bundle_path: str, sweep: bool = False, log=print) -> dict:
     es = data["test"][0]
     bg = replace(es, captions=background)
     maxsim = bundle_similarity(bundle, bg)
-    dv = _scores(enc, "minilm", background, enc.clip_vectors("minilm", [c.key for c in es.clips], texts))
+    dv = _scores(enc, "minilm", background, enc.clip_vectors("minilm", [c.key for c in es.clips], texts,
+                                                             motion=motion["test"]))
     out["hubs (k-occurrence, test pool)"] = {"MaxSim only": k_occurrence(maxsim),
                                              "fused": k_occurrence(_fused(maxsim, dv, WEIGHT))}
     top_clip = {name: es.clips[int(np.bincount(np.argpartition(-sim, TOP - 1, axis=1)[:, :TOP].ravel()).argmax())].key
                 for name, sim in (("MaxSim only", maxsim), ("fused", _fused(maxsim, dv, WEIGHT)))}
     out["hubs (k-occurrence, test pool)"]["largest hub"] = top_clip
     return out
+
+
+def _sweep_reference(bundle: Bundle, enc: _Encoders, data: dict, motion: dict, texts: dict, log) -> None:
+    """Print, on val only, the best settings of the reference (neighbours, weight of its captions) and
+    the fusion weight that goes with each: what exporter/make_reference.py and fusion.WEIGHT were set from."""
+    shipped = bundle.reference
+    es, maxsim, rel, _, _ = data["val"]
+    keys = [c.key for c in es.clips]
+    rows = []
+    try:
+        for neighbours in (1, 3, 5, 10):
+            for lent in (0.5, 1.0, 2.0):
+                bundle.reference = replace(shipped, neighbours=neighbours, weight=lent)
+                vectors = enc.clip_vectors("minilm", keys, texts, motion=motion["val"])
+                desc = _scores(enc, "minilm", es.captions, vectors)
+                for w in WEIGHTS:
+                    rows.append((_sel(freeform_metrics(_fused(maxsim, desc, w), rel)), neighbours, lent, w))
+    finally:
+        bundle.reference = shipped
+    rows.sort(key=lambda r: r[0], reverse=True)
+    log("val sweep (reference: neighbours, weight of its captions, fusion weight -> mean of R@1/5/10, R@1): "
+        + ", ".join(f"{n}, {a}, {w} -> {m[0]:.1f}, {m[1]:.1f}" for m, n, a, w in rows[:10]))
 
 
 RARE_FILE = Path(__file__).resolve().parent / "freeform" / "rare_actions.tsv"

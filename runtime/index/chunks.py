@@ -20,6 +20,12 @@ from . import first_stage
 from . import sketch as sketches
 
 
+def pooled_vectors(patches: list[np.ndarray]) -> np.ndarray:
+    """(W, D) float32: each window's unit mean patch, rounded to float16 as `pooled.npy` stores it."""
+    pooled = np.stack([p.mean(0) / max(np.linalg.norm(p.mean(0)), 1e-9) for p in patches])
+    return pooled.astype(np.float16).astype(np.float32)
+
+
 def save_chunk_arrays(d: Path, wins: list[tuple[int, int, int]], patches: list[np.ndarray], codec: str,
                       embed_dim: int, sketch_basis: np.ndarray, codebook: tuple[str, np.ndarray] | None = None) -> None:
     """Write one chunk's arrays (all but clips.json) into directory `d`, from each window's float
@@ -27,8 +33,7 @@ def save_chunk_arrays(d: Path, wins: list[tuple[int, int, int]], patches: list[n
     flat = np.concatenate(patches) if patches else np.zeros((0, embed_dim), np.float32)
     doclens = np.array([len(p) for p in patches], np.int32)
     arrays = codecs.encode(flat, codec)
-    pooled = np.stack([p.mean(0) / max(np.linalg.norm(p.mean(0)), 1e-9) for p in patches]) if patches else \
-        np.zeros((0, embed_dim), np.float32)
+    pooled = pooled_vectors(patches) if patches else np.zeros((0, embed_dim), np.float32)
     summary = first_stage.summarise(flat, doclens, NUM_PARTS)
     np.save(d / "windows.npy", np.array(wins, np.int64).reshape(-1, 3))
     np.save(d / "doclens.npy", doclens)

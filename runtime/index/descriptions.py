@@ -8,13 +8,17 @@ goes through the bundle's pretrained sentence encoder (runtime.model.Bundle.enco
 the clip's vector is the mean of those unit vectors, so that its dot product with a query's unit
 vector is the mean cosine between the query and the clip's descriptions (measured on the
 free-form validation queries against the best caption's cosine, the normalised mean, the summary
-alone and the captions without windows: docs/RESULTS.md).
+alone and the captions without windows: docs/RESULTS.md). Where the bundle has a reference
+(runtime/model/reference.py), the vector adds, times its weight, the captions of the training
+clips nearest to the clip in motion (its motion vector: clip_motion_vectors, from the windows'
+pooled vectors the chunk stores, so describing again reads no patch).
 
 Per chunk, `sentences.npy` (clips, S) float16 holds the vectors row by row as clips.json lists
 the clips (a failed clip's row is zeros); when descriptions are redone, `sentences-<id>.npy`
 (metadata.json's `sentences_files` names it). metadata.json's `sentence_encoder` is the id of the
-encoder that made them (None: no vectors yet, as after the in-place upgrade of an older index; the
-next update describes the clips again without encoding their motion again).
+encoder that made them, with the reference's id after a "+" where the bundle has one (None: no
+vectors yet, as after the in-place upgrade of an older index; the next update describes the clips
+again without encoding their motion again).
 """
 
 from __future__ import annotations
@@ -57,11 +61,28 @@ def description_texts(motion: Motion) -> list[str]:
     return [t for t in texts if t]  # repeats kept: a clip that walks in most stretches is mostly a walk
 
 
-def description_vector(bundle, texts: list[str] | None) -> np.ndarray:
-    """The mean of the texts' unit sentence vectors ((S,) float32; zeros for no texts)."""
+def description_vector(bundle, texts: list[str] | None, motion_vector: np.ndarray | None = None) -> np.ndarray:
+    """The mean of the texts' unit sentence vectors ((S,) float32; zeros for no texts), plus, where
+    the bundle has a reference (runtime/model/reference.py) and the clip's motion vector is given
+    (clip_motion_vectors), the reference's weight times the captions of the training clips nearest
+    in motion."""
     if not texts:
         return np.zeros(bundle.sentence_dim, np.float32)
-    return bundle.encode_sentences(texts).mean(axis=0)
+    vector = bundle.encode_sentences(texts).mean(axis=0)
+    reference = getattr(bundle, "reference", None)
+    if reference is not None and motion_vector is not None:
+        vector = vector + reference.weight * reference.caption_vectors(motion_vector)[0]
+    return vector
+
+
+def clip_motion_vectors(pooled: np.ndarray, owner: np.ndarray, clips: int) -> np.ndarray:
+    """(clips, D) float32: each clip's unit mean of its windows' pooled vectors (`pooled` (W, D), as
+    an index stores them; `owner` (W,) each window's clip); zeros for a clip without windows."""
+    pooled = np.asarray(pooled, np.float32)
+    out = np.zeros((clips, pooled.shape[1]), np.float32)
+    np.add.at(out, np.asarray(owner, np.int64), pooled)
+    norms = np.linalg.norm(out, axis=1, keepdims=True)
+    return np.where(norms > 0, out / np.maximum(norms, 1e-9), 0.0).astype(np.float32)
 
 
 def vectors_file(meta: dict, chunk: str) -> str:

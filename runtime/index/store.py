@@ -115,14 +115,14 @@ from . import first_stage
 from . import sketch as sketches
 from . import open_files, sketch_pack
 from .cells import CellStage
-from .chunks import (cells_files, chunk_checksums, file_crc32, load_npy, populate, prefetch_runs, save_cells,
-                     save_chunk_arrays, sync_folder, write_json)
+from .chunks import (cells_files, chunk_checksums, file_crc32, load_npy, pooled_vectors, populate, prefetch_runs,
+                     save_cells, save_chunk_arrays, sync_folder, write_json)
 from .entries import ClipEntry, UpdateReport, entry_json
 from .gather import SPLIT_GATHER_ROWS, on_both_cores, packed_rows
 from .ingest import describer_version, read_all, read_description
 from .lock import IndexLock
 from .upgrade import meta_digest, upgrade_from_v1, upgrade_from_v2, upgrade_from_v3, upgrade_from_v4, upgrade_to_v6
-from .descriptions import description_vector, vectors_file
+from .descriptions import clip_motion_vectors, description_vector, vectors_file
 
 INDEX_FORMAT = "motion-search-index"
 INDEX_VERSION = 6  # 2: per-body-part first stage (parts.npy, basis.npy); 3: clip descriptions; 4: checksums;
@@ -851,8 +851,10 @@ class LibraryIndex:
                     break
             self._encode(bundle, pending, entries, wins, patches, report)
             if entries:
+                motion = clip_motion_vectors(pooled_vectors(patches), [w[0] for w in wins], len(entries)) \
+                    if patches else None
                 self._write_chunk(entries, wins, patches, [existing[e.id][:2] for e in entries if e.id in existing],
-                                  vectors=_vectors(bundle, entries))
+                                  vectors=_vectors(bundle, entries, motion))
             if stopped:
                 report.cancelled = True
                 not_done = len(todo) - done
@@ -918,7 +920,9 @@ class LibraryIndex:
             sums.pop(old_file, None)
             sums[new_file] = file_crc32(self.path / name / new_file)
             old_vectors = vectors_file(self.meta, name)
-            vectors = _vectors(bundle, [ClipEntry(**item) for item in raw])  # every row: one encoder for all
+            motion = clip_motion_vectors(load_npy(self.path / name / "pooled.npy"),
+                                         load_npy(self.path / name / "windows.npy")[:, 0], len(raw))
+            vectors = _vectors(bundle, [ClipEntry(**item) for item in raw], motion)  # every row: one encoder for all
             if vectors is not None:  # v6: the chunk's sentence vectors, a new file committed with the clips file
                 new_vectors = f"sentences-{uuid.uuid4().hex[:8]}.npy"
                 np.save(self.path / name / new_vectors, vectors)
@@ -1173,13 +1177,15 @@ class LibraryIndex:
                     f.unlink(missing_ok=True)
 
 
-def _vectors(bundle, entries: list[ClipEntry]) -> np.ndarray | None:
+def _vectors(bundle, entries: list[ClipEntry], motion: np.ndarray | None = None) -> np.ndarray | None:
     """(clips, S) float16 description vectors of `entries` (zeros for a clip without texts), or None
-    when the bundle has no sentence encoder (runtime.index.descriptions)."""
+    when the bundle has no sentence encoder (runtime.index.descriptions); `motion`: the entries'
+    motion vectors (clip_motion_vectors), for the captions a bundle's reference lends."""
     if bundle is None or getattr(bundle, "sentence_session", None) is None:
         return None
-    return np.stack([description_vector(bundle, e.captions if e.status == "ok" else None)
-                     for e in entries]).astype(np.float16) if entries else \
+    return np.stack([description_vector(bundle, e.captions if e.status == "ok" else None,
+                                        None if motion is None else motion[k])
+                     for k, e in enumerate(entries)]).astype(np.float16) if entries else \
         np.zeros((0, bundle.sentence_dim), np.float16)
 
 

@@ -9,6 +9,9 @@
         sentence_encoder.onnx  (optional) input_ids, attention_mask (B, L) -> sentence_embedding (B, S):
                              the pretrained MiniLM, whose similarity between a query and a clip's
                              descriptions is fused with MaxSim (runtime.search.fusion)
+        codebook.onnx        (optional) the centroids of search's first stage (runtime.index.cells)
+        reference.onnx       (optional, with a sentence encoder) the training clips' motion and caption
+                             vectors whose captions a clip's description borrows (runtime/model/reference.py)
 
 Everything the runtime needs to turn a clip or a sentence into embeddings is here; nothing
 about the model is hard-coded in the runtime.
@@ -28,6 +31,7 @@ import numpy as np
 from ..errors import BundleError, safe_text
 from ..hashing import file_sha256
 from ..motion import NUM_CHANNELS, NUM_PARTS, PART_NAMES, ChannelStats, Motion, Windows, clip_angles, motion_windows
+from .reference import load_reference
 
 FORMAT = "motion-search-bundle"
 FORMAT_VERSION = 1
@@ -65,7 +69,7 @@ class Bundle:
     """Loaded encoders. Use `Bundle.load(path, device)`."""
 
     def __init__(self, path: Path, manifest: dict, text_session, motion_session, tokenizer, provider_note: str,
-                 sentence_session=None, codebook: np.ndarray | None = None, codebook_session=None):
+                 sentence_session=None, codebook: np.ndarray | None = None, codebook_session=None, reference=None):
         self.path = path
         # (C, D) float32 centroids of search's first stage (runtime.index.cells); None: a bundle
         # without one (searches use the per-body-part first stage)
@@ -92,7 +96,11 @@ class Bundle:
         self.text_quantized = str(manifest.get("text_encoder", {}).get("variant", "fp32")).startswith("int")
         self.motion_quantized = str(manifest.get("motion_encoder", {}).get("variant", "fp32")).startswith("int")
         sentence = manifest.get("sentence_encoder") if sentence_session is not None else None
-        self.sentence_id: str | None = str(sentence["id"]) if sentence else None  # what made an index's vectors
+        # the training clips' captions a clip's description vector borrows (runtime/model/reference.py)
+        self.reference = reference if sentence else None
+        # what made an index's description vectors: the sentence encoder and, with it, the reference
+        self.sentence_id: str | None = (str(sentence["id"]) + (f"+{self.reference.id}" if self.reference else "")) \
+            if sentence else None
         self.sentence_dim = int(sentence["dim"]) if sentence else 0
         self._sentence_tokenizer = None
         if sentence:  # the same vocabulary, without the query length limit
@@ -151,11 +159,13 @@ class Bundle:
             sentence = make_session(str(path / manifest["sentence_encoder"]["file"]), device, threads=1,
                                     spinning=False)[0] if manifest.get("sentence_encoder") else None
             codebook, codebook_session = _load_codebook(path, manifest)
+            reference = load_reference(path, manifest["reference"], int(manifest["embed_dim"]),
+                                       int(manifest["sentence_encoder"]["dim"])) if manifest.get("reference") else None
         except Exception as e:  # onnxruntime/tokenizers raise their own types for broken files
             raise BundleError(f"{path}: cannot load the encoders ({str(e).splitlines()[0][:200]})") from None
         tokenizer.enable_truncation(max_length=int(manifest["max_text_tokens"]))
         tokenizer.no_padding()
-        return cls(path, manifest, text, motion, tokenizer, note, sentence, codebook, codebook_session)
+        return cls(path, manifest, text, motion, tokenizer, note, sentence, codebook, codebook_session, reference)
 
     # ------------------------------------------------------------------------------------- text
 
@@ -353,6 +363,15 @@ def _checked_manifest(path: Path, manifest: dict) -> dict[str, str]:
                 not isinstance(codebook.get("id"), str):
             raise BundleError(f"{where}: `codebook` needs a `file` and an `id`")
         loaded.append(codebook["file"])
+    reference = manifest.get("reference")
+    if reference is not None:
+        if sentence is None or not isinstance(reference, dict) or not isinstance(reference.get("file"), str) or \
+                not isinstance(reference.get("id"), str) or not isinstance(reference.get("neighbours"), int) or \
+                isinstance(reference.get("neighbours"), bool) or not 1 <= reference["neighbours"] <= 1000 or \
+                not isinstance(reference.get("weight"), (int, float)) or not 0 <= reference["weight"] <= 100:
+            raise BundleError(f"{where}: `reference` needs a sentence encoder, a `file`, an `id`, `neighbours` "
+                              "(1 to 1000) and a `weight` (0 to 100)")
+        loaded.append(reference["file"])
     loaded.append("tokenizer.json")
     for name in loaded:
         _inside(path, name, where)

@@ -4,13 +4,16 @@ pretrained sentence encoder's space, to the clip's own descriptions.
 MaxSim knows the motion (which part moves when); the sentence encoder knows language the motion
 model was never trained on (paraphrases, "sprint", "angrily", rare actions the describer names).
 Each clip's description vector (runtime/index/descriptions.py: the mean of the unit vectors of its
-summary, captions and, for a long clip, each stretch's summary) is stored in the index, so a
-query costs one small encoder call and a dot product with every clip's vector. The products run
-on int8 copies of the vectors (DescriptionScorer): a quarter of float32's bytes, which a query reads
-from memory rather than cache between searches, for cosines within 0.003 of float32's
-(bench/bench_fusion.py; docs/BENCHMARKS.md).
+summary, captions and, for a long clip, each stretch's summary, plus the captions of the
+training clips nearest in motion that the bundle's reference lends: runtime/model/reference.py)
+is stored in the index, so a query costs one small encoder call and a dot product with every
+clip's vector. The products run on int8 copies of the vectors (DescriptionScorer): a quarter of
+float32's bytes, which a query reads from memory rather than cache between searches, for cosines
+within 0.003 of float32's (bench/bench_fusion.py; docs/BENCHMARKS.md).
 
-Both scores are standardised over the clips scored for the query (mean 0, standard deviation 1),
+Both scores are standardised over the clips scored for the query (mean 0, standard deviation 1;
+two-stage search, which scores only some: with every clip's description scores and the MaxSim of a
+fixed sample of POPULATION_SAMPLE clips, scored beside the candidates),
 then added with the description's weight WEIGHT:
 
     fused = z(MaxSim of the clip's best window) + WEIGHT * z(query . description vector)
@@ -30,15 +33,24 @@ import numpy as np
 from ..index import encode
 from .code_scores import CodeScorer
 
-WEIGHT = 0.3  # the description's weight, chosen on free-form val (mean of R@1/5/10)
+WEIGHT = 1.0  # the description's weight, chosen on free-form val (mean of R@1/5/10) with the bundle's reference
+# its weight when the query is a motion (find similar, search by video), chosen there on validation films
+# (docs/VIDEO.md; bench/eval_similar.py) before the reference, and kept
+MOTION_WEIGHT = 0.3
 EXTRA_CANDIDATES = 16  # two-stage search: the clips best by description are scored exactly too (bench_fusion.py)
+# two-stage search: MaxSim's mean and deviation over every clip, estimated from this many clips scored exactly
+# (a fixed random sample); standardised over the candidates alone (the best by MaxSim), the two scores were
+# weighed otherwise than in exact search (bench_fusion.py: recall@10 against exact search's fused ranking)
+POPULATION_SAMPLE = 128
 
 
-def standardised(x: np.ndarray) -> np.ndarray:
-    """(x - mean) / std over the last axis (0 where x does not vary)."""
+def standardised(x: np.ndarray, like: np.ndarray | None = None) -> np.ndarray:
+    """(x - mean) / std over the last axis (0 where it does not vary), the mean and std those of
+    `like` (default: x itself)."""
     x = np.asarray(x, np.float64)
-    sd = x.std(axis=-1, keepdims=True)
-    return np.where(sd > 0, (x - x.mean(axis=-1, keepdims=True)) / np.where(sd > 0, sd, 1.0), 0.0)
+    like = x if like is None else np.asarray(like, np.float64)
+    sd = like.std(axis=-1, keepdims=True)
+    return np.where(sd > 0, (x - like.mean(axis=-1, keepdims=True)) / np.where(sd > 0, sd, 1.0), 0.0)
 
 
 def description_scores(vectors: np.ndarray, has: np.ndarray, query_vector: np.ndarray) -> np.ndarray:
@@ -80,12 +92,16 @@ def neutral(s: np.ndarray, has: np.ndarray) -> np.ndarray:
     return s
 
 
-def fuse(maxsim: np.ndarray, description: np.ndarray, weight: float = WEIGHT) -> np.ndarray:
+def fuse(maxsim: np.ndarray, description: np.ndarray, weight: float = WEIGHT, maxsim_like: np.ndarray | None = None,
+         description_like: np.ndarray | None = None) -> np.ndarray:
     """The fused scores of clips (same order in both arrays): standardised MaxSim plus `weight`
-    times the standardised description score, over these clips."""
+    times the standardised description score, over these clips, or with the mean and deviation of
+    `maxsim_like` / `description_like` (two-stage search: those of every clip, which only some of
+    them are scored for)."""
     if maxsim.shape != description.shape:
         raise ValueError(f"maxsim {maxsim.shape} and description {description.shape} scores differ in shape")
-    return standardised(maxsim) + weight * standardised(description)
+    return standardised(maxsim, maxsim_like) + weight * standardised(description, description_like)
 
 
-__all__ = ["DescriptionScorer", "EXTRA_CANDIDATES", "WEIGHT", "description_scores", "fuse", "neutral", "standardised"]
+__all__ = ["DescriptionScorer", "EXTRA_CANDIDATES", "MOTION_WEIGHT", "POPULATION_SAMPLE", "WEIGHT",
+           "description_scores", "fuse", "neutral", "standardised"]

@@ -26,6 +26,7 @@ clips are ranked by the fused score (runtime.search.fusion); `fusion=False` rank
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -39,7 +40,7 @@ from ..motion import Motion
 from .blas_threads import one_blas_thread
 from .code_scores import CODECS as INTEGER_CODECS
 from .code_scores import CodeScorer, FirstStageScorer, sketch_maxsim
-from .fusion import EXTRA_CANDIDATES, WEIGHT, DescriptionScorer, fuse
+from .fusion import EXTRA_CANDIDATES, POPULATION_SAMPLE, WEIGHT, DescriptionScorer, fuse
 from .maxsim import maxsim_packed, segment_max
 
 log = logging.getLogger(__name__)
@@ -110,7 +111,7 @@ class Hit:
     fps: float  # the source file's frame rate
     description: str = ""  # what the whole clip does, in one sentence (runtime.describe), from the index
     maxsim: float | None = None  # fused search: the MaxSim score of the window (`score` is then the fused one)
-    description_score: float | None = None  # fused search: mean cosine of the query to the clip's descriptions
+    description_score: float | None = None  # fused search: the query . the clip's description vector
 
     @property
     def duration_s(self) -> float:
@@ -157,6 +158,7 @@ class Searcher:
         self._scorer: CodeScorer | None = None
         self._first: FirstStageScorer | None = None
         self._descriptions: DescriptionScorer | None = None
+        self._sample: np.ndarray | None = None  # population_sample()
         self.sketch_block, self.split_sketches = SKETCH_BLOCK, SPLIT_SKETCHES  # (benchmarks compare others)
         self.refine_windows = REFINE_WINDOWS
         self.min_postings = cells_postings(index.num_windows)  # the cells stage's (CELLS_TABLE)
@@ -345,9 +347,10 @@ class Searcher:
         finally:
             sentence.exception()  # waited for even when MaxSim failed: nothing left running
         desc = self.description_scores(sentence.result())
-        if scores is None:  # two-stage: the best by description are candidates too
-            windows = np.union1d(windows, self._description_windows(desc))  # scored together, in one call
-            scores = self.score_windows(query, windows)
+        if scores is None:  # two-stage: the best by description are candidates too, and the population sample
+            windows = np.union1d(np.union1d(windows, self._description_windows(desc)),
+                                 self._clip_windows(self.population_sample()))  # scored together, in one call
+            return self._fused_hits(windows, self.score_windows(query, windows), desc, k, two_stage=True)
         return self._fused_hits(windows, scores, desc, k)
 
     def description_scores(self, vector: np.ndarray) -> np.ndarray:
@@ -368,20 +371,43 @@ class Searcher:
         top = top[np.argsort(-desc[top], kind="stable")]
         return self._clip_windows([c for c in top.tolist() if c not in exclude][:EXTRA_CANDIDATES])
 
+    def population_sample(self) -> np.ndarray:
+        """POPULATION_SAMPLE clips with windows (a fixed random choice, sorted) whose MaxSim a two-stage
+        fused search scores exactly, for MaxSim's mean and deviation over every clip."""
+        if self._sample is None:
+            with_windows = np.flatnonzero(self._has_windows)
+            count = min(POPULATION_SAMPLE, len(with_windows))
+            self._sample = np.sort(np.random.default_rng(0).choice(with_windows, count, replace=False))
+        return self._sample
+
+    @functools.cached_property
+    def _has_windows(self) -> np.ndarray:
+        return np.array([c.window_count > 0 for c in self.index.clips], bool)
+
     def _clip_windows(self, clips) -> np.ndarray:
         """The window ids of the given clips, clip after clip."""
         return np.concatenate([np.arange(self.index.clips[c].window_start,
                                          self.index.clips[c].window_start + self.index.clips[c].window_count)
                                for c in clips] or [np.zeros(0, np.int64)])
 
-    def _fused_hits(self, windows: np.ndarray, scores: np.ndarray, desc: np.ndarray, k: int) -> list[Hit]:
+    def _fused_hits(self, windows: np.ndarray, scores: np.ndarray, desc: np.ndarray, k: int,
+                    two_stage: bool = False) -> list[Hit]:
         """The `k` best clips of the scored `windows`, each at its best window, by the fused score of
-        that window's score and the clip's description score `desc[clip]` (runtime.search.fusion)."""
+        that window's score and the clip's description score `desc[clip]` (runtime.search.fusion),
+        each standardised over the clips scored (every clip with windows, in exact search) or, in
+        `two_stage` search (whose windows include the population sample's), with the mean and
+        deviation of every clip's description score and of the sample's MaxSim."""
         clips = self._clip_of_window[windows]
         order = np.lexsort((-scores, clips))  # by clip, best window first
         first = order[np.concatenate([[True], np.diff(clips[order]) != 0])]
         best_windows, best_scores, best_clips = windows[first], scores[first], clips[first]
-        fused = fuse(best_scores, desc[best_clips], self.fusion_weight)
+        if two_stage:
+            sampled = np.isin(best_clips, self.population_sample())
+            fused = fuse(best_scores, desc[best_clips], self.fusion_weight,
+                         maxsim_like=best_scores[sampled] if sampled.sum() > 1 else None,
+                         description_like=desc[self._has_windows])
+        else:
+            fused = fuse(best_scores, desc[best_clips], self.fusion_weight)
         hits = []
         for i in np.argsort(-fused, kind="stable")[:k]:
             hit = self._hit(int(best_windows[i]), float(fused[i]))

@@ -22,7 +22,7 @@ Fused with descriptions, as text search is (runtime.search.fusion): when the ind
 vectors, the query motion is described too (runtime.index.description_texts: the describer's summary,
 its captions and stretch summaries, embedded by the bundle's sentence encoder; a clip of the index
 brings its stored vector), and each clip's best-window score is standardised over the clips scored
-and added to WEIGHT times its standardised description agreement (the dot product of the two mean
+and added to MOTION_WEIGHT times its standardised description agreement (the dot product of the two mean
 vectors: the mean cosine between their texts). The describer reads what the late interaction
 weighs no more than any other patch: whether a hand swings side to side (a wave) or only goes up
 (a raise), whether the feet leave the ground together (a run). A motion read from a film (BlazePose's
@@ -48,8 +48,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..hashing import content_hash
-from ..index import description_texts, description_vector
+from ..index import clip_motion_vectors, description_texts, description_vector, pooled_vectors
 from ..motion import NUM_PARTS, Motion
+from .fusion import MOTION_WEIGHT
 from .maxsim import segment_max
 from .searcher import Hit, Searcher
 
@@ -78,14 +79,18 @@ class MotionQuery:
 
 
 class SimilarSearcher(Searcher):
-    """Find clips of an index whose motion is alike a query motion (same arguments as Searcher)."""
+    """Find clips of an index whose motion is alike a query motion (same arguments as Searcher; the
+    description's weight is a motion query's, MOTION_WEIGHT)."""
 
     _flat_parts: list[np.ndarray] | None = None  # the first stage's part summaries, window-major
+
+    def __init__(self, *args, fusion_weight: float = MOTION_WEIGHT, **kwargs):
+        super().__init__(*args, fusion_weight=fusion_weight, **kwargs)
 
     def encode(self, motion: Motion, name: str = "") -> MotionQuery:
         """A Motion (already cut to the frames wanted) as a query, described when searches are fused."""
         _, patches = self.bundle.encode_motion(motion)
-        description = query_description(self.bundle, motion) if self.fused else None
+        description = query_description(self.bundle, motion, patches) if self.fused else None
         return MotionQuery(name or motion.source, patches, description)
 
     def clip_query(self, clip: int) -> MotionQuery:
@@ -204,18 +209,25 @@ class SimilarSearcher(Searcher):
         """The windows' late-interaction scores (plus, in two-stage search, the windows of the clips
         best by description), each clip at its best window, ranked by runtime.search.fusion.fuse."""
         desc = self.description_scores(query.description)
-        if not exact:  # the clips best by description are candidates too
-            windows = np.union1d(windows, self._description_windows(desc, exclude).astype(windows.dtype))
+        if not exact:  # the clips best by description are candidates too, and the population sample
+            extra = np.union1d(self._description_windows(desc, exclude),
+                               self._clip_windows([c for c in self.population_sample().tolist() if c not in exclude]))
+            windows = np.union1d(windows, extra.astype(windows.dtype))
         if len(windows) == 0:
             return []
-        return self._fused_hits(windows, self.window_scores_like(query, windows), desc, k)
+        return self._fused_hits(windows, self.window_scores_like(query, windows), desc, k, two_stage=not exact)
 
 
-def query_description(bundle, motion: Motion) -> np.ndarray | None:
-    """A query motion's description vector, made as the index makes a clip's (runtime.index.descriptions);
-    None when it cannot be described (too short)."""
+def query_description(bundle, motion: Motion, patches: list[np.ndarray] | None = None) -> np.ndarray | None:
+    """A query motion's description vector, made as the index makes a clip's (runtime.index.descriptions;
+    with its windows' `patches`, the captions the bundle's reference lends too); None when it cannot
+    be described (too short)."""
     texts = description_texts(motion)
-    return description_vector(bundle, texts) if texts else None
+    if not texts:
+        return None
+    motion_vector = clip_motion_vectors(pooled_vectors(patches), np.zeros(len(patches), np.int64), 1)[0] \
+        if patches else None
+    return description_vector(bundle, texts, motion_vector)
 
 
 def similar_candidates(num_windows: int, k: int) -> int:

@@ -28,8 +28,8 @@ import numpy as np
 from ..io import split_clip_id
 from ..model import Bundle, Query
 from ..motion import NUM_PARTS, Motion
-from ..search import (EXACT_UP_TO, EXTRA_CANDIDATES, FUSION_WEIGHT, Explanation, Hit, MotionQuery, candidate_counts,
-                      encode_beside, explain_patches, fuse, neutral, query_description, segment_max,
+from ..search import (EXACT_UP_TO, EXTRA_CANDIDATES, FUSION_WEIGHT, MOTION_FUSION_WEIGHT, Explanation, Hit, MotionQuery,
+                      candidate_counts, encode_beside, explain_patches, fuse, neutral, query_description, segment_max,
                       sentence_beside, similar_candidates)
 from .backends import DESCRIPTION, PARTS, PATCHES, Found, Where
 from .qdrant_store import QdrantStore
@@ -73,6 +73,7 @@ class StoreSearcher:
                              f"{bundle.model_id}")
         self.store, self.bundle, self.library = store, bundle, library
         self.candidates, self.fusion, self.fusion_weight = candidates, fusion, fusion_weight
+        self.motion_weight = MOTION_FUSION_WEIGHT  # the description's weight for a motion query (find similar)
         self._num_windows: int | None = None
         self.exact_up_to = EXACT_UP_TO  # windows: above it, two stages (Qdrant's prefetch on the part vectors)
         self.prefetch_scan = True  # the first stage scans every window's int8 part vectors (False: their HNSW)
@@ -146,9 +147,9 @@ class StoreSearcher:
             found += self.window_scores(query, 64 * len(clip_keys), True,
                                         Where(library=lib, clip_keys=clip_keys), vectors=[DESCRIPTION])
         best = _best_per_clip(found)
-        return self._fused_hits(best, qv, k) if best else []
+        return self._fused_hits(best, qv, k, self.fusion_weight) if best else []
 
-    def _fused_hits(self, best: list[Found], query_vector: np.ndarray, k: int) -> list[StoreHit]:
+    def _fused_hits(self, best: list[Found], query_vector: np.ndarray, k: int, weight: float) -> list[StoreHit]:
         """The `k` best of `best` (each clip's best window, its score the late interaction, fetched
         with its DESCRIPTION vector) by the fused score (runtime.search.fusion)."""
         maxsim = np.array([f.score for f in best], np.float64)
@@ -156,7 +157,7 @@ class StoreSearcher:
                          if DESCRIPTION in f.vectors else np.nan for f in best])
         has = np.array([bool(f.payload.get("has_description")) for f in best]) & np.isfinite(desc)
         desc = np.nan_to_num(neutral(desc, has))  # a clip without a vector: neutral
-        fused = fuse(maxsim, desc, self.fusion_weight)
+        fused = fuse(maxsim, desc, weight)
         return [replace(self._hit(best[i], float(fused[i])), maxsim=float(maxsim[i]), description_score=float(desc[i]))
                 for i in np.argsort(-fused, kind="stable")[:k]]
 
@@ -196,7 +197,7 @@ class StoreSearcher:
     def encode(self, motion: Motion, name: str = "") -> MotionQuery:
         """A Motion (already cut to the frames wanted) as a query, described when searches are fused."""
         _, patches = self.bundle.encode_motion(motion)
-        description = query_description(self.bundle, motion) if self.fused else None
+        description = query_description(self.bundle, motion, patches) if self.fused else None
         return MotionQuery(name or motion.source, patches, description)
 
     def clip_query(self, library: str, clip_key: str) -> MotionQuery:
@@ -253,7 +254,8 @@ class StoreSearcher:
             f.score = float(s)
         found.sort(key=lambda f: -f.score)
         best = _best_per_clip(found)
-        return self._fused_hits(best, query.description, k) if fused else [self._hit(f, f.score) for f in best[:k]]
+        return self._fused_hits(best, query.description, k, self.motion_weight) if fused else \
+            [self._hit(f, f.score) for f in best[:k]]
 
     def _clips_by_description(self, vector: np.ndarray, have: set, exclude, where: Where) -> list[tuple[str, str]]:
         """(library, clip key) of the EXTRA_CANDIDATES clips best by description that are neither in

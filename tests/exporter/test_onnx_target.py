@@ -12,7 +12,9 @@ SHIPPED = sorted([*(ROOT / "models" / "default").glob("*.onnx"), *(ROOT / "runti
 
 def test_the_bundle_and_kernels_are_all_checked():
     assert {p.name for p in SHIPPED} >= {"motion_encoder.onnx", "text_encoder.onnx", "sentence_encoder.onnx",
-                                         "codebook.onnx", "patch_scores_int8.onnx", "first_stage_int8.onnx"}
+                                         "codebook.onnx", "reference.onnx", "patch_scores_int8.onnx",
+                                         "first_stage_int8.onnx", "patch_scores_int8_unsigned.onnx",
+                                         "first_stage_int8_unsigned.onnx"}
 
 
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)

@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 
 from runtime.errors import BundleError, LibraryIndexError
+from runtime.hashing import file_sha256
 from runtime.index import LibraryIndex, read_meta
 from runtime.model import Bundle, default_bundle_path
 from tests.reliability_cases import mutate_file
@@ -370,7 +371,8 @@ def test_damaged_index_files_are_named_and_rebuilt(damage, good_lib, tmp_path):
 
 @pytest.mark.parametrize("tamper", ["no files list", "file outside", "loaded file not listed", "hop 0",
                                     "changed encoder", "linked outside", "window not whole patches", "not json",
-                                    "sentence encoder not listed", "changed sentence encoder"])
+                                    "sentence encoder not listed", "changed sentence encoder", "changed reference",
+                                    "reference of no neighbours", "reference of other vectors"])
 def test_a_tampered_bundle_is_refused(tamper, tmp_path):
     bundle = tmp_path / "bundle"
     shutil.copytree(default_bundle_path(), bundle)
@@ -388,6 +390,20 @@ def test_a_tampered_bundle_is_refused(tamper, tmp_path):
         data = bytearray((bundle / "sentence_encoder.onnx").read_bytes())
         data[-100] ^= 0xFF
         (bundle / "sentence_encoder.onnx").write_bytes(bytes(data))
+    elif tamper == "changed reference":
+        data = bytearray((bundle / "reference.onnx").read_bytes())
+        data[-100] ^= 0xFF
+        (bundle / "reference.onnx").write_bytes(bytes(data))
+    elif tamper == "reference of no neighbours":
+        manifest["reference"]["neighbours"] = 0
+    elif tamper == "reference of other vectors":  # listed with its hash, but not the encoders' sizes
+        import numpy as np
+        import onnx
+
+        from exporter.make_reference import reference_graph
+
+        onnx.save(reference_graph(np.eye(4, 3), np.eye(4, 5)), bundle / "reference.onnx")
+        manifest["files"]["reference.onnx"] = file_sha256(bundle / "reference.onnx")
     elif tamper == "hop 0":
         manifest["hop"] = 0
     elif tamper == "window not whole patches":

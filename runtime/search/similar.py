@@ -22,8 +22,8 @@ Fused with descriptions, as text search is (runtime.search.fusion): when the ind
 vectors, the query motion is described too (runtime.index.description_texts: the describer's summary,
 its captions and stretch summaries, embedded by the bundle's sentence encoder; a clip of the index
 brings its stored vector), and each clip's best-window score is standardised over the clips scored
-and added to MOTION_WEIGHT times its standardised description agreement (the dot product of the two mean
-vectors: the mean cosine between their texts). The describer reads what the late interaction
+and added to MOTION_WEIGHT times its standardised description agreement (the dot product of the two
+description vectors, each made as the index makes a clip's). The describer reads what the late interaction
 weighs no more than any other patch: whether a hand swings side to side (a wave) or only goes up
 (a raise), whether the feet leave the ground together (a run). A motion read from a film (BlazePose's
 jitter, elbows and knees read straighter) scores within a few thousandths of both neighbours by

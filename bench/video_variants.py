@@ -113,7 +113,7 @@ def query_motions(lm) -> dict:
 
 
 def collect(args) -> None:
-    from runtime.index import description_texts, description_vector
+    from runtime.search import query_description
     from runtime.model import Bundle
     from runtime.search import SimilarSearcher
 
@@ -144,7 +144,8 @@ def collect(args) -> None:
             for name, motion in motions.items():
                 _, patches = bundle.encode_motion(motion)
                 halves = np.stack([part_halves(patches, w) for w in lib])  # (clips, 2, 14)
-                dvec = description_vector(bundle, description_texts(motion))
+                dvec = query_description(bundle, motion, patches)  # as search makes a query motion's
+                dvec = dvec if dvec is not None else np.zeros(bundle.sentence_dim, np.float32)
                 desc = sent @ dvec if sent is not None else np.zeros(len(lib))
                 rows.append({"clip": clip.stem, "view": view, "query": name, "halves": halves,
                              "desc": desc, "own": sorted(own)})

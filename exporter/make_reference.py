@@ -35,7 +35,7 @@ import numpy as np  # noqa: E402
 
 import training  # noqa: F401,E402
 from runtime.hashing import file_sha256  # noqa: E402
-from runtime.index import clip_motion_vectors, pooled_vectors  # noqa: E402
+from runtime.index import motion_vector  # noqa: E402
 from runtime.model import Bundle  # noqa: E402
 from runtime.motion import motion_windows  # noqa: E402
 
@@ -64,10 +64,9 @@ def clip_captions(clip) -> list[str]:
     return list(clip.captions)
 
 
-def motion_vector(bundle: Bundle, angles: np.ndarray) -> np.ndarray:
-    """A clip's motion vector from its joint angles, as an index makes it."""
-    patches = bundle.encode_windows(motion_windows(angles, bundle.window, bundle.hop))
-    return clip_motion_vectors(pooled_vectors(patches), np.zeros(len(patches), np.int64), 1)[0]
+def angles_motion_vector(bundle: Bundle, angles: np.ndarray) -> np.ndarray | None:
+    """A clip's motion vector from its joint angles, as an index makes it (None: no windows)."""
+    return motion_vector(bundle.encode_windows(motion_windows(angles, bundle.window, bundle.hop)))
 
 
 def caption_vector(bundle: Bundle, captions: list[str]) -> np.ndarray:
@@ -124,8 +123,8 @@ def export(bundle_dir: str | Path, neighbours: int = NEIGHBOURS, weight: float =
     for k, clip in enumerate(clips):
         if clip.key not in features:
             continue
-        v = motion_vector(bundle, features[clip.key])
-        if not np.abs(v).sum():
+        v = angles_motion_vector(bundle, features[clip.key])
+        if v is None or not np.abs(v).sum():
             continue
         keys.append(clip.key)
         motion.append(v)

@@ -29,6 +29,7 @@ import numpy as np
 
 from ..errors import MotionSearchError
 from ..motion import Motion, window_starts
+from .chunks import pooled_vectors
 
 log = logging.getLogger(__name__)
 
@@ -61,18 +62,32 @@ def description_texts(motion: Motion) -> list[str]:
     return [t for t in texts if t]  # repeats kept: a clip that walks in most stretches is mostly a walk
 
 
-def description_vector(bundle, texts: list[str] | None, motion_vector: np.ndarray | None = None) -> np.ndarray:
-    """The mean of the texts' unit sentence vectors ((S,) float32; zeros for no texts), plus, where
-    the bundle has a reference (runtime/model/reference.py) and the clip's motion vector is given
-    (clip_motion_vectors), the reference's weight times the captions of the training clips nearest
-    in motion."""
-    if not texts:
-        return np.zeros(bundle.sentence_dim, np.float32)
-    vector = bundle.encode_sentences(texts).mean(axis=0)
+def description_vectors(bundle, texts: list[list[str] | None], motion: np.ndarray | None = None) -> np.ndarray:
+    """(clips, S) float32: each clip's mean of its texts' unit sentence vectors (zeros for no texts),
+    plus, where the bundle has a reference (runtime/model/reference.py) and the clips' motion vectors
+    are given ((clips, D): clip_motion_vectors), the reference's weight times the captions of the
+    training clips nearest in motion (one reference call for all the clips)."""
+    out = np.zeros((len(texts), bundle.sentence_dim), np.float32)
+    for k, t in enumerate(texts):
+        if t:
+            out[k] = bundle.encode_sentences(t).mean(axis=0)
     reference = getattr(bundle, "reference", None)
-    if reference is not None and motion_vector is not None:
-        vector = vector + reference.weight * reference.caption_vectors(motion_vector)[0]
-    return vector
+    has = np.array([bool(t) for t in texts], bool)
+    if reference is not None and motion is not None and has.any():
+        out[has] += reference.weight * reference.caption_vectors(np.asarray(motion, np.float32)[has])
+    return out
+
+
+def description_vector(bundle, texts: list[str] | None, motion_vector: np.ndarray | None = None) -> np.ndarray:
+    """One clip's description vector ((S,) float32): description_vectors of one clip."""
+    return description_vectors(bundle, [texts], None if motion_vector is None else np.atleast_2d(motion_vector))[0]
+
+
+def motion_vector(patches: list[np.ndarray]) -> np.ndarray | None:
+    """(D,) float32: one motion's vector (clip_motion_vectors) from its windows' patches (None: no windows)."""
+    if not patches:
+        return None
+    return clip_motion_vectors(pooled_vectors(patches), np.zeros(len(patches), np.int64), 1)[0]
 
 
 def clip_motion_vectors(pooled: np.ndarray, owner: np.ndarray, clips: int) -> np.ndarray:

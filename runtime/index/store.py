@@ -122,7 +122,7 @@ from .gather import SPLIT_GATHER_ROWS, on_both_cores, packed_rows
 from .ingest import describer_version, read_all, read_description
 from .lock import IndexLock
 from .upgrade import meta_digest, upgrade_from_v1, upgrade_from_v2, upgrade_from_v3, upgrade_from_v4, upgrade_to_v6
-from .descriptions import clip_motion_vectors, description_vector, vectors_file
+from .descriptions import clip_motion_vectors, description_vectors, vectors_file
 
 INDEX_FORMAT = "motion-search-index"
 INDEX_VERSION = 6  # 2: per-body-part first stage (parts.npy, basis.npy); 3: clip descriptions; 4: checksums;
@@ -1183,10 +1183,8 @@ def _vectors(bundle, entries: list[ClipEntry], motion: np.ndarray | None = None)
     motion vectors (clip_motion_vectors), for the captions a bundle's reference lends."""
     if bundle is None or getattr(bundle, "sentence_session", None) is None:
         return None
-    return np.stack([description_vector(bundle, e.captions if e.status == "ok" else None,
-                                        None if motion is None else motion[k])
-                     for k, e in enumerate(entries)]).astype(np.float16) if entries else \
-        np.zeros((0, bundle.sentence_dim), np.float16)
+    return description_vectors(bundle, [e.captions if e.status == "ok" else None for e in entries],
+                               motion).astype(np.float16)
 
 
 def _outputs(like: dict[str, np.ndarray], rows: int, reuse: str) -> tuple[np.ndarray, np.ndarray]:

@@ -53,6 +53,8 @@ def load_reference(path: Path, entry: dict, embed_dim: int, sentence_dim: int) -
     """
     from .providers import cpu_session
 
+    if entry.get("clips") and int(entry["neighbours"]) > int(entry["clips"]):
+        raise ValueError(f"{entry['file']}: {entry['neighbours']} neighbours of {entry['clips']} clips")
     session = cpu_session(str(path / entry["file"]), threads=1)  # the CPU always, as the codebook
     reference = Reference(str(entry["id"]), session, int(entry["neighbours"]), float(entry["weight"]),
                           int(entry.get("clips", 0)), sentence_dim)

@@ -13,8 +13,8 @@ recall@10 against float MaxSim.
 
 The stored bytes are unsigned (offset 128) and the query's signed: onnxruntime's fast u8 x s8
 product. On a CPU without VNNI (AVX2 or AVX-512 alone: AMD Zen 1-3, Intel before Ice Lake) that
-product adds pairs of byte products in 16 bits, which saturate (2 x 255 x 127 > 32,767): scores off
-by a fifth on random bytes. `signed_products_exact` tries it once per process; where it saturates,
+product adds pairs of byte products in 16 bits, which saturate (2 x 255 x 127 > 32,767): scores are
+off. `signed_products_exact` tries it once per process; where it saturates,
 the int8 kernels' `_unsigned` twins take the query as unsigned bytes too (u8 x u8, exact everywhere,
 a little slower: bench/bench_kernels.py). int4 nibbles (at most 2 x 15 x 127) never saturate.
 """
@@ -139,8 +139,8 @@ class FirstStageScorer:
         if fs.num_windows == 0:
             return np.zeros(0, np.float32)
         q, token_scale = quantize_columns(fs.basis @ np.asarray(tokens, np.float32).T)
-        return self.session.run(None, {"parts": fs.codes, "q": query_bytes(q, self.unsigned), "row_scale": fs.row_scale,
-                                       "token_scale": token_scale})[0]
+        return self.session.run(None, {"parts": fs.codes, "q": query_bytes(q, self.unsigned),
+                                       "row_scale": fs.row_scale, "token_scale": token_scale})[0]
 
 
 def sketch_maxsim(q: np.ndarray, codes: np.ndarray, scales: np.ndarray, offsets: np.ndarray) -> np.ndarray:

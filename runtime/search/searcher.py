@@ -382,7 +382,7 @@ class Searcher:
 
     @functools.cached_property
     def _has_windows(self) -> np.ndarray:
-        return np.array([c.window_count > 0 for c in self.index.clips], bool)
+        return np.bincount(self._clip_of_window, minlength=len(self.index.clips)) > 0
 
     def _clip_windows(self, clips) -> np.ndarray:
         """The window ids of the given clips, clip after clip."""

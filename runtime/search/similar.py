@@ -48,7 +48,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..hashing import content_hash
-from ..index import clip_motion_vectors, description_texts, description_vector, pooled_vectors
+from ..index import description_texts, description_vector, motion_vector
 from ..motion import NUM_PARTS, Motion
 from .fusion import MOTION_WEIGHT
 from .maxsim import segment_max
@@ -225,9 +225,7 @@ def query_description(bundle, motion: Motion, patches: list[np.ndarray] | None =
     texts = description_texts(motion)
     if not texts:
         return None
-    motion_vector = clip_motion_vectors(pooled_vectors(patches), np.zeros(len(patches), np.int64), 1)[0] \
-        if patches else None
-    return description_vector(bundle, texts, motion_vector)
+    return description_vector(bundle, texts, motion_vector(patches))
 
 
 def similar_candidates(num_windows: int, k: int) -> int:

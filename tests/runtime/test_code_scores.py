@@ -42,7 +42,7 @@ def test_empty_and_unknown():
 
 def test_the_int8_kernels_in_use_multiply_bytes_exactly_on_this_cpu(monkeypatch):
     """Without VNNI, onnxruntime's u8 x s8 product saturates pairs of byte products in 16 bits (scores
-    off by a fifth on random bytes); code_scores tries it once and takes the u8 x u8 twins where it
+    off); code_scores tries it once and takes the u8 x u8 twins where it
     does. Whichever this CPU gets, and the unsigned twins on every CPU, give the products of the bytes
     in integers, also at the extremes; the probe says of the signed kernel what it does."""
     import runtime.search.code_scores as cs

@@ -14,6 +14,11 @@ path at that size) and the store's StoreSearcher (MaxSim alone) as
   - int8 scan: every window's int8 copy, the best rescored on the float16 originals;
   - prefetch N: Qdrant's two stages in one request (N windows by the 14 part vectors, then MaxSim);
   - float16 exact: every window's originals (a subset of the queries).
+With `--fused` (an index whose description vectors the bundle's sentence encoder made: the clips
+keep their real clip's vector, as bench/bench_fusion.py gives them), fused search too: the local
+index's two stages and the store's (MaxSim's best windows, the clips best by description and the
+population sample, runtime/studio/searcher.py), timed, each with recall@10 against the local exact
+fused search (every window and every clip scored).
 Bytes per window: the shard's segments on disk (allocated blocks; the write-ahead log apart: its
 32 MiB files do not grow with the library) over the windows, and what stays in RAM (the int8 copies
 of patches and parts, one byte per dimension, plus Qdrant's per-vector offsets and scale).
@@ -34,6 +39,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.bench_fusion import with_vectors  # noqa: E402
 from bench.bench_search import float_truth, load_queries, recall  # noqa: E402
 from bench.synthetic_library import WindowPool, compose_index  # noqa: E402
 from runtime.index import LibraryIndex  # noqa: E402
@@ -72,6 +78,7 @@ def main() -> None:
     parser.add_argument("--prefetch", default="1000,4000", help="first-stage windows of the prefetch rows")
     parser.add_argument("--work", default=".cache/bench-qdrant", help="where the composed indexes and shards go")
     parser.add_argument("--keep", action="store_true", help="keep the shards (to look at their files)")
+    parser.add_argument("--fused", action="store_true", help="fused search too (an index with description vectors)")
     args = parser.parse_args()
 
     bundle = Bundle.load(args.bundle, device="cpu")
@@ -86,7 +93,7 @@ def main() -> None:
     for size in [int(s) for s in args.sizes.split(",")]:
         target = work / f"composed-{size}"
         compose_index(source, target, size, regions=1, pool=pool)
-        index = LibraryIndex.open(target, bundle)
+        index = with_vectors(source, target) if args.fused else LibraryIndex.open(target, bundle)
         n = index.num_windows
         root = os.path.commonpath([c.path for c in index.clips if c.path])
         position = {clip_key_of(c, root): i for i, c in enumerate(index.clips)}
@@ -140,6 +147,8 @@ def main() -> None:
             times, got = timed_hits(lambda q: shared.search_query(q, 10, exact=True), few, burn_in=1)
             lines.append(row("Qdrant edge, float16 exact (20 queries)", times,
                              recall(truth[:20], [keyed(h) for h in got])))
+        if args.fused:
+            lines += fused_rows(index, store, bundle, queries, position)
         store.close()
         print("\n".join(lines))
         print(f"load after: {os.getloadavg()[0]:.2f}")
@@ -149,6 +158,25 @@ def main() -> None:
         shutil.rmtree(target, ignore_errors=True)
         if not args.keep:
             shutil.rmtree(shard, ignore_errors=True)
+
+
+def fused_rows(index: LibraryIndex, store: QdrantStore, bundle: Bundle, queries, position: dict) -> list[str]:
+    """Fused search, local two stages and the store's, timed, with recall@10 against the local exact
+    fused search."""
+    local = Searcher(index, bundle)
+    shared = StoreSearcher(store, bundle)
+    if not (local.fused and shared.fused):
+        raise SystemExit("--fused: the index has no description vectors from this bundle's sentence encoder")
+    truth = [[_pos(index, h) for h in local.search_query(q, 10, exact=True)] for q in queries]
+    times, got = timed_hits(lambda q: local.search_query(q, 10, exact=False), queries)
+    out = [row("local index, fused (two stages)", times, recall(truth, [[_pos(index, h) for h in hits] for hits in got]),
+               "recall against the local exact fused search")]
+    shared.exact_up_to = 0
+    times, got = timed_hits(lambda q: shared.search_query(q, 10), queries)
+    out.append(row("Qdrant edge, fused (prefetch by parts, then MaxSim; population sample)", times,
+                   recall(truth, [[position[h.clip_key] for h in hits] for hits in got]),
+                   "recall against the local exact fused search"))
+    return out
 
 
 def _pos(index: LibraryIndex, hit) -> int:

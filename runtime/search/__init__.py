@@ -7,7 +7,7 @@ May import: runtime.index, runtime.model, runtime.motion, runtime.errors, runtim
 
 from .code_scores import CodeScorer, FirstStageScorer, signed_products_exact, sketch_maxsim
 from .explain import Explanation, WordMatch, explain, explain_motion, explain_patches
-from .fusion import EXTRA_CANDIDATES
+from .fusion import EXTRA_CANDIDATES, POPULATION_SAMPLE
 from .fusion import MOTION_WEIGHT as MOTION_FUSION_WEIGHT
 from .fusion import WEIGHT as FUSION_WEIGHT
 from .fusion import DescriptionScorer, description_scores, fuse, neutral, standardised

@@ -9,9 +9,11 @@ part means of each window as a small MaxSim multivector (Qdrant's prefetch, a sc
 copies, `first` windows kept, runtime.search.candidate_counts) and MaxSim on the patches of those
 (10k clips: recall@10 0.998 against float exact; with the part vectors' HNSW instead, 0.989:
 bench/bench_qdrant.py, docs/STUDIO.md). Fused search (a bundle with a
-sentence encoder, a library with description vectors) ranks the clips of MaxSim's best windows and
-the EXTRA_CANDIDATES clips best by description, standardised over those clips, as the local
-two-stage search does (runtime.search.fusion). Find similar: the query's part means find candidate
+sentence encoder, a library with description vectors) ranks the clips of MaxSim's best windows,
+the EXTRA_CANDIDATES clips best by description and a fixed sample of POPULATION_SAMPLE clips,
+scored exactly in one more request; both scores are standardised with the sample's mean and
+deviation (where MaxSim's best windows leave clips out), as the local two-stage search's are with
+its sample's and every clip's (runtime.search.fusion). Find similar: the query's part means find candidate
 windows (Qdrant), whose patches are fetched and scored here with the local score (symmetric,
 same body part: runtime.search.similar), fused with the query motion's own description vector as the
 local find similar is (with the EXTRA_CANDIDATES clips best by description, in two stages). Explain:
@@ -28,8 +30,8 @@ import numpy as np
 from ..io import split_clip_id
 from ..model import Bundle, Query
 from ..motion import NUM_PARTS, Motion
-from ..search import (EXACT_UP_TO, EXTRA_CANDIDATES, FUSION_WEIGHT, MOTION_FUSION_WEIGHT, Explanation, Hit, MotionQuery,
-                      candidate_counts, encode_beside, explain_patches, fuse, neutral, query_description, segment_max,
+from ..search import (EXACT_UP_TO, EXTRA_CANDIDATES, FUSION_WEIGHT, MOTION_FUSION_WEIGHT, POPULATION_SAMPLE,
+                      Explanation, Hit, MotionQuery, candidate_counts, encode_beside, explain_patches, fuse, neutral, query_description, segment_max,
                       sentence_beside, similar_candidates)
 from .backends import DESCRIPTION, PARTS, PATCHES, Found, Where
 from .qdrant_store import QdrantStore
@@ -75,6 +77,7 @@ class StoreSearcher:
         self.candidates, self.fusion, self.fusion_weight = candidates, fusion, fusion_weight
         self.motion_weight = MOTION_FUSION_WEIGHT  # the description's weight for a motion query (find similar)
         self._num_windows: int | None = None
+        self._sample: list[tuple[str, str]] | None = None  # population_sample()
         self.exact_up_to = EXACT_UP_TO  # windows: above it, two stages (Qdrant's prefetch on the part vectors)
         self.prefetch_scan = True  # the first stage scans every window's int8 part vectors (False: their HNSW)
 
@@ -135,29 +138,59 @@ class StoreSearcher:
 
     def _search_fused(self, query: Query, k: int, exact: bool | None, sentence: Future) -> list[StoreHit]:
         """`sentence`: the query's sentence vector, computed on a second thread (sentence_beside)
-        while the first request runs (its time is mostly the server's)."""
+        while the first request runs (its time is mostly the server's). Where MaxSim's best windows
+        leave clips out, the clips best by description and the population sample are scored exactly
+        in one more request, and the scores are standardised with the sample's mean and deviation."""
+        limit = max(FUSED_WINDOWS, 8 * k)
         try:
-            found = self.window_scores(query, max(FUSED_WINDOWS, 8 * k), exact, vectors=[DESCRIPTION])
+            found = self.window_scores(query, limit, exact, vectors=[DESCRIPTION])
         finally:
             sentence.exception()  # waited for even when the request failed: nothing left running
         qv = sentence.result()
-        extra = self._clips_by_description(qv, _clip_keys(found), frozenset(), self._where())
-        for lib in sorted({lib for lib, _ in extra}):  # their best windows, scored exactly
-            clip_keys = [c for lb, c in extra if lb == lib]
+        have = _clip_keys(found)
+        partial = len(found) < self.num_windows  # MaxSim's best windows: not every clip's best
+        sample = self.population_sample() if partial else []
+        extra = self._clips_by_description(qv, have, frozenset(), self._where())
+        todo = extra + [c for c in sample if c not in have and c not in extra]
+        for lib in sorted({lib for lib, _ in todo}):  # their best windows, scored exactly
+            clip_keys = [c for lb, c in todo if lb == lib]
             found += self.window_scores(query, 64 * len(clip_keys), True,
                                         Where(library=lib, clip_keys=clip_keys), vectors=[DESCRIPTION])
         best = _best_per_clip(found)
-        return self._fused_hits(best, qv, k, self.fusion_weight) if best else []
+        if not best:
+            return []
+        sampled = set(sample)
+        like = [i for i, f in enumerate(best) if (f.payload["library"], f.payload["clip_key"]) in sampled]
+        return self._fused_hits(best, qv, k, self.fusion_weight, like if len(like) > 1 else None)
 
-    def _fused_hits(self, best: list[Found], query_vector: np.ndarray, k: int, weight: float) -> list[StoreHit]:
+    def population_sample(self) -> list[tuple[str, str]]:
+        """POPULATION_SAMPLE clips (library, clip key) whose scores stand for every clip's when a fused
+        search scores only some: those of the first windows in the store's order of point ids (uuid5
+        hashes of each window's identity: an even pick, the same for every searcher of the same
+        windows), read once per searcher. A clip with more windows is likelier to be picked than in
+        the local search's sample (one clip in every clip with windows alike)."""
+        if self._sample is None:
+            picked: dict[tuple[str, str], None] = {}
+            for f in self.store.backend.scroll(self._where(), ["library", "clip_key"], page=POPULATION_SAMPLE):
+                picked[(f.payload["library"], f.payload["clip_key"])] = None
+                if len(picked) == POPULATION_SAMPLE:
+                    break
+            self._sample = list(picked)
+        return self._sample
+
+    def _fused_hits(self, best: list[Found], query_vector: np.ndarray, k: int, weight: float,
+                    like: list[int] | None = None) -> list[StoreHit]:
         """The `k` best of `best` (each clip's best window, its score the late interaction, fetched
-        with its DESCRIPTION vector) by the fused score (runtime.search.fusion)."""
+        with its DESCRIPTION vector) by the fused score (runtime.search.fusion), standardised over
+        them or, given `like` (positions in `best`: the population sample), with those clips' mean and
+        deviation."""
         maxsim = np.array([f.score for f in best], np.float64)
         desc = np.array([float(np.asarray(f.vectors[DESCRIPTION], np.float32) @ query_vector)
                          if DESCRIPTION in f.vectors else np.nan for f in best])
         has = np.array([bool(f.payload.get("has_description")) for f in best]) & np.isfinite(desc)
         desc = np.nan_to_num(neutral(desc, has))  # a clip without a vector: neutral
-        fused = fuse(maxsim, desc, weight)
+        fused = fuse(maxsim, desc, weight) if like is None else \
+            fuse(maxsim, desc, weight, maxsim_like=maxsim[like], description_like=desc[like])
         return [replace(self._hit(best[i], float(fused[i])), maxsim=float(maxsim[i]), description_score=float(desc[i]))
                 for i in np.argsort(-fused, kind="stable")[:k]]
 
@@ -244,8 +277,10 @@ class StoreSearcher:
             for s in range(0, len(keys), FETCH_BATCH):
                 found += self.store.backend.retrieve(keys[s: s + FETCH_BATCH], vectors, HIT_PAYLOAD)
             found = [f for f in found if (f.payload["library"], f.payload["clip_key"]) not in exclude]
-            if fused:
+            if fused:  # the clips best by description are candidates too, and the population sample
                 found += self._best_by_description(query.description, found, exclude, where)
+                have = _clip_keys(found)
+                found += self._clip_windows([c for c in self.population_sample() if c not in exclude and c not in have])
         if not found:
             return []
         patches = [f.vectors[PATCHES] for f in found]
@@ -254,8 +289,11 @@ class StoreSearcher:
             f.score = float(s)
         found.sort(key=lambda f: -f.score)
         best = _best_per_clip(found)
-        return self._fused_hits(best, query.description, k, self.motion_weight) if fused else \
-            [self._hit(f, f.score) for f in best[:k]]
+        if not fused:
+            return [self._hit(f, f.score) for f in best[:k]]
+        sampled = set(self.population_sample()) if not exact else set()
+        like = [i for i, f in enumerate(best) if (f.payload["library"], f.payload["clip_key"]) in sampled]
+        return self._fused_hits(best, query.description, k, self.motion_weight, like if len(like) > 1 else None)
 
     def _clips_by_description(self, vector: np.ndarray, have: set, exclude, where: Where) -> list[tuple[str, str]]:
         """(library, clip key) of the EXTRA_CANDIDATES clips best by description that are neither in
@@ -273,10 +311,13 @@ class StoreSearcher:
     def _best_by_description(self, description: np.ndarray, found: list[Found], exclude, where: Where) -> list[Found]:
         """The windows of the EXTRA_CANDIDATES clips best by description that `found` lacks (two-stage
         find similar, as the local one)."""
-        extra = self._clips_by_description(description, _clip_keys(found), exclude, where)
+        return self._clip_windows(self._clips_by_description(description, _clip_keys(found), exclude, where))
+
+    def _clip_windows(self, clips: list[tuple[str, str]]) -> list[Found]:
+        """Every window of the given clips ((library, clip key)), with their patches and description vectors."""
         out: list[Found] = []
-        for lib in sorted({lib for lib, _ in extra}):
-            out += self.store.backend.scroll(Where(library=lib, clip_keys=[c for lb, c in extra if lb == lib]),
+        for lib in sorted({lib for lib, _ in clips}):
+            out += self.store.backend.scroll(Where(library=lib, clip_keys=[c for lb, c in clips if lb == lib]),
                                              HIT_PAYLOAD, [PATCHES, DESCRIPTION])
         return out
 

@@ -147,6 +147,41 @@ def test_fused_search_ranks_as_the_local_index(store, index, bundle):
         assert abs(got[0].description_score - want[0].description_score) < 1e-2
 
 
+def test_fused_search_over_part_of_the_library_standardises_as_over_all_of_it(store, index, bundle, monkeypatch):
+    """When MaxSim's best windows leave clips out, the scores are standardised with a population
+    sample's mean and deviation, not those of the clips that came back: with the sample holding
+    every clip, the order is the local exact fused search's, even when the first request returns
+    only a few windows."""
+    import runtime.studio.searcher as studio_searcher
+
+    monkeypatch.setattr(studio_searcher, "FUSED_WINDOWS", 6)  # the first request: 8 windows (k 1)
+    monkeypatch.setattr(studio_searcher, "EXTRA_CANDIDATES", 2)  # and the 2 clips best by description
+    local = Searcher(index, bundle, integer_kernel=False)
+    shared = StoreSearcher(store, bundle)
+    assert len(shared.population_sample()) == len(index.ok_clips) < studio_searcher.POPULATION_SAMPLE
+    assert 8 + 2 < len(index.ok_clips) / 2  # so they leave out most clips
+    for text in QUERIES:
+        want, got = local.search(text, 1, exact=True), shared.search(text, 1, exact=True)
+        assert _keys(got) == _keys(want), text
+        assert np.allclose([h.score for h in got], [h.score for h in want], atol=0.05), text
+
+
+def test_the_population_sample_is_an_even_fixed_pick_of_the_clips(store, index, bundle, monkeypatch):
+    import runtime.studio.searcher as studio_searcher
+
+    monkeypatch.setattr(studio_searcher, "POPULATION_SAMPLE", 8)
+    first, second = StoreSearcher(store, bundle).population_sample(), StoreSearcher(store, bundle).population_sample()
+    assert first == second and len(set(first)) == 8  # the same for every searcher, distinct clips
+    held = {(f.payload["library"], f.payload["clip_key"]) for f in store.backend.scroll(
+        studio_searcher.Where(library=None), ["library", "clip_key"])}
+    assert set(first) <= held
+    sorted_keys = sorted(k for _, k in held)
+    assert [k for _, k in first] != sorted_keys[:8]  # not the clips first by name: a hash order
+    monkeypatch.setattr(studio_searcher, "FUSED_WINDOWS", 6)
+    hits = StoreSearcher(store, bundle).search("a person runs", 5)
+    assert len(hits) == 5 and all(h.description_score is not None for h in hits)
+
+
 def test_explain_and_descriptions_come_with_the_hit(store, index, bundle):
     text = "a person waves the right hand"
     local_hit = Searcher(index, bundle, fusion=False).search(text, 1, exact=True)[0]

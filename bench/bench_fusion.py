@@ -2,6 +2,7 @@
 
     ./dev py bench/bench_fusion.py                                   # the parts alone
     ./dev py bench/bench_fusion.py --index /tmp/idx --sizes 1000,10000   # + end to end, fused vs MaxSim alone
+    ./dev py bench/bench_fusion.py --index /tmp/idx --sizes 100000 --memory-only   # the descriptions' memory
 
 The parts: the sentence encoder's call on a query, and the dot product with every clip's
 description vector plus the standardisation at 1k, 10k and 100k clips (synthetic unit vectors), on
@@ -10,11 +11,14 @@ in cache between these repeated calls, which a search's own reads do not allow (
 End to end (`--index`, a real v6 index with description vectors): bench/bench_search.py's
 composed libraries (bench/synthetic_library.py, with cells; each clip with the description vector of
 the real clip it is shaped like), 62 of bench/queries' sentences, each
-query timed through Searcher.search (text encoder included) with fusion on and off one after the
-other (which first alternates), ROUNDS times (two-stage search, which also scores the windows of
-the EXTRA_CANDIDATES clips best by description). Burn-in first, then p50/p95. Then what the two-stage
+query timed through Searcher.search (text encoder included) with fusion on and off, and fused with
+the query's sentence vector given (what fusion itself adds, without the sentence encoder's call),
+one after the other (which first rotates), ROUNDS times (two-stage search, which also scores the
+windows of the EXTRA_CANDIDATES clips best by description and the population sample). Burn-in
+first, then p50/p95. Then what the two-stage
 search finds of exact search's ranking, each way: recall@10 (the share of exact search's top 10
-clips in the two-stage top 10), over the same queries.
+clips in the two-stage top 10), over the same queries. Last, per size, the memory the descriptions
+take: the index's vectors, the searcher's int8 copies, and the most that making the copies allocates.
 """
 
 from __future__ import annotations
@@ -65,7 +69,8 @@ def with_vectors(source, index_path: Path):
     return LibraryIndex.open(index_path)
 
 
-def end_to_end(bundle, index_path: str, sizes: list[int], work: Path, pause_ms: float = 0.0) -> None:
+def end_to_end(bundle, index_path: str, sizes: list[int], work: Path, pause_ms: float = 0.0,
+               memory_only: bool = False) -> None:
     import shutil
     import statistics
 
@@ -75,40 +80,81 @@ def end_to_end(bundle, index_path: str, sizes: list[int], work: Path, pause_ms: 
     from runtime.search import Searcher
 
     searches = [q for lines in load_queries().values() for q in lines][::5]  # 62 of bench/queries
+    memory = []
     codebook = (bundle.codebook_id, bundle.codebook) if bundle.codebook is not None else None
     source = LibraryIndex.open(index_path, bundle)
     if source.sentence_vectors is None:
         raise SystemExit(f"{index_path}: no description vectors (update it with this version first)")
-    print("\n| clips | windows | two-stage p50 ms, MaxSim alone | p95 | two-stage p50 ms, fused | p95 | p50 ratio | "
-          "recall@10 vs exact, MaxSim alone | fused |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    if not memory_only:
+        print("\n| clips | windows | two-stage p50 ms, MaxSim alone | p95 | two-stage p50 ms, fused | p95 | "
+              "p50 ratio | fused, sentence vector given: p50 ratio | recall@10 vs exact, MaxSim alone | fused |")
+        print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for size in sizes:
         compose_index(source, work / f"fusion-{size}", size, regions=1, codebook=codebook)  # as bench_search's
         index = with_vectors(source, work / f"fusion-{size}")
         row = {}
         searchers = {fusion: Searcher(index, bundle, fusion=fusion) for fusion in (False, True)}
         assert all(searcher.fused == fusion for fusion, searcher in searchers.items())
+        memory.append(first_search_memory(index, searchers[True], searches[0]))
+        if memory_only:
+            del index
+            shutil.rmtree(work / f"fusion-{size}", ignore_errors=True)
+            continue
         for q in searches[:3]:
             for searcher in searchers.values():
                 searcher.search(q, 10, exact=False)
+        given = {q: bundle.encode_sentences([q])[0] for q in searches}
         for round_ in range(ROUNDS):
-            for i, q in enumerate(searches):  # each query both ways in turn: the machine's load hits both alike
-                for fusion in (False, True) if (i + round_) % 2 == 0 else (True, False):
+            for i, q in enumerate(searches):  # each way in turn (which first rotates): the load hits all alike
+                ways = (False, True, "given")
+                for way in ways[(i + round_) % 3:] + ways[:(i + round_) % 3]:
                     bundle.forget_sentences()  # a query met for the first time (searches repeat them)
                     if pause_ms:
                         time.sleep(pause_ms / 1000)
                     t0 = time.perf_counter()
-                    searchers[fusion].search(q, 10, exact=False)
-                    row.setdefault(fusion, []).append((time.perf_counter() - t0) * 1000)
-        a, b = statistics.median(row[False]), statistics.median(row[True])
+                    if way == "given":  # the fused search's own work: the second encoder's call left out
+                        searchers[True]._search_fused(bundle.encode_query(q), 10, False, _done(given[q]))
+                    else:
+                        searchers[way].search(q, 10, exact=False)
+                    row.setdefault(way, []).append((time.perf_counter() - t0) * 1000)
+        a, b, c = (statistics.median(row[way]) for way in (False, True, "given"))
         recall = {fusion: np.mean([len({h.clip_id for h in searcher.search(q, 10, exact=False)}
                                        & {h.clip_id for h in searcher.search(q, 10, exact=True)}) / 10
                                    for q in searches]) for fusion, searcher in searchers.items()}
         print(f"| {size} | {index.num_windows} | {a:.1f} | {np.percentile(row[False], 95):.1f} | {b:.1f} | "
-              f"{np.percentile(row[True], 95):.1f} | {b / a:.2f} | {recall[False]:.3f} | {recall[True]:.3f} |",
+              f"{np.percentile(row[True], 95):.1f} | {b / a:.2f} | {c / a:.2f} | {recall[False]:.3f} | "
+              f"{recall[True]:.3f} |",
               flush=True)
         del index
         shutil.rmtree(work / f"fusion-{size}", ignore_errors=True)
+    print("\n" + "\n".join(memory))
+
+
+def first_search_memory(index, searcher, text: str) -> str:
+    """What fused search holds of the descriptions (the index's vectors, the searcher's int8 copies, made
+    at its first fused search) and the most that making the copies allocates at once, by tracemalloc
+    (numpy reports its arrays to it)."""
+    import tracemalloc
+
+    vector = searcher.bundle.encode_sentences([text])[0]
+    tracemalloc.start()
+    searcher.description_scores(vector)  # the first: makes the copies
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    copies = searcher._descriptions.codes.nbytes + searcher._descriptions.scales.nbytes
+    own = next((int(line.split()[1]) / 1024 for line in Path("/proc/self/status").read_text().splitlines()
+                if line.startswith("RssAnon")), float("nan")) if Path("/proc/self/status").is_file() else float("nan")
+    return (f"{len(index.clips)} clips: description vectors {index.sentence_vectors.nbytes / 2**20:.1f} MiB "
+            f"({index.sentence_vectors.dtype}), int8 copies {copies / 2**20:.1f} MiB, making them allocated at "
+            f"most {peak / 2**20:.1f} MiB at once; the process's own memory then {own:.0f} MiB")
+
+
+def _done(value):
+    from concurrent.futures import Future
+
+    f = Future()
+    f.set_result(value)
+    return f
 
 
 def main() -> None:
@@ -120,6 +166,8 @@ def main() -> None:
     parser.add_argument("--work", default="/tmp/motion-search-bench")
     parser.add_argument("--text-encoder-spins", action="store_true",
                         help="for comparison: the text encoder's threads busy-wait after each call (before 2026-12-07)")
+    parser.add_argument("--memory-only", action="store_true",
+                        help="with --index: the descriptions' memory only (no timing, no recall)")
     parser.add_argument("--pause-ms", type=float, default=0.0,
                         help="idle this long before each timed search (a user's pace; 0: back to back)")
     args = parser.parse_args()
@@ -149,7 +197,8 @@ def main() -> None:
               f"({scorer.codes.nbytes / 1e6:.0f} MB; float32 {v.nbytes / 1e6:.0f} MB: p50 {f50:.2f} ms; "
               f"largest difference {error:.4f}; {v.nbytes / 2e6:.0f} MB float16 on disk)")
     if args.index:
-        end_to_end(bundle, args.index, [int(x) for x in args.sizes.split(",")], Path(args.work), args.pause_ms)
+        end_to_end(bundle, args.index, [int(x) for x in args.sizes.split(",")], Path(args.work), args.pause_ms,
+                   args.memory_only)
 
 
 if __name__ == "__main__":

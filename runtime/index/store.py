@@ -139,6 +139,7 @@ CODES_MEMORY_SHARE = 8  # ... and up to this share of the machine's memory (1/8)
 # bench/bench_stages.py; docs/BENCHMARKS.md). Sketches (a tenth of the bytes, read from many windows)
 # are read into memory up to CODES_IN_MEMORY only: a 1M-clip index's 1.9 GB of them stay mapped, which
 # keeps its process within 4 GB, packed in one file by the writer (runtime.index.sketch_pack).
+ROWS_AT_ONCE = 65_536  # description vectors looked at per block (a temporary of a block, not of the library)
 OPEN_TRIES = 3  # a reader that raced a writer's clean-up reads the new metadata and tries again
 REBUILD_HINT = "run `python -m runtime index --rebuild FOLDER...` (or Update Index in Blender) to encode it again"
 
@@ -321,7 +322,7 @@ class LibraryIndex:
             self._chunk_sizes[name] = len(entries)
             self._sketch_rows[name] = len(sk["scales"])
             keep_rows = [k for k in range(len(entries)) if k not in dropped]
-            sentence_rows.append(vectors[keep_rows].astype(np.float32) if vectors is not None else None)
+            sentence_rows.append(vectors[keep_rows].astype(np.float16) if vectors is not None else None)
             for k, entry in enumerate(entries):
                 if k in dropped:
                     continue
@@ -491,17 +492,20 @@ class LibraryIndex:
         self._in_memory = (whole, self._window_row + base[self._window_part])
 
     def _load_sentence_vectors(self, rows: list[np.ndarray | None]) -> None:
-        """`sentence_vectors` (clips, S) float32, zeros where a clip has none (a chunk of an upgraded
-        index, a failed clip), and `has_sentence` (clips,) bool; None when no clip has a vector."""
+        """`sentence_vectors` (clips, S) float16 as the chunks store them (half float32's memory: 768
+        bytes a clip), zeros where a clip has none (a chunk of an upgraded index, a failed clip), and
+        `has_sentence` (clips,) bool; None when no clip has a vector."""
         dims = {len(r[0]) if len(r) else 0 for r in rows if r is not None} - {0}
         if not dims or len(dims) > 1:
             self.sentence_vectors, self.has_sentence = None, np.zeros(len(self.clips), bool)
             return
         dim = dims.pop()
-        self.sentence_vectors = np.concatenate([r if r is not None and len(r) else np.zeros((n, dim), np.float32)
+        self.sentence_vectors = np.concatenate([r if r is not None and len(r) else np.zeros((n, dim), np.float16)
                                                 for r, n in zip(rows, self._live_counts(rows))]) \
-            if rows else np.zeros((0, dim), np.float32)
-        self.has_sentence = np.abs(self.sentence_vectors).sum(axis=1) > 0
+            if rows else np.zeros((0, dim), np.float16)
+        self.has_sentence = np.concatenate([self.sentence_vectors[s: s + ROWS_AT_ONCE].any(axis=1)
+                                            for s in range(0, len(self.sentence_vectors), ROWS_AT_ONCE)]
+                                           or [np.zeros(0, bool)])
 
     def _live_counts(self, rows) -> list[int]:
         return [self._chunk_sizes[name] - len(set(self.meta["dropped"].get(name, []))) for name in self.meta["chunks"]]
@@ -1132,7 +1136,7 @@ class LibraryIndex:
                 basis = basis or self._sketch_basis(patches)
                 vectors = None
                 if self.sentence_vectors is not None:
-                    vectors = self.sentence_vectors[s: s + step].astype(np.float16)
+                    vectors = self.sentence_vectors[s: s + step]
                 built.append(self._build_chunk(part, wins, patches, basis, vectors))
             meta = json.loads(json.dumps(self.meta))
             meta.update(chunks=[n for n, _ in built], dropped={}, checksums={n: sums for n, sums in built},

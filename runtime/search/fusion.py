@@ -42,6 +42,7 @@ EXTRA_CANDIDATES = 16  # two-stage search: the clips best by description are sco
 # (a fixed random sample); standardised over the candidates alone (the best by MaxSim), the two scores were
 # weighed otherwise than in exact search (bench_fusion.py: recall@10 against exact search's fused ranking)
 POPULATION_SAMPLE = 128
+BLOCK = 8_192  # DescriptionScorer: vectors made int8 this many at a time (float32 temporaries of 12 MB)
 
 
 def standardised(x: np.ndarray, like: np.ndarray | None = None) -> np.ndarray:
@@ -65,13 +66,16 @@ class DescriptionScorer:
     (runtime.search.code_scores) on one thread, as search scores patches.
 
     Args:
-        vectors: (clips, S) float32 description vectors (zeros for a clip without one).
+        vectors: (clips, S) float16 or float32 description vectors (zeros for a clip without one).
         has: (clips,) bool, which clips have one.
     """
 
     def __init__(self, vectors: np.ndarray, has: np.ndarray):
-        arrays = encode(np.asarray(vectors, np.float32), "int8")
-        self.codes, self.scales = arrays["codes"], arrays["scales"].astype(np.float32)
+        self.codes = np.empty(vectors.shape, np.uint8)
+        self.scales = np.empty(len(vectors), np.float32)
+        for s in range(0, len(vectors), BLOCK):  # block by block: float32 temporaries of a block, not of the library
+            arrays = encode(vectors[s: s + BLOCK], "int8")
+            self.codes[s: s + BLOCK], self.scales[s: s + BLOCK] = arrays["codes"], arrays["scales"]
         self.has = np.asarray(has, bool)
         self._kernel = CodeScorer("int8", threads=1)
 

@@ -99,7 +99,8 @@ class SimilarSearcher(Searcher):
         if e.status != "ok" or not e.window_count:
             raise ValueError(f"{e.path or e.id}: this clip has no motion in the index ({e.error or 'no windows'})")
         patches, offsets = self.index.window_patches(np.arange(e.window_start, e.window_start + e.window_count))
-        description = self.index.sentence_vectors[clip] if self.fused and self.index.has_sentence[clip] else None
+        description = self.index.sentence_vectors[clip].astype(np.float32) \
+            if self.fused and self.index.has_sentence[clip] else None
         return MotionQuery(e.label or e.id, [patches[a:b] for a, b in zip(offsets[:-1], offsets[1:])], description)
 
     def clip_index(self, clip_id: str) -> int | None:

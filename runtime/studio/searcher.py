@@ -13,10 +13,11 @@ sentence encoder, a library with description vectors) ranks the clips of MaxSim'
 the EXTRA_CANDIDATES clips best by description and a fixed sample of POPULATION_SAMPLE clips,
 scored exactly in one more request; both scores are standardised with the sample's mean and
 deviation (where MaxSim's best windows leave clips out), as the local two-stage search's are with
-its sample's and every clip's (runtime.search.fusion). Find similar: the query's part means find candidate
-windows (Qdrant), whose patches are fetched and scored here with the local score (symmetric,
-same body part: runtime.search.similar), fused with the query motion's own description vector as the
-local find similar is (with the EXTRA_CANDIDATES clips best by description, in two stages). Explain:
+its sample's and every clip's (runtime.search.fusion). Find similar: the query's part means find
+candidate windows (Qdrant), whose patches are fetched and scored here with the local score
+(symmetric, same body part: runtime.search.similar), fused with the query motion's own description
+vector as the local find similar is (in two stages with the EXTRA_CANDIDATES clips best by
+description and the population sample, whose windows' patches are fetched each time). Explain:
 the hit's patches are fetched by its point id.
 """
 
@@ -31,8 +32,8 @@ from ..io import split_clip_id
 from ..model import Bundle, Query
 from ..motion import NUM_PARTS, Motion
 from ..search import (EXACT_UP_TO, EXTRA_CANDIDATES, FUSION_WEIGHT, MOTION_FUSION_WEIGHT, POPULATION_SAMPLE,
-                      Explanation, Hit, MotionQuery, candidate_counts, encode_beside, explain_patches, fuse, neutral, query_description, segment_max,
-                      sentence_beside, similar_candidates)
+                      Explanation, Hit, MotionQuery, candidate_counts, encode_beside, explain_patches, fuse, neutral,
+                      query_description, segment_max, sentence_beside, similar_candidates)
 from .backends import DESCRIPTION, PARTS, PATCHES, Found, Where
 from .qdrant_store import QdrantStore
 from .spec import StoreError

@@ -79,6 +79,7 @@ def test_stored_vectors_match_a_fresh_encode(built, bundle, library):
     meta = json.loads((built / "metadata.json").read_text())
     assert meta["format_version"] == INDEX_VERSION == 6 and meta["sentence_encoder"] == bundle.sentence_id
     assert index.sentence_vectors.shape == (len(CLIPS), bundle.sentence_dim) and index.has_sentence.all()
+    assert index.sentence_vectors.dtype == np.float16  # held as stored: half float32's memory
     motion = clip_motion_vectors(index.pooled, index.windows[:, 0], len(index.clips))
     for k, clip in enumerate(index.clips):
         texts = description_texts(load_motion(clip.path))
@@ -276,9 +277,11 @@ def test_two_stage_fused_search_standardises_as_over_every_clip(built, bundle, m
     assert want[0] != fuse(maxsim, described)[0]
 
 
-def test_description_scores_on_int8_copies_match_float32_and_a_clip_without_vector_is_neutral(built, bundle):
+def test_description_scores_on_int8_copies_match_float32_and_a_clip_without_vector_is_neutral(built, bundle,
+                                                                                             monkeypatch):
     """Search scores descriptions on int8 copies of the vectors (fusion.DescriptionScorer): within
     0.005 of float32's cosines, the same order here, and a clip without a vector gets the others' mean."""
+    import runtime.search.fusion as fusion_module
     from runtime.search import DescriptionScorer, description_scores
 
     index = LibraryIndex.open(built, bundle)
@@ -290,6 +293,9 @@ def test_description_scores_on_int8_copies_match_float32_and_a_clip_without_vect
     assert got.shape == (3, len(index.clips)) and np.abs(got - want).max() < 5e-3
     assert all((np.argsort(-g) == np.argsort(-w)).all() for g, w in zip(got, want))
     np.testing.assert_allclose(scorer.scores(queries[0]), got[0])  # one vector: (clips,)
+    monkeypatch.setattr(fusion_module, "BLOCK", 2)  # the copies made a few vectors at a time: the same bytes
+    blocked = DescriptionScorer(vectors, has)
+    assert np.array_equal(blocked.codes, scorer.codes) and np.array_equal(blocked.scales, scorer.scales)
     vectors[2], has[2] = 0.0, False
     one = DescriptionScorer(vectors, has).scores(queries[0])
     assert one[2] == pytest.approx(np.delete(one, 2).mean(), abs=1e-6)

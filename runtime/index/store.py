@@ -139,7 +139,6 @@ CODES_MEMORY_SHARE = 8  # ... and up to this share of the machine's memory (1/8)
 # bench/bench_stages.py; docs/BENCHMARKS.md). Sketches (a tenth of the bytes, read from many windows)
 # are read into memory up to CODES_IN_MEMORY only: a 1M-clip index's 1.9 GB of them stay mapped, which
 # keeps its process within 4 GB, packed in one file by the writer (runtime.index.sketch_pack).
-ROWS_AT_ONCE = 65_536  # description vectors looked at per block (a temporary of a block, not of the library)
 OPEN_TRIES = 3  # a reader that raced a writer's clean-up reads the new metadata and tries again
 REBUILD_HINT = "run `python -m runtime index --rebuild FOLDER...` (or Update Index in Blender) to encode it again"
 
@@ -503,9 +502,7 @@ class LibraryIndex:
         self.sentence_vectors = np.concatenate([r if r is not None and len(r) else np.zeros((n, dim), np.float16)
                                                 for r, n in zip(rows, self._live_counts(rows))]) \
             if rows else np.zeros((0, dim), np.float16)
-        self.has_sentence = np.concatenate([self.sentence_vectors[s: s + ROWS_AT_ONCE].any(axis=1)
-                                            for s in range(0, len(self.sentence_vectors), ROWS_AT_ONCE)]
-                                           or [np.zeros(0, bool)])
+        self.has_sentence = self.sentence_vectors.any(axis=1)  # a buffered reduction: no temporary of the library
 
     def _live_counts(self, rows) -> list[int]:
         return [self._chunk_sizes[name] - len(set(self.meta["dropped"].get(name, []))) for name in self.meta["chunks"]]

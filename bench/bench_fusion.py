@@ -142,8 +142,9 @@ def first_search_memory(index, searcher, text: str) -> str:
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     copies = searcher._descriptions.codes.nbytes + searcher._descriptions.scales.nbytes
-    own = next((int(line.split()[1]) / 1024 for line in Path("/proc/self/status").read_text().splitlines()
-                if line.startswith("RssAnon")), float("nan")) if Path("/proc/self/status").is_file() else float("nan")
+    from bench.search_memory import status
+
+    own = status().get("RssAnon", float("nan")) * 1024  # MiB (Linux)
     return (f"{len(index.clips)} clips: description vectors {index.sentence_vectors.nbytes / 2**20:.1f} MiB "
             f"({index.sentence_vectors.dtype}), int8 copies {copies / 2**20:.1f} MiB, making them allocated at "
             f"most {peak / 2**20:.1f} MiB at once; the process's own memory then {own:.0f} MiB")

@@ -27,13 +27,16 @@ def pooled_vectors(patches: list[np.ndarray]) -> np.ndarray:
 
 
 def save_chunk_arrays(d: Path, wins: list[tuple[int, int, int]], patches: list[np.ndarray], codec: str,
-                      embed_dim: int, sketch_basis: np.ndarray, codebook: tuple[str, np.ndarray] | None = None) -> None:
+                      embed_dim: int, sketch_basis: np.ndarray, codebook: tuple[str, np.ndarray] | None = None,
+                      pooled: np.ndarray | None = None) -> None:
     """Write one chunk's arrays (all but clips.json) into directory `d`, from each window's float
-    patches; with `codebook` (id, centroids), the windows' cells too (save_cells)."""
+    patches; with `codebook` (id, centroids), the windows' cells too (save_cells); `pooled`: the
+    windows' pooled_vectors where the caller has them already."""
     flat = np.concatenate(patches) if patches else np.zeros((0, embed_dim), np.float32)
     doclens = np.array([len(p) for p in patches], np.int32)
     arrays = codecs.encode(flat, codec)
-    pooled = pooled_vectors(patches) if patches else np.zeros((0, embed_dim), np.float32)
+    if pooled is None:
+        pooled = pooled_vectors(patches) if patches else np.zeros((0, embed_dim), np.float32)
     summary = first_stage.summarise(flat, doclens, NUM_PARTS)
     np.save(d / "windows.npy", np.array(wins, np.int64).reshape(-1, 3))
     np.save(d / "doclens.npy", doclens)

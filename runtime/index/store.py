@@ -852,10 +852,10 @@ class LibraryIndex:
                     break
             self._encode(bundle, pending, entries, wins, patches, report)
             if entries:
-                motion = clip_motion_vectors(pooled_vectors(patches), [w[0] for w in wins], len(entries)) \
-                    if patches else None
+                pooled = pooled_vectors(patches) if patches else None  # for the chunk and the motion vectors
+                motion = clip_motion_vectors(pooled, [w[0] for w in wins], len(entries)) if patches else None
                 self._write_chunk(entries, wins, patches, [existing[e.id][:2] for e in entries if e.id in existing],
-                                  vectors=_vectors(bundle, entries, motion))
+                                  vectors=_vectors(bundle, entries, motion), pooled=pooled)
             if stopped:
                 report.cancelled = True
                 not_done = len(todo) - done
@@ -1056,15 +1056,16 @@ class LibraryIndex:
         return sketches.fit_sketch_basis(np.concatenate(patches)) if patches else None
 
     def _build_chunk(self, entries: list[ClipEntry], wins: list[tuple[int, int, int]],
-                     patches: list[np.ndarray], basis: list | None,
-                     vectors: np.ndarray | None = None) -> tuple[str, dict[str, int]]:
-        """Write a chunk's files, durable and checksummed, under its final name; nothing lists it yet."""
+                     patches: list[np.ndarray], basis: list | None, vectors: np.ndarray | None = None,
+                     pooled: np.ndarray | None = None) -> tuple[str, dict[str, int]]:
+        """Write a chunk's files, durable and checksummed, under its final name; nothing lists it yet
+        (`pooled`: the windows' pooled vectors where the caller has them)."""
         name = f"chunk-{len(self.meta['chunks']) + 1:06d}-{uuid.uuid4().hex[:6]}"
         tmp = self.path / f".tmp-{name}"
         tmp.mkdir()
         basis_array = sketches.sketch_basis_array(basis) if basis else np.zeros((sketches.SKETCH_DIMS, self.embed_dim),
                                                                           np.float32)
-        save_chunk_arrays(tmp, wins, patches, self.codec, self.embed_dim, basis_array, self._codebook)
+        save_chunk_arrays(tmp, wins, patches, self.codec, self.embed_dim, basis_array, self._codebook, pooled)
         (tmp / "clips.json").write_text(json.dumps([entry_json(e) for e in entries]), encoding="utf-8")
         if vectors is not None:
             np.save(tmp / "sentences.npy", vectors)
@@ -1078,10 +1079,10 @@ class LibraryIndex:
 
     def _write_chunk(self, entries: list[ClipEntry], wins: list[tuple[int, int, int]],
                      patches: list[np.ndarray], replaces: list[tuple[str, int]] = (),
-                     vectors: np.ndarray | None = None) -> None:
+                     vectors: np.ndarray | None = None, pooled: np.ndarray | None = None) -> None:
         """Build a chunk and commit it, dropping the entries it `replaces` in the same commit."""
         basis = self._sketch_basis(patches)
-        name, sums = self._build_chunk(entries, wins, patches, basis, vectors)
+        name, sums = self._build_chunk(entries, wins, patches, basis, vectors, pooled)
         self._chunk_sizes[name] = len(entries)
         meta = self._with_drops(self.meta, replaces)
         if basis:

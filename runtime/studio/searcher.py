@@ -158,11 +158,7 @@ class StoreSearcher:
             found += self.window_scores(query, 64 * len(clip_keys), True,
                                         Where(library=lib, clip_keys=clip_keys), vectors=[DESCRIPTION])
         best = _best_per_clip(found)
-        if not best:
-            return []
-        sampled = set(sample)
-        like = [i for i, f in enumerate(best) if (f.payload["library"], f.payload["clip_key"]) in sampled]
-        return self._fused_hits(best, qv, k, self.fusion_weight, like if len(like) > 1 else None)
+        return self._fused_hits(best, qv, k, self.fusion_weight, sample) if best else []
 
     def population_sample(self) -> list[tuple[str, str]]:
         """POPULATION_SAMPLE clips (library, clip key) whose scores stand for every clip's when a fused
@@ -180,11 +176,14 @@ class StoreSearcher:
         return self._sample
 
     def _fused_hits(self, best: list[Found], query_vector: np.ndarray, k: int, weight: float,
-                    like: list[int] | None = None) -> list[StoreHit]:
+                    sample=()) -> list[StoreHit]:
         """The `k` best of `best` (each clip's best window, its score the late interaction, fetched
         with its DESCRIPTION vector) by the fused score (runtime.search.fusion), standardised over
-        them or, given `like` (positions in `best`: the population sample), with those clips' mean and
-        deviation."""
+        them or, given the population `sample` ((library, clip key) pairs scored among them), with the
+        sample's mean and deviation."""
+        sampled = set(sample)
+        like = [i for i, f in enumerate(best) if (f.payload["library"], f.payload["clip_key"]) in sampled]
+        like = like if len(like) > 1 else None
         maxsim = np.array([f.score for f in best], np.float64)
         desc = np.array([float(np.asarray(f.vectors[DESCRIPTION], np.float32) @ query_vector)
                          if DESCRIPTION in f.vectors else np.nan for f in best])
@@ -292,9 +291,8 @@ class StoreSearcher:
         best = _best_per_clip(found)
         if not fused:
             return [self._hit(f, f.score) for f in best[:k]]
-        sampled = set(self.population_sample()) if not exact else set()
-        like = [i for i, f in enumerate(best) if (f.payload["library"], f.payload["clip_key"]) in sampled]
-        return self._fused_hits(best, query.description, k, self.motion_weight, like if len(like) > 1 else None)
+        return self._fused_hits(best, query.description, k, self.motion_weight,
+                                () if exact else self.population_sample())
 
     def _clips_by_description(self, vector: np.ndarray, have: set, exclude, where: Where) -> list[tuple[str, str]]:
         """(library, clip key) of the EXTRA_CANDIDATES clips best by description that are neither in

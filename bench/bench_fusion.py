@@ -52,30 +52,13 @@ def _timed(fn, n: int, before=lambda: None) -> tuple[float, float]:
     return float(np.percentile(t, 50)), float(np.percentile(t, 95))
 
 
-def with_vectors(source, index_path: Path):
-    """Give a bench_search synthetic index the description vectors of the clips it copied."""
-    import json
-
-    from runtime.index import LibraryIndex, chunk_checksums, write_metadata
-
-    by_id = {c.id: source.sentence_vectors[k] for k, c in enumerate(source.clips)}
-    meta = json.loads((index_path / "metadata.json").read_text())
-    for name in meta["chunks"]:
-        d = index_path / name
-        ids = [c["id"].rsplit("#", 1)[0] for c in json.loads((d / "clips.json").read_text())]
-        np.save(d / "sentences.npy", np.stack([by_id[i] for i in ids]).astype(np.float16))
-        meta["checksums"][name] = chunk_checksums(d)
-    write_metadata(index_path, dict(meta, sentence_encoder=source.meta["sentence_encoder"], sentences_files={}))
-    return LibraryIndex.open(index_path)
-
-
 def end_to_end(bundle, index_path: str, sizes: list[int], work: Path, pause_ms: float = 0.0,
                memory_only: bool = False) -> None:
     import shutil
     import statistics
 
     from bench.bench_search import load_queries
-    from bench.synthetic_library import compose_index
+    from bench.synthetic_library import compose_index, with_description_vectors
     from runtime.index import LibraryIndex
     from runtime.search import Searcher
 
@@ -91,7 +74,7 @@ def end_to_end(bundle, index_path: str, sizes: list[int], work: Path, pause_ms: 
         print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for size in sizes:
         compose_index(source, work / f"fusion-{size}", size, regions=1, codebook=codebook)  # as bench_search's
-        index = with_vectors(source, work / f"fusion-{size}")
+        index = with_description_vectors(source, work / f"fusion-{size}")
         row = {}
         searchers = {fusion: Searcher(index, bundle, fusion=fusion) for fusion in (False, True)}
         assert all(searcher.fused == fusion for fusion, searcher in searchers.items())

@@ -19,7 +19,9 @@ keep their real clip's vector, as bench/bench_fusion.py gives them), fused searc
 index's two stages and the store's (MaxSim's best windows, the clips best by description and the
 population sample, runtime/studio/searcher.py), timed, each with recall@10 against the local exact
 fused search (every window and every clip scored). As for the other rows, the encoders' time is
-left out: the bundle remembers each query's sentence vector from the exact pass.
+left out: the bundle remembers each query's sentence vector from the exact pass. And fused find
+similar from 24 clips of the library (itself left out), local two stages and the store's, with
+recall@10 against the local exact fused find similar.
 Bytes per window: the shard's segments on disk (allocated blocks; the write-ahead log apart: its
 32 MiB files do not grow with the library) over the windows, and what stays in RAM (the int8 copies
 of patches and parts, one byte per dimension, plus Qdrant's per-vector offsets and scale).
@@ -40,12 +42,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.bench_fusion import with_vectors  # noqa: E402
 from bench.bench_search import float_truth, load_queries, recall  # noqa: E402
-from bench.synthetic_library import WindowPool, compose_index  # noqa: E402
+from bench.synthetic_library import WindowPool, compose_index, with_description_vectors  # noqa: E402
 from runtime.index import LibraryIndex  # noqa: E402
 from runtime.model import Bundle  # noqa: E402
-from runtime.search import Searcher, candidate_counts  # noqa: E402
+from runtime.search import Searcher, SimilarSearcher, candidate_counts  # noqa: E402
 from runtime.studio import QdrantStore, StoreSearcher, clip_key_of, parse_store  # noqa: E402
 
 
@@ -94,7 +95,7 @@ def main() -> None:
     for size in [int(s) for s in args.sizes.split(",")]:
         target = work / f"composed-{size}"
         compose_index(source, target, size, regions=1, pool=pool)
-        index = with_vectors(source, target) if args.fused else LibraryIndex.open(target, bundle)
+        index = with_description_vectors(source, target) if args.fused else LibraryIndex.open(target, bundle)
         n = index.num_windows
         root = os.path.commonpath([c.path for c in index.clips if c.path])
         position = {clip_key_of(c, root): i for i, c in enumerate(index.clips)}
@@ -150,6 +151,7 @@ def main() -> None:
                              recall(truth[:20], [keyed(h) for h in got])))
         if args.fused:
             lines += fused_rows(index, store, bundle, queries, position)
+            lines += similar_rows(index, store, bundle, position)
         store.close()
         print("\n".join(lines))
         print(f"load after: {os.getloadavg()[0]:.2f}")
@@ -176,6 +178,29 @@ def fused_rows(index: LibraryIndex, store: QdrantStore, bundle: Bundle, queries,
     shared.exact_up_to = 0
     times, got = timed_hits(lambda q: shared.search_query(q, 10), queries)
     out.append(row("Qdrant edge, fused (prefetch by parts, then MaxSim; population sample)", times,
+                   recall(truth, [[position[h.clip_key] for h in hits] for hits in got]), against))
+    return out
+
+
+def similar_rows(index: LibraryIndex, store: QdrantStore, bundle: Bundle, position: dict, count: int = 24) -> list[str]:
+    """Fused find similar from a clip of the library (what Find Similar on a result does: its stored
+    patches and describer vector), `count` clips picked evenly, itself left out: the local index's two
+    stages and the store's (part vectors by Qdrant, the clips best by description and the population
+    sample fetched with their windows), timed, with recall@10 against the local exact fused search."""
+    local = SimilarSearcher(index, bundle)
+    shared = StoreSearcher(store, bundle)
+    key_of = {i: key for key, i in position.items()}
+    clips = [int(c) for c in np.linspace(0, len(index.clips) - 1, count).round()]
+    truth = [[_pos(index, h) for h in local.search_like(local.clip_query(c), 10, exclude={c}, exact=True)]
+             for c in clips]
+    times, got = timed_hits(lambda c: local.search_like(local.clip_query(c), 10, exclude={c}, exact=False), clips)
+    against = "find similar from a clip: recall against the local exact fused search"
+    out = [row("local index, find similar, fused (two stages)", times,
+               recall(truth, [[_pos(index, h) for h in hits] for hits in got]), against)]
+    shared.exact_up_to = 0
+    times, got = timed_hits(lambda c: shared.search_like(shared.clip_query("bench", key_of[c]), 10,
+                                                         exclude={("bench", key_of[c])}, exact=False), clips)
+    out.append(row("Qdrant edge, find similar, fused (parts by Qdrant; population sample)", times,
                    recall(truth, [[position[h.clip_key] for h in hits] for hits in got]), against))
     return out
 

@@ -153,3 +153,17 @@ def nearest_neighbour_cosines(index: LibraryIndex, centre: np.ndarray, sample: i
         sims[clip[pick][:, None] == clip[s: s + 65536][None, :]] = -1.0
         best = np.maximum(best, sims.max(1))
     return best
+
+
+def with_description_vectors(source: LibraryIndex, index_path: Path) -> LibraryIndex:
+    """Give a composed index (compose_index) the description vectors of the real clips its clips are
+    shaped like (fused search's vectors; a composed clip's motion is new, its description its model's)."""
+    by_id = {c.id: source.sentence_vectors[k] for k, c in enumerate(source.clips)}
+    meta = json.loads((index_path / "metadata.json").read_text())
+    for name in meta["chunks"]:
+        d = index_path / name
+        ids = [c["id"].rsplit("#", 1)[0] for c in json.loads((d / "clips.json").read_text())]
+        np.save(d / "sentences.npy", np.stack([by_id[i] for i in ids]).astype(np.float16))
+        meta["checksums"][name] = chunk_checksums(d)
+    write_metadata(index_path, dict(meta, sentence_encoder=source.meta["sentence_encoder"], sentences_files={}))
+    return LibraryIndex.open(index_path)

@@ -113,6 +113,7 @@ def query_motions(lm) -> dict:
 
 
 def collect(args) -> None:
+    from runtime.index import describer_vectors
     from runtime.search import query_description
     from runtime.model import Bundle
     from runtime.search import SimilarSearcher
@@ -124,7 +125,7 @@ def collect(args) -> None:
     searcher = SimilarSearcher(index, bundle, fusion=False)
     lib = clip_patches(index)
     contents = [bv.content_of(e.label or e.path) for e in index.clips]
-    sent = index.sentence_vectors
+    sent = describer_vectors(index, bundle)  # as search compares a query motion with
     rows = []
     for clip in clips:
         prefix = bv.RENDERED / f"{clip.stem}_{args.seconds:g}s"
@@ -144,7 +145,7 @@ def collect(args) -> None:
             for name, motion in motions.items():
                 _, patches = bundle.encode_motion(motion)
                 halves = np.stack([part_halves(patches, w) for w in lib])  # (clips, 2, 14)
-                dvec = query_description(bundle, motion, patches)  # as search makes a query motion's
+                dvec = query_description(bundle, motion)  # as search makes a query motion's
                 dvec = dvec if dvec is not None else np.zeros(bundle.sentence_dim, np.float32)
                 desc = sent @ dvec if sent is not None else np.zeros(len(lib))
                 rows.append({"clip": clip.stem, "view": view, "query": name, "halves": halves,

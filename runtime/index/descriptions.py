@@ -83,6 +83,26 @@ def description_vector(bundle, texts: list[str] | None, motion_vector: np.ndarra
     return description_vectors(bundle, [texts], None if motion_vector is None else np.atleast_2d(motion_vector))[0]
 
 
+def describer_vectors(index, bundle) -> np.ndarray | None:
+    """(clips, S) float16: each clip's description vector without the captions the bundle's reference
+    lends (the index's vectors less the reference's weight times those captions, from the clips'
+    motion vectors as the index made them): what the describer said of the clip alone; None when the
+    index holds no vectors. A motion query compares with these (runtime.search.similar: borrowed
+    captions follow the nearest training clips in motion, which the late interaction already
+    weighs). Made a chunk at a time; the index's vectors when the bundle has no reference."""
+    stored = index.sentence_vectors
+    reference = getattr(bundle, "reference", None)
+    if stored is None or reference is None:
+        return stored
+    out = stored.copy()
+    for clips, motion in index.clip_motion_blocks():
+        has = index.has_sentence[clips]  # a clip without texts got no borrowed captions either
+        if has.any():
+            borrowed = reference.caption_vectors(motion[has])
+            out[clips[has]] = stored[clips[has]].astype(np.float32) - reference.weight * borrowed
+    return out
+
+
 def motion_vector(patches: list[np.ndarray]) -> np.ndarray | None:
     """(D,) float32: one motion's vector (clip_motion_vectors) from its windows' patches (None: no windows)."""
     if not patches:

@@ -539,6 +539,18 @@ class LibraryIndex:
             return np.zeros((0, self.embed_dim), np.float32)
         return np.concatenate([pw[live] for pw, live in self._pooled]).astype(np.float32)
 
+    def clip_motion_blocks(self):
+        """Each clip's motion vector (clip_motion_vectors) from the pooled vectors as stored, a chunk
+        at a time (a library's vectors never held at once): yields (clips (n,) int64 positions,
+        (n, D) float32 vectors) per chunk with live windows."""
+        start = 0
+        for pw, live in self._pooled or []:
+            n = int(live.sum())
+            owner = self.windows[start: start + n, 0]
+            start += n
+            clips, local = np.unique(owner, return_inverse=True)
+            yield clips, clip_motion_vectors(np.asarray(pw[live]), local, len(clips))
+
     @property
     def first_stage(self) -> first_stage.FirstStage:
         """The per-body-part window summaries (runtime.index.first_stage) on one index-wide basis:

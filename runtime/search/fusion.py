@@ -34,8 +34,9 @@ from ..index import encode
 from .code_scores import CodeScorer
 
 WEIGHT = 1.0  # the description's weight, chosen on free-form val (mean of R@1/5/10) with the bundle's reference
-# its weight when the query is a motion (find similar, search by video), chosen there on validation films
-# (docs/VIDEO.md; bench/eval_similar.py) before the reference, and kept
+# its weight when the query is a motion (find similar, search by video), chosen on validation films
+# (docs/VIDEO.md; bench/eval_similar.py) for the describer's texts alone, which a motion query compares
+# (runtime.search.similar: without the reference's borrowed captions)
 MOTION_WEIGHT = 0.3
 EXTRA_CANDIDATES = 16  # two-stage search: the clips best by description are scored exactly too (bench_fusion.py)
 # two-stage search: MaxSim's mean and deviation over every clip, estimated from this many clips scored exactly

@@ -20,19 +20,25 @@ stretch of the query. bench/eval_similar.py compares these choices on real clips
 
 Fused with descriptions, as text search is (runtime.search.fusion): when the index holds description
 vectors, the query motion is described too (runtime.index.description_texts: the describer's summary,
-its captions and stretch summaries, embedded by the bundle's sentence encoder; a clip of the index
-brings its stored vector), and each clip's best-window score is standardised over the clips scored
-and added to MOTION_WEIGHT times its standardised description agreement (the dot product of the two
-description vectors, each made as the index makes a clip's). The describer reads what the late interaction
-weighs no more than any other patch: whether a hand swings side to side (a wave) or only goes up
-(a raise), whether the feet leave the ground together (a run). A motion read from a film (BlazePose's
-jitter, elbows and knees read straighter) scores within a few thousandths of both neighbours by
-patches, while its description still names the action more often than not: the best hit of a
-rendered test film is of the same content for 82% / 75% (front / 45 degrees, 40 films each) instead
-of 55% / 48% (docs/VIDEO.md; chosen on validation films), and a clip of the test split as the query
-finds the same content first for 98.6% instead of 92.0% (bench/eval_similar.py). `fusion=False`
-(`--no-fusion`) ranks by the late interaction alone. A query that cannot be described (too short)
-is ranked by the late interaction alone too.
+its captions and stretch summaries, embedded by the bundle's sentence encoder), and each clip's
+best-window score is standardised over the clips scored and added to MOTION_WEIGHT times its
+standardised description agreement: the dot product of the query's vector with the clip's describer
+vector (runtime.index.describer_vectors: its description vector without the captions the bundle's
+reference lends; a clip of the index as the query brings its own). Borrowed captions follow the
+nearest training clips in motion, which the late interaction already scores, and for a raise and a
+wave of the same arm they are near repeats: compared too, they made raises filmed from 45 degrees come
+back as waves (docs/VIDEO.md). The describer reads what the late interaction weighs no more than any
+other patch: whether a hand swings side to side (a wave) or only goes up (a raise), whether the feet
+leave the ground together (a run). A motion read from a film (BlazePose's jitter, elbows and knees
+read straighter) scores within a few thousandths of both neighbours by patches, while its description
+still names the action more often than not: the best hit of a rendered test film is of the same
+content for 82% / 72% (front / 45 degrees, 40 films each) instead of 55% / 48% (docs/VIDEO.md; the
+weight chosen on validation films), and a clip of the test split as the query finds the same content
+first for 98.3% instead of 92.0% (bench/eval_similar.py). The describer vectors are made at the first
+fused motion query of a searcher, from the stored motion vectors (one reference call for every clip:
+about 30 microseconds a clip, bench/bench_similar.py). `fusion=False` (`--no-fusion`) ranks by the late
+interaction alone. A query that cannot be described (too short) is ranked by the late interaction
+alone too.
 
 Speed reuses text search's two stages (runtime.search): the per-body-part first stage
 (runtime.index.first_stage) ranks windows with the query's 14 part means as its tokens (for each, the
@@ -48,9 +54,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..hashing import content_hash
-from ..index import description_texts, description_vector, motion_vector
+from ..index import decode, describer_vectors, description_texts, description_vector, motion_vector
 from ..motion import NUM_PARTS, Motion
-from .fusion import MOTION_WEIGHT
+from .fusion import MOTION_WEIGHT, DescriptionScorer
 from .maxsim import segment_max
 from .searcher import Hit, Searcher
 
@@ -83,6 +89,7 @@ class SimilarSearcher(Searcher):
     description's weight is a motion query's, MOTION_WEIGHT)."""
 
     _flat_parts: list[np.ndarray] | None = None  # the first stage's part summaries, window-major
+    _describers: DescriptionScorer | None = None  # the clips' describer vectors, made at the first fused motion query
 
     def __init__(self, *args, fusion_weight: float = MOTION_WEIGHT, **kwargs):
         super().__init__(*args, fusion_weight=fusion_weight, **kwargs)
@@ -90,7 +97,7 @@ class SimilarSearcher(Searcher):
     def encode(self, motion: Motion, name: str = "") -> MotionQuery:
         """A Motion (already cut to the frames wanted) as a query, described when searches are fused."""
         _, patches = self.bundle.encode_motion(motion)
-        description = query_description(self.bundle, motion, patches) if self.fused else None
+        description = query_description(self.bundle, motion) if self.fused else None
         return MotionQuery(name or motion.source, patches, description)
 
     def clip_query(self, clip: int) -> MotionQuery:
@@ -99,9 +106,29 @@ class SimilarSearcher(Searcher):
         if e.status != "ok" or not e.window_count:
             raise ValueError(f"{e.path or e.id}: this clip has no motion in the index ({e.error or 'no windows'})")
         patches, offsets = self.index.window_patches(np.arange(e.window_start, e.window_start + e.window_count))
-        description = self.index.sentence_vectors[clip].astype(np.float32) \
-            if self.fused and self.index.has_sentence[clip] else None
+        description = self.describer_vector(clip) if self.fused and self.index.has_sentence[clip] else None
         return MotionQuery(e.label or e.id, [patches[a:b] for a, b in zip(offsets[:-1], offsets[1:])], description)
+
+    def describer_scores(self, vector: np.ndarray) -> np.ndarray:
+        """(clips,) a query motion's description vector against every clip's describer vector
+        (runtime.index.describer_vectors: without the captions the bundle's reference lends), on int8
+        copies as text search's description scores are; the index's vectors where the bundle has no
+        reference (no second copy then)."""
+        if getattr(self.bundle, "reference", None) is None:
+            return self.description_scores(vector)
+        return self._describer_scorer().scores(vector)
+
+    def describer_vector(self, clip: int) -> np.ndarray:
+        """(S,) float32 clip's describer vector (its int8 copy decoded; the stored vector without a reference)."""
+        if getattr(self.bundle, "reference", None) is None:
+            return self.index.sentence_vectors[clip].astype(np.float32)
+        d = self._describer_scorer()
+        return decode({"codes": d.codes, "scales": d.scales}, "int8", [clip])[0]
+
+    def _describer_scorer(self) -> DescriptionScorer:
+        if self._describers is None:
+            self._describers = DescriptionScorer(describer_vectors(self.index, self.bundle), self.index.has_sentence)
+        return self._describers
 
     def clip_index(self, clip_id: str) -> int | None:
         """Position in the index of the clip with this id (None if it is not there)."""
@@ -209,7 +236,7 @@ class SimilarSearcher(Searcher):
     def _search_like_fused(self, query: MotionQuery, k: int, windows: np.ndarray, exclude, exact: bool) -> list[Hit]:
         """The windows' late-interaction scores (plus, in two-stage search, the windows of the clips
         best by description), each clip at its best window, ranked by runtime.search.fusion.fuse."""
-        desc = self.description_scores(query.description)
+        desc = self.describer_scores(query.description)
         if not exact:  # the clips best by description are candidates too, and the population sample
             extra = np.union1d(self._description_windows(desc, exclude),
                                self._clip_windows([c for c in self.population_sample().tolist() if c not in exclude]))
@@ -220,13 +247,15 @@ class SimilarSearcher(Searcher):
 
 
 def query_description(bundle, motion: Motion, patches: list[np.ndarray] | None = None) -> np.ndarray | None:
-    """A query motion's description vector, made as the index makes a clip's (runtime.index.descriptions;
-    with its windows' `patches`, the captions the bundle's reference lends too); None when it cannot
+    """A query motion's description vector, made as the index makes a clip's describer vector
+    (runtime.index.descriptions: the describer's texts, without the captions a bundle's reference
+    lends); with its windows' `patches`, those captions too, as the index's own vectors hold them (a
+    shared library made before it stored describer vectors compares with those). None when it cannot
     be described (too short)."""
     texts = description_texts(motion)
     if not texts:
         return None
-    return description_vector(bundle, texts, motion_vector(patches))
+    return description_vector(bundle, texts, None if patches is None else motion_vector(patches))
 
 
 def similar_candidates(num_windows: int, k: int) -> int:

@@ -25,7 +25,7 @@ from .spec import StoreAccessError, StoreError, StoreSpec, StoreUnreachableError
 
 log = logging.getLogger(__name__)
 
-PATCHES, PARTS, DESCRIPTION = "patches", "parts", "description"
+PATCHES, PARTS, DESCRIPTION, DESCRIBER = "patches", "parts", "description", "describer"
 PAYLOAD_INDEXES = ("library", "clip_key", "content_hash", "kind")
 HNSW_PARTS_M = 16  # HNSW on the part vectors only (the patches: m=0, a full scan of the int8 copies)
 
@@ -111,8 +111,9 @@ class EdgeBackend(Backend):
                                                                     full_scan_threshold=10_000)),
         }
         if sentence_dim:
-            vectors[DESCRIPTION] = q.EdgeVectorParams(sentence_dim, q.Distance.Dot,
-                                                      datatype=q.VectorStorageDatatype.Float16)
+            for name in (DESCRIPTION, DESCRIBER):
+                vectors[name] = q.EdgeVectorParams(sentence_dim, q.Distance.Dot,
+                                                   datatype=q.VectorStorageDatatype.Float16)
         os.makedirs(self.spec.path, exist_ok=True)
         self.shard = q.EdgeShard.create(self.spec.path, q.EdgeConfig(vectors=vectors))
         for name in PAYLOAD_INDEXES:
@@ -245,8 +246,8 @@ class ClientBackend(Backend):
                                   hnsw_config=m.HnswConfigDiff(m=HNSW_PARTS_M)),
         }
         if sentence_dim:
-            vectors[DESCRIPTION] = m.VectorParams(size=sentence_dim, distance=m.Distance.DOT,
-                                                  datatype=m.Datatype.FLOAT16)
+            for name in (DESCRIPTION, DESCRIBER):
+                vectors[name] = m.VectorParams(size=sentence_dim, distance=m.Distance.DOT, datatype=m.Datatype.FLOAT16)
         cluster = {}
         if self.spec.kind == "server":  # a cluster: shards and their copies (docs/STUDIO.md)
             if self.spec.shards:
@@ -385,5 +386,5 @@ def open_backend(spec: StoreSpec) -> Backend:
                          f"(pip install 'motion-search[studio]'): {safe_text(e, 200)}") from None
 
 
-__all__ = ["Backend", "ClientBackend", "DESCRIPTION", "EdgeBackend", "Found", "PARTS", "PATCHES", "Where",
+__all__ = ["Backend", "ClientBackend", "DESCRIBER", "DESCRIPTION", "EdgeBackend", "Found", "PARTS", "PATCHES", "Where",
            "open_backend"]

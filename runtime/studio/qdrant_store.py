@@ -5,7 +5,10 @@ Each point holds (runtime/studio/backends.py for the collection's settings):
                  multivector ranked by MaxSim; float16 originals on disk, int8 copies in RAM
     parts        the 14 body-part means of those patches (runtime.index.first_stage.part_means):
                  a small multivector, the first stage of two-stage search (Qdrant's prefetch)
-    description  the clip's description vector (runtime/index/descriptions.py) for fused search
+    description  the clip's description vector (runtime/index/descriptions.py) for fused text search
+    describer    the same without the captions the bundle's reference lends (runtime.index.describer_vectors),
+                 for fused find similar and search by video (a collection made before it has none: a
+                 motion query is then compared with `description`, its own borrowed captions added)
     payload      kind "window", library (a name), clip_key (the clip's path relative to the
                  library root, "/" separators, "#clip" for a clip of a scene file), content_hash,
                  start / length (20 fps frames of the clip), the clip's frames, fps, first source
@@ -31,7 +34,8 @@ import numpy as np
 from ..errors import safe_text
 from ..index import part_means
 from ..motion import NUM_PARTS
-from .backends import DESCRIPTION, PARTS, PATCHES, Backend, Where, open_backend
+from ..index import describer_vectors
+from .backends import DESCRIBER, DESCRIPTION, PARTS, PATCHES, Backend, Where, open_backend
 from .spec import StoreError, StoreSpec, relative_path
 
 log = logging.getLogger(__name__)
@@ -79,10 +83,11 @@ class SyncReport:
 class QdrantStore:
     """A shared library in a Qdrant collection (module docstring). `QdrantStore.open(spec, bundle)`."""
 
-    def __init__(self, spec: StoreSpec, backend: Backend, meta: dict | None):
+    def __init__(self, spec: StoreSpec, backend: Backend, meta: dict | None, bundle=None):
         self.spec = spec
         self.backend = backend
         self.meta = meta
+        self.bundle = bundle  # sync: the describer vectors need its reference
 
     @classmethod
     def open(cls, spec: StoreSpec, bundle=None, create: bool = False) -> "QdrantStore":
@@ -102,7 +107,7 @@ class QdrantStore:
                 meta = {"kind": "meta", "format": STORE_FORMAT, "format_version": STORE_VERSION,
                         "model_id": bundle.model_id, "embed_dim": bundle.embed_dim,
                         "sentence_encoder": getattr(bundle, "sentence_id", None),
-                        "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
+                        "describer": bundle.sentence_session is not None, "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
                 backend.upsert([(META_ID, {}, meta)])
                 backend.finish()
             else:
@@ -119,7 +124,7 @@ class QdrantStore:
         except BaseException:
             backend.close()
             raise
-        return cls(spec, backend, meta)
+        return cls(spec, backend, meta, bundle)
 
     def close(self) -> None:
         self.backend.close()
@@ -139,6 +144,11 @@ class QdrantStore:
     @property
     def has_descriptions(self) -> bool:
         return bool(self.meta.get("sentence_encoder"))
+
+    @property
+    def has_describer(self) -> bool:
+        """Whether the points hold describer vectors (a collection made since they were added)."""
+        return self.has_descriptions and bool(self.meta.get("describer"))
 
     def num_windows(self, library: str | None = None) -> int:
         return self.backend.count(Where(library=library))
@@ -191,9 +201,10 @@ class QdrantStore:
         report.unchanged = len(want) - len(todo)
         gone = [k for k in held if k not in want]
         batch: list[tuple[str, dict, dict]] = []
+        describer = self._describer_vectors(index) if todo else None
         for n, (key, c) in enumerate(todo):
             e = index.clips[c]
-            batch += self._points(index, c, library, key)
+            batch += self._points(index, c, library, key, describer)
             if key in held:
                 report.updated += 1
             else:
@@ -219,7 +230,19 @@ class QdrantStore:
         report.seconds = time.time() - t0
         return report
 
-    def _points(self, index, c: int, library: str, key: str) -> list[tuple[str, dict, dict]]:
+    def _describer_vectors(self, index) -> np.ndarray | None:
+        """The index's describer vectors (runtime.index.describer_vectors) when the collection holds
+        them and the index's description vectors were made by the bundle's sentence encoder and
+        reference (what describer_vectors takes back out); None otherwise (points without one)."""
+        made_by = index.meta.get("sentence_encoder")
+        if not self.has_describer or index.sentence_vectors is None or made_by != self.meta.get("sentence_encoder"):
+            return None
+        if self.bundle is None:
+            raise ValueError("uploading to a shared library needs the bundle: QdrantStore.open(spec, bundle)")
+        return describer_vectors(index, self.bundle) if made_by == self.bundle.sentence_id else None
+
+    def _points(self, index, c: int, library: str, key: str,
+                describer: np.ndarray | None = None) -> list[tuple[str, dict, dict]]:
         e = index.clips[c]
         ids = np.arange(e.window_start, e.window_start + e.window_count)
         patches, offsets = index.window_patches(ids)
@@ -234,6 +257,8 @@ class QdrantStore:
             vectors = {PATCHES: p, PARTS: part_means(p, np.array([len(p)]), NUM_PARTS)[0]}
             if desc is not None:
                 vectors[DESCRIPTION] = desc
+                if describer is not None:
+                    vectors[DESCRIBER] = describer[c].astype(np.float32)
             payload = {"kind": "window", "library": library, "clip_key": key, "content_hash": e.content_hash,
                        "start": start, "length": length, "label": e.label, "rig": e.rig,
                        "source_fps": e.source_fps, "source_frames": e.source_frames,

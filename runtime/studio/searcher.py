@@ -34,7 +34,7 @@ from ..motion import NUM_PARTS, Motion
 from ..search import (EXACT_UP_TO, EXTRA_CANDIDATES, FUSION_WEIGHT, MOTION_FUSION_WEIGHT, POPULATION_SAMPLE,
                       Explanation, Hit, MotionQuery, candidate_counts, encode_beside, explain_patches, fuse, neutral,
                       query_description, segment_max, sentence_beside, similar_candidates)
-from .backends import DESCRIPTION, PARTS, PATCHES, Found, Where
+from .backends import DESCRIBER, DESCRIPTION, PARTS, PATCHES, Found, Where
 from .qdrant_store import QdrantStore
 from .spec import StoreError
 
@@ -92,6 +92,13 @@ class StoreSearcher:
     def fused(self) -> bool:
         return bool(self.fusion and getattr(self.bundle, "sentence_session", None) is not None
                     and self.store.has_descriptions and self.store.meta.get("sentence_encoder") == self.bundle.sentence_id)
+
+    @property
+    def motion_vector_name(self) -> str:
+        """The vector a motion query's description is compared with: the describer's (without the
+        captions the reference lends: runtime.search.similar), or, in a collection made before
+        those, the description vector (the query's own borrowed captions then added: encode)."""
+        return DESCRIBER if self.store.has_describer else DESCRIPTION
 
     def _where(self, **kw) -> Where:
         return Where(library=self.library, **kw)
@@ -176,17 +183,17 @@ class StoreSearcher:
         return self._sample
 
     def _fused_hits(self, best: list[Found], query_vector: np.ndarray, k: int, weight: float,
-                    sample=()) -> list[StoreHit]:
+                    sample=(), using: str = DESCRIPTION) -> list[StoreHit]:
         """The `k` best of `best` (each clip's best window, its score the late interaction, fetched
-        with its DESCRIPTION vector) by the fused score (runtime.search.fusion), standardised over
-        them or, given the population `sample` ((library, clip key) pairs scored among them), with the
-        sample's mean and deviation."""
+        with its `using` vector: DESCRIPTION or DESCRIBER) by the fused score (runtime.search.fusion),
+        standardised over them or, given the population `sample` ((library, clip key) pairs scored
+        among them), with the sample's mean and deviation."""
         sampled = set(sample)
         like = [i for i, f in enumerate(best) if (f.payload["library"], f.payload["clip_key"]) in sampled]
         like = like if len(like) > 1 else None
         maxsim = np.array([f.score for f in best], np.float64)
-        desc = np.array([float(np.asarray(f.vectors[DESCRIPTION], np.float32) @ query_vector)
-                         if DESCRIPTION in f.vectors else np.nan for f in best])
+        desc = np.array([float(np.asarray(f.vectors[using], np.float32) @ query_vector)
+                         if using in f.vectors else np.nan for f in best])
         has = np.array([bool(f.payload.get("has_description")) for f in best]) & np.isfinite(desc)
         desc = np.nan_to_num(neutral(desc, has))  # a clip without a vector: neutral
         fused = fuse(maxsim, desc, weight) if like is None else \
@@ -230,20 +237,22 @@ class StoreSearcher:
     def encode(self, motion: Motion, name: str = "") -> MotionQuery:
         """A Motion (already cut to the frames wanted) as a query, described when searches are fused."""
         _, patches = self.bundle.encode_motion(motion)
-        description = query_description(self.bundle, motion, patches) if self.fused else None
+        borrowed = None if self.store.has_describer else patches
+        description = query_description(self.bundle, motion, borrowed) if self.fused else None
         return MotionQuery(name or motion.source, patches, description)
 
     def clip_query(self, library: str, clip_key: str) -> MotionQuery:
         """A clip of the library as a query, from its stored patches and description vector (nothing
         read or encoded)."""
-        vectors = [PATCHES, DESCRIPTION] if self.fused else [PATCHES]
+        using = self.motion_vector_name
+        vectors = [PATCHES, using] if self.fused else [PATCHES]
         found = sorted(self.store.backend.scroll(Where(library=library, clip_keys=[clip_key]),
                                                  ["start", "label", "has_description"], vectors),
                        key=lambda f: f.payload["start"])
         if not found:
             raise StoreError(f"{self.store.spec.where}: {library}:{clip_key} is not in the library")
         first = found[0]
-        description = first.vectors.get(DESCRIPTION) if self.fused and first.payload.get("has_description") else None
+        description = first.vectors.get(using) if self.fused and first.payload.get("has_description") else None
         return MotionQuery(first.payload.get("label") or clip_key, [f.vectors[PATCHES] for f in found],
                            None if description is None else np.asarray(description, np.float32))
 
@@ -262,7 +271,8 @@ class StoreSearcher:
         skip = [c for _, c in exclude]
         where = self._where(not_clip_keys=skip or None)
         fused = self.fused and query.description is not None
-        vectors = [PATCHES, DESCRIPTION] if fused else [PATCHES]
+        using = self.motion_vector_name
+        vectors = [PATCHES, using] if fused else [PATCHES]
         if exact:
             found = list(self.store.backend.scroll(where, HIT_PAYLOAD, vectors))
             found = [f for f in found if (f.payload["library"], f.payload["clip_key"]) not in exclude]
@@ -278,9 +288,10 @@ class StoreSearcher:
                 found += self.store.backend.retrieve(keys[s: s + FETCH_BATCH], vectors, HIT_PAYLOAD)
             found = [f for f in found if (f.payload["library"], f.payload["clip_key"]) not in exclude]
             if fused:  # the clips best by description are candidates too, and the population sample
-                found += self._best_by_description(query.description, found, exclude, where)
+                found += self._best_by_description(query.description, found, exclude, where, using)
                 have = _clip_keys(found)
-                found += self._clip_windows([c for c in self.population_sample() if c not in exclude and c not in have])
+                found += self._clip_windows([c for c in self.population_sample() if c not in exclude and c not in have],
+                                            using)
         if not found:
             return []
         patches = [f.vectors[PATCHES] for f in found]
@@ -292,13 +303,15 @@ class StoreSearcher:
         if not fused:
             return [self._hit(f, f.score) for f in best[:k]]
         return self._fused_hits(best, query.description, k, self.motion_weight,
-                                () if exact else self.population_sample())
+                                () if exact else self.population_sample(), using)
 
-    def _clips_by_description(self, vector: np.ndarray, have: set, exclude, where: Where) -> list[tuple[str, str]]:
-        """(library, clip key) of the EXTRA_CANDIDATES clips best by description that are neither in
-        `have` nor in `exclude` (two-stage search scores them too, as the local one does)."""
+    def _clips_by_description(self, vector: np.ndarray, have: set, exclude, where: Where,
+                              using: str = DESCRIPTION) -> list[tuple[str, str]]:
+        """(library, clip key) of the EXTRA_CANDIDATES clips best by description (their `using`
+        vector) that are neither in `have` nor in `exclude` (two-stage search scores them too, as the
+        local one does)."""
         extra: list[tuple[str, str]] = []
-        for f in self.store.backend.query(vector, DESCRIPTION, EXTRA_CANDIDATES * 8, where,
+        for f in self.store.backend.query(vector, using, EXTRA_CANDIDATES * 8, where,
                                           payload=["clip_key", "library"]):
             key = (f.payload["library"], f.payload["clip_key"])
             if key not in have and key not in exclude and key not in extra:
@@ -307,17 +320,19 @@ class StoreSearcher:
                 break
         return extra
 
-    def _best_by_description(self, description: np.ndarray, found: list[Found], exclude, where: Where) -> list[Found]:
+    def _best_by_description(self, description: np.ndarray, found: list[Found], exclude, where: Where,
+                             using: str) -> list[Found]:
         """The windows of the EXTRA_CANDIDATES clips best by description that `found` lacks (two-stage
         find similar, as the local one)."""
-        return self._clip_windows(self._clips_by_description(description, _clip_keys(found), exclude, where))
+        return self._clip_windows(self._clips_by_description(description, _clip_keys(found), exclude, where, using),
+                                  using)
 
-    def _clip_windows(self, clips: list[tuple[str, str]]) -> list[Found]:
-        """Every window of the given clips ((library, clip key)), with their patches and description vectors."""
+    def _clip_windows(self, clips: list[tuple[str, str]], using: str = DESCRIPTION) -> list[Found]:
+        """Every window of the given clips ((library, clip key)), with their patches and `using` vectors."""
         out: list[Found] = []
         for lib in sorted({lib for lib, _ in clips}):
             out += self.store.backend.scroll(Where(library=lib, clip_keys=[c for lb, c in clips if lb == lib]),
-                                             HIT_PAYLOAD, [PATCHES, DESCRIPTION])
+                                             HIT_PAYLOAD, [PATCHES, using])
         return out
 
 

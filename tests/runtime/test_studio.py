@@ -197,10 +197,14 @@ def test_explain_and_descriptions_come_with_the_hit(store, index, bundle):
 def test_find_similar_matches_the_local_index(store, index, bundle, library):
     local = SimilarSearcher(index, bundle)
     shared = StoreSearcher(store, bundle)
+    assert shared.motion_vector_name == "describer"  # without the captions the reference lends, as locally
     overlaps = []
     for c in range(0, len(index.clips), 6):
         e = index.clips[c]
         key = relative_path(e.path, str(library))
+        mine = shared.clip_query("mocap", key).description
+        assert np.abs(mine - local.clip_query(c).description).max() < 1e-2
+        assert np.abs(mine - index.sentence_vectors[c]).max() > 0.01  # not the text search's vector
         want = local.search_like(local.clip_query(c), 10, exclude={c}, exact=True)
         got = shared.search_like(shared.clip_query("mocap", key), 10, exclude={("mocap", key)}, exact=True)
         assert e.path not in _keys(got)
@@ -212,6 +216,36 @@ def test_find_similar_matches_the_local_index(store, index, bundle, library):
         cands = shared.search_like(shared.clip_query("mocap", key), 5, exclude={("mocap", key)}, exact=False)
         assert _keys(cands)[0] == _keys(want)[0]  # part-vector candidates from Qdrant, then the same score
     assert np.mean(overlaps) >= 0.9, overlaps
+
+
+def test_a_collection_made_before_describer_vectors_compares_a_motion_with_its_borrowed_captions(
+        library, index, bundle, tmp_path):
+    """A shared library made before the points held describer vectors (its meta says nothing of
+    them) is searched as then: a motion query's vector borrows the reference's captions too and is
+    compared with each clip's description vector, so the two sides are made alike."""
+    from runtime.motion import load_motion
+    from runtime.search import query_description
+    from runtime.studio.qdrant_store import META_ID
+
+    spec = parse_store(_address("edge", tmp_path), mounts={"mocap": str(library)})
+    with QdrantStore.open(spec, bundle, create=True) as store:
+        store.meta.pop("describer")
+        store.backend.upsert([(META_ID, {}, store.meta)])
+        store.sync(index, "mocap", str(library))
+    with QdrantStore.open(spec, bundle) as store:
+        shared = StoreSearcher(store, bundle)
+        assert not store.has_describer and shared.fused and shared.motion_vector_name == "description"
+        c = next(i for i, e in enumerate(index.clips) if "wave-right-hand" in e.path)
+        motion = load_motion(index.clips[c].path)
+        query = shared.encode(motion)
+        _, patches = bundle.encode_motion(motion)
+        assert np.abs(query.description - query_description(bundle, motion, patches)).max() < 1e-6
+        assert np.abs(query.description - index.sentence_vectors[c]).max() < 2e-3  # as the index made its own
+        assert np.abs(query.description - query_description(bundle, motion)).max() > 0.01
+        key = relative_path(index.clips[c].path, str(library))
+        hits = shared.search_like(query, 5, exclude={("mocap", key)}, exact=True)
+        assert hits and all(h.description_score is not None for h in hits)
+        assert "wave" in hits[0].label
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -41,7 +41,11 @@ from .spec import StoreError
 HIT_PAYLOAD = ["library", "clip_key", "content_hash", "start", "length", "label", "source_fps", "source_frames",
                "first_source_frame", "description", "has_description"]
 FUSED_WINDOWS = 200  # fused search: MaxSim's best windows whose clips are fused (local two-stage keeps ~300)
-FETCH_BATCH = 256  # windows whose patches are fetched per request (find similar)
+# find similar in two stages: per query window, the windows whose patches are fetched and scored here,
+# the best by Qdrant's MaxSim of the query window's patches among the part vectors' candidates. A window's
+# patches cost 1-2 ms to receive in Python: every candidate's (404 at 10k clips) took 0.7 s a query; 128
+# take 0.26 s and keep 0.94 of the local exact fused top 10 (docs/STUDIO.md: bench/bench_qdrant.py --fused)
+LIKE_FETCHED = 128
 
 
 @dataclass(frozen=True)
@@ -79,6 +83,8 @@ class StoreSearcher:
         self.motion_weight = MOTION_FUSION_WEIGHT  # the description's weight for a motion query (find similar)
         self._num_windows: int | None = None
         self._sample: list[tuple[str, str]] | None = None  # population_sample()
+        self._sample_found: tuple[str, list[Found]] | None = None  # its windows, with the vector named first
+        self.like_fetched = LIKE_FETCHED
         self.exact_up_to = EXACT_UP_TO  # windows: above it, two stages (Qdrant's prefetch on the part vectors)
         self.prefetch_scan = True  # the first stage scans every window's int8 part vectors (False: their HNSW)
 
@@ -182,6 +188,13 @@ class StoreSearcher:
             self._sample = list(picked)
         return self._sample
 
+    def _sample_windows(self, using: str) -> list[Found]:
+        """The population sample's windows with their patches and `using` vectors, fetched once per
+        searcher (as the sample is picked once)."""
+        if self._sample_found is None or self._sample_found[0] != using:
+            self._sample_found = (using, self._clip_windows(self.population_sample(), using))
+        return self._sample_found[1]
+
     def _fused_hits(self, best: list[Found], query_vector: np.ndarray, k: int, weight: float,
                     sample=(), using: str = DESCRIPTION) -> list[StoreHit]:
         """The `k` best of `best` (each clip's best window, its score the late interaction, fetched
@@ -277,21 +290,20 @@ class StoreSearcher:
             found = list(self.store.backend.scroll(where, HIT_PAYLOAD, vectors))
             found = [f for f in found if (f.payload["library"], f.payload["clip_key"]) not in exclude]
         else:
-            ids: dict[str, None] = {}
-            for w in query.windows:
+            by_id: dict[str, Found] = {}
+            for w in query.windows:  # the part vectors' candidates, ranked by MaxSim of the window's patches
                 means = w.reshape(-1, NUM_PARTS, w.shape[1]).mean(0)
-                for f in self.store.backend.query(means, PARTS, count, where, payload=False):
-                    ids[f.id] = None
-            found = []
-            keys = list(ids)
-            for s in range(0, len(keys), FETCH_BATCH):
-                found += self.store.backend.retrieve(keys[s: s + FETCH_BATCH], vectors, HIT_PAYLOAD)
-            found = [f for f in found if (f.payload["library"], f.payload["clip_key"]) not in exclude]
+                got = self.store.backend.query(w, PATCHES, min(self.like_fetched, count), where,
+                                               prefetch=(means, PARTS, count, self.prefetch_scan),
+                                               payload=HIT_PAYLOAD, vectors=vectors)
+                for f in got:
+                    by_id.setdefault(f.id, f)
+            found = [f for f in by_id.values() if (f.payload["library"], f.payload["clip_key"]) not in exclude]
             if fused:  # the clips best by description are candidates too, and the population sample
                 found += self._best_by_description(query.description, found, exclude, where, using)
-                have = _clip_keys(found)
-                found += self._clip_windows([c for c in self.population_sample() if c not in exclude and c not in have],
-                                            using)
+                skip = _clip_keys(found) | set(exclude)
+                found += [replace(f) for f in self._sample_windows(using)  # copies: scored per query
+                          if (f.payload["library"], f.payload["clip_key"]) not in skip]
         if not found:
             return []
         patches = [f.vectors[PATCHES] for f in found]

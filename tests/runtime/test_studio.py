@@ -218,6 +218,33 @@ def test_find_similar_matches_the_local_index(store, index, bundle, library):
     assert np.mean(overlaps) >= 0.9, overlaps
 
 
+def test_two_stage_find_similar_fetches_the_patches_of_few_windows(store, index, bundle, library, monkeypatch):
+    """Receiving a window's patches costs Python 1-2 ms: two-stage find similar fetches only the
+    `like_fetched` best of the part vectors' candidates by Qdrant's MaxSim, and still finds what
+    the local exact search finds first."""
+    from runtime.studio.backends import PATCHES
+
+    local = SimilarSearcher(index, bundle)
+    shared = StoreSearcher(store, bundle)
+    shared.like_fetched = 8
+    fetched = []
+    query = store.backend.query
+
+    def counted(*args, **kwargs):
+        got = query(*args, **kwargs)
+        if PATCHES in (kwargs.get("vectors") or []):
+            fetched.append(len(got))
+        return got
+
+    monkeypatch.setattr(store.backend, "query", counted)
+    for c in range(0, len(index.clips), 6):
+        key = relative_path(index.clips[c].path, str(library))
+        want = local.search_like(local.clip_query(c), 5, exclude={c}, exact=True)
+        got = shared.search_like(shared.clip_query("mocap", key), 5, exclude={("mocap", key)}, exact=False)
+        assert _keys(got)[0] == _keys(want)[0]
+    assert fetched and max(fetched) <= 8
+
+
 def test_a_collection_made_before_describer_vectors_compares_a_motion_with_its_borrowed_captions(
         library, index, bundle, tmp_path):
     """A shared library made before the points held describer vectors (its meta says nothing of

@@ -10,8 +10,8 @@ from .cells import PROBES, CellStage, assign_cells, codebook_id, fit_codebook, w
 from .chunks import (cells_files, chunk_checksums, file_crc32, load_npy, pooled_vectors, populate, save_cells,
                      save_chunk_arrays, write_json)
 from .codec import CODECS, bytes_per_patch, decode, encode
-from .descriptions import (clip_motion_vectors, describer_vectors, description_texts, description_vector,
-                           description_vectors, motion_vector)
+from .descriptions import (clip_motion_vectors, describer_blocks, describer_vectors, description_texts,
+                           description_vector, description_vectors, motion_vector)
 from .entries import ClipEntry, UpdateReport
 from .first_stage import FirstStage, part_means, summarise, summarise_means
 from .gather import packed_rows

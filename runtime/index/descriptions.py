@@ -83,23 +83,33 @@ def description_vector(bundle, texts: list[str] | None, motion_vector: np.ndarra
     return description_vectors(bundle, [texts], None if motion_vector is None else np.atleast_2d(motion_vector))[0]
 
 
-def describer_vectors(index, bundle) -> np.ndarray | None:
-    """(clips, S) float16: each clip's description vector without the captions the bundle's reference
-    lends (the index's vectors less the reference's weight times those captions, from the clips'
-    motion vectors as the index made them): what the describer said of the clip alone; None when the
-    index holds no vectors. A motion query compares with these (runtime.search.similar: borrowed
-    captions follow the nearest training clips in motion, which the late interaction already
-    weighs). Made a chunk at a time; the index's vectors when the bundle has no reference."""
+def describer_blocks(index, bundle):
+    """Each clip's describer vector: its description vector without the captions the bundle's
+    reference lends (the index's vector less the reference's weight times those captions, from the
+    clip's motion vector as the index made it), what the describer said of the clip alone. A motion
+    query compares with these (runtime.search.similar: borrowed captions follow the nearest training
+    clips in motion, which the late interaction already weighs). Yields, a chunk at a time, (clips
+    (n,) positions, (n, S) float32 vectors) for the clips whose vector differs from the index's:
+    none when the bundle has no reference or the index no vectors."""
     stored = index.sentence_vectors
     reference = getattr(bundle, "reference", None)
     if stored is None or reference is None:
-        return stored
-    out = stored.copy()
+        return
     for clips, motion in index.clip_motion_blocks():
         has = index.has_sentence[clips]  # a clip without texts got no borrowed captions either
         if has.any():
-            borrowed = reference.caption_vectors(motion[has])
-            out[clips[has]] = stored[clips[has]].astype(np.float32) - reference.weight * borrowed
+            yield clips[has], stored[clips[has]].astype(np.float32) - reference.weight * \
+                reference.caption_vectors(motion[has])
+
+
+def describer_vectors(index, bundle) -> np.ndarray | None:
+    """(clips, S) float16 every clip's describer vector (describer_blocks; the index's vectors where
+    the bundle has no reference); None when the index holds no vectors."""
+    if index.sentence_vectors is None:
+        return None
+    out = index.sentence_vectors.copy()
+    for clips, vectors in describer_blocks(index, bundle):
+        out[clips] = vectors
     return out
 
 

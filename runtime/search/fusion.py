@@ -75,10 +75,14 @@ class DescriptionScorer:
         self.codes = np.empty(vectors.shape, np.uint8)
         self.scales = np.empty(len(vectors), np.float32)
         for s in range(0, len(vectors), BLOCK):  # block by block: float32 temporaries of a block, not of the library
-            arrays = encode(vectors[s: s + BLOCK], "int8")
-            self.codes[s: s + BLOCK], self.scales[s: s + BLOCK] = arrays["codes"], arrays["scales"]
+            self.replace(np.arange(s, min(s + BLOCK, len(vectors))), vectors[s: s + BLOCK])
         self.has = np.asarray(has, bool)
         self._kernel = CodeScorer("int8", threads=1)
+
+    def replace(self, clips: np.ndarray, vectors: np.ndarray) -> None:
+        """Hold `vectors` ((n, S)) for the clips at positions `clips` instead."""
+        arrays = encode(vectors, "int8")
+        self.codes[clips], self.scales[clips] = arrays["codes"], arrays["scales"]
 
     def scores(self, query_vectors: np.ndarray) -> np.ndarray:
         """(queries, clips) for (queries, S) unit query vectors; (clips,) for one (S,) vector."""

@@ -54,7 +54,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..hashing import content_hash
-from ..index import decode, describer_vectors, description_texts, description_vector, motion_vector
+from ..index import decode, describer_blocks, description_texts, description_vector, motion_vector
 from ..motion import NUM_PARTS, Motion
 from .fusion import MOTION_WEIGHT, DescriptionScorer
 from .maxsim import segment_max
@@ -126,8 +126,11 @@ class SimilarSearcher(Searcher):
         return decode({"codes": d.codes, "scales": d.scales}, "int8", [clip])[0]
 
     def _describer_scorer(self) -> DescriptionScorer:
-        if self._describers is None:
-            self._describers = DescriptionScorer(describer_vectors(self.index, self.bundle), self.index.has_sentence)
+        if self._describers is None:  # the index's vectors, each clip's replaced a chunk at a time (no full copy)
+            scorer = DescriptionScorer(self.index.sentence_vectors, self.index.has_sentence)
+            for clips, vectors in describer_blocks(self.index, self.bundle):
+                scorer.replace(clips, vectors)
+            self._describers = scorer
         return self._describers
 
     def clip_index(self, clip_id: str) -> int | None:

@@ -137,6 +137,28 @@ def test_fused_ranking_adds_the_query_motions_descriptions(library, index_path):
     assert all(h.maxsim is None for h in plain.search_like(query, 3, exclude=own))
 
 
+def test_describer_vectors_follow_their_clips_when_clips_are_dropped(library, tmp_path):
+    """A file gone from the library is dropped from its chunk (its rows stay, marked): each remaining
+    clip's describer vector is still its own, the borrowed captions of its own motion taken out."""
+    from runtime.index import describer_vectors, description_texts, description_vector
+    from runtime.motion import load_motion
+
+    lib = tmp_path / "lib"
+    shutil.copytree(library, lib)
+    bundle = Bundle.load(default_bundle_path(), device="cpu")
+    index = LibraryIndex.create(tmp_path / "index", bundle)
+    index.update([lib], bundle)
+    (lib / LIBRARY[0]).unlink()
+    (lib / LIBRARY[3]).unlink()
+    index.update([lib], bundle)
+    index = LibraryIndex.open(tmp_path / "index", bundle)
+    assert any(index.meta["dropped"].values()) and len(index.clips) == len(LIBRARY) - 2
+    describer = describer_vectors(index, bundle)
+    for c, e in enumerate(index.clips):
+        made = description_vector(bundle, description_texts(load_motion(e.path)))
+        assert np.abs(describer[c].astype(np.float32) - made).max() < 3e-3, e.path
+
+
 def test_no_fusion_on_the_command_line_ranks_by_the_late_interaction_alone(library, index_path):
     r = _cli("search", "--index", index_path, "--json", "--like", library / WAVE_R, "--no-fusion")
     assert r.returncode == 0, r.stderr

@@ -155,8 +155,8 @@ def main() -> None:
         store.close()
         print("\n".join(lines))
         print(f"load after: {os.getloadavg()[0]:.2f}")
-        print(f"peak memory of this process so far: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GB",
-              flush=True)
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+        print(f"peak memory of this process so far: {peak:.2f} GB", flush=True)
         del local, index, shared, store
         shutil.rmtree(target, ignore_errors=True)
         if not args.keep:

@@ -124,7 +124,7 @@ def first_search_memory(index, searcher, text: str) -> str:
     searcher.description_scores(vector)  # the first: makes the copies
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    copies = searcher._descriptions.codes.nbytes + searcher._descriptions.scales.nbytes
+    copies = searcher._descriptions.codes_t.nbytes + searcher._descriptions.scales.nbytes
     from bench.search_memory import status
 
     own = status().get("RssAnon", float("nan")) * 1024  # MiB (Linux)
@@ -178,7 +178,7 @@ def main() -> None:
         f50, _ = _timed(lambda: fuse(m, description_scores(v, has, q)), 40)
         error = np.abs(scorer.scores(q) - description_scores(v, has, q)).max()
         print(f"{clips:>7} clips: description scores + fuse p50 {p50:.2f} ms, p95 {p95:.2f} ms on int8 copies "
-              f"({scorer.codes.nbytes / 1e6:.0f} MB; float32 {v.nbytes / 1e6:.0f} MB: p50 {f50:.2f} ms; "
+              f"({scorer.codes_t.nbytes / 1e6:.0f} MB; float32 {v.nbytes / 1e6:.0f} MB: p50 {f50:.2f} ms; "
               f"largest difference {error:.4f}; {v.nbytes / 2e6:.0f} MB float16 on disk)")
     if args.index:
         end_to_end(bundle, args.index, [int(x) for x in args.sizes.split(",")], Path(args.work), args.pause_ms,

@@ -34,7 +34,7 @@ KERNELS = Path(__file__).resolve().parent / "kernels"
 CODECS = ("int8", "int4")
 
 
-def _kernel_session(name: str, threads: int):
+def kernel_session(name: str, threads: int):
     return cpu_session(str(KERNELS / name), threads)
 
 
@@ -43,7 +43,7 @@ def signed_products_exact() -> bool:
     """Whether onnxruntime multiplies unsigned by signed bytes exactly on this CPU: the int8 kernel
     on the worst case (every byte 255 against 127, one query token and several), against the product
     in integers."""
-    session = _kernel_session("patch_scores_int8.onnx", 1)
+    session = kernel_session("patch_scores_int8.onnx", 1)
     codes = np.full((64, 256), 255, np.uint8)
     for tokens in (1, 8):
         got = session.run(None, {"codes": codes, "q": np.full((256, tokens), 127, np.int8),
@@ -58,7 +58,7 @@ def int8_kernel(name: str, threads: int) -> tuple[object, bool]:
     """(session, unsigned): the int8 kernel `name` ("patch_scores_int8", "first_stage_int8") that this
     CPU computes exactly, and whether it takes the query as unsigned bytes (query_bytes)."""
     unsigned = not signed_products_exact()
-    return _kernel_session(f"{name}_unsigned.onnx" if unsigned else f"{name}.onnx", threads), unsigned
+    return kernel_session(f"{name}_unsigned.onnx" if unsigned else f"{name}.onnx", threads), unsigned
 
 
 def query_bytes(q: np.ndarray, unsigned: bool) -> np.ndarray:
@@ -83,7 +83,7 @@ class CodeScorer:
         if codec == "int8":
             self.session, self.unsigned = int8_kernel("patch_scores_int8", threads)
         else:
-            self.session, self.unsigned = _kernel_session(f"patch_scores_{codec}.onnx", threads), False
+            self.session, self.unsigned = kernel_session(f"patch_scores_{codec}.onnx", threads), False
 
     @staticmethod
     def quantize_query(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

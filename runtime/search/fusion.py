@@ -9,7 +9,8 @@ training clips nearest in motion that the bundle's reference lends: runtime/mode
 is stored in the index, so a query costs one small encoder call and a dot product with every
 clip's vector. The products run on int8 copies of the vectors (DescriptionScorer): a quarter of
 float32's bytes, which a query reads from memory rather than cache between searches, for cosines
-within 0.003 of float32's (bench/bench_fusion.py; docs/BENCHMARKS.md).
+within 0.003 of float32's, through an integer kernel whose fast path is exact on CPUs without VNNI
+too (bench/bench_fusion.py; docs/BENCHMARKS.md).
 
 Both scores are standardised over the clips scored for the query (mean 0, standard deviation 1;
 two-stage search, which scores only some: with every clip's description scores and the MaxSim of a
@@ -31,7 +32,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..index import encode
-from .code_scores import CodeScorer
+from .code_scores import kernel_session
 
 WEIGHT = 1.0  # the description's weight, chosen on free-form val (mean of R@1/5/10) with the bundle's reference
 # its weight when the query is a motion (find similar, search by video), chosen on validation films
@@ -44,6 +45,7 @@ EXTRA_CANDIDATES = 16  # two-stage search: the clips best by description are sco
 # weighed otherwise than in exact search (bench_fusion.py: recall@10 against exact search's fused ranking)
 POPULATION_SAMPLE = 128
 BLOCK = 8_192  # DescriptionScorer: vectors made int8 this many at a time (float32 temporaries of 12 MB)
+QUERY_LEVELS = 63  # DescriptionScorer's query bytes: -63..63 (offset 64: at most 127, exact without VNNI)
 
 
 def standardised(x: np.ndarray, like: np.ndarray | None = None) -> np.ndarray:
@@ -62,9 +64,11 @@ def description_scores(vectors: np.ndarray, has: np.ndarray, query_vector: np.nd
 
 
 class DescriptionScorer:
-    """description_scores on int8 copies of the clips' vectors (one unsigned byte per dimension,
-    offset 128, and one scale per clip: runtime.index.codec's int8), through the integer kernel
-    (runtime.search.code_scores) on one thread, as search scores patches.
+    """description_scores on int8 copies of the clips' vectors (runtime.index.codec's int8: a byte per
+    dimension and a scale per clip), held transposed as signed bytes, through the integer kernel
+    runtime/search/kernels/description_scores_int8.onnx (exporter/make_kernels.py) on one thread.
+    The query is quantised to 7-bit bytes twice, the vector and what its rounding leaves (two rows of
+    one product, summed), so the copies alone set the error.
 
     Args:
         vectors: (clips, S) float16 or float32 description vectors (zeros for a clip without one).
@@ -72,25 +76,43 @@ class DescriptionScorer:
     """
 
     def __init__(self, vectors: np.ndarray, has: np.ndarray):
-        self.codes = np.empty(vectors.shape, np.uint8)
-        self.scales = np.empty(len(vectors), np.float32)
-        for s in range(0, len(vectors), BLOCK):  # block by block: float32 temporaries of a block, not of the library
-            self.replace(np.arange(s, min(s + BLOCK, len(vectors))), vectors[s: s + BLOCK])
+        n, dim = vectors.shape
+        self.codes_t = np.empty((dim, n), np.int8)
+        self.scales = np.empty((1, n), np.float32)
+        for s in range(0, n, BLOCK):  # block by block: float32 temporaries of a block, not of the library
+            self.replace(slice(s, min(s + BLOCK, n)), vectors[s: s + BLOCK])
         self.has = np.asarray(has, bool)
-        self._kernel = CodeScorer("int8", threads=1)
+        self._session = kernel_session("description_scores_int8.onnx", 1)
 
-    def replace(self, clips: np.ndarray, vectors: np.ndarray) -> None:
+    def replace(self, clips: np.ndarray | slice, vectors: np.ndarray) -> None:
         """Hold `vectors` ((n, S)) for the clips at positions `clips` instead."""
-        arrays = encode(vectors, "int8")
-        self.codes[clips], self.scales[clips] = arrays["codes"], arrays["scales"]
+        arrays = encode(vectors, "int8")  # unsigned bytes offset by 128: flipping the top bit makes them signed
+        self.codes_t[:, clips] = (arrays["codes"] ^ np.uint8(128)).view(np.int8).T
+        self.scales[0, clips] = arrays["scales"]
+
+    def vector(self, clip: int) -> np.ndarray:
+        """(S,) float32 the int8 copy of one clip's vector, decoded."""
+        return self.codes_t[:, clip].astype(np.float32) * self.scales[0, clip]
 
     def scores(self, query_vectors: np.ndarray) -> np.ndarray:
         """(queries, clips) for (queries, S) unit query vectors; (clips,) for one (S,) vector."""
         q = np.asarray(query_vectors, np.float32)
         one = q.ndim == 1
-        s = self._kernel.patch_scores(np.atleast_2d(q), self.codes, self.scales).T
-        s = np.stack([neutral(row, self.has) for row in s])
+        q = np.atleast_2d(q)
+        first, first_scale = _query_bytes(q)
+        rest, rest_scale = _query_bytes(q - (first.astype(np.float32) - (QUERY_LEVELS + 1)) * first_scale)
+        both = self._session.run(None, {"q": np.concatenate([first, rest]), "codes_t": self.codes_t,
+                                        "token_scale": np.concatenate([first_scale, rest_scale]),
+                                        "clip_scale": self.scales})[0]
+        s = np.stack([neutral(row, self.has) for row in both[: len(q)] + both[len(q):]])
         return s[0] if one else s
+
+
+def _query_bytes(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(L, S) float -> (L, S) bytes (-QUERY_LEVELS..QUERY_LEVELS offset by QUERY_LEVELS + 1) and (L, 1) scales."""
+    scale = np.maximum(np.abs(q).max(axis=1, keepdims=True), 1e-12) / QUERY_LEVELS
+    levels = np.clip(np.rint(q / scale), -QUERY_LEVELS, QUERY_LEVELS) + (QUERY_LEVELS + 1)
+    return levels.astype(np.uint8), scale.astype(np.float32)
 
 
 def neutral(s: np.ndarray, has: np.ndarray) -> np.ndarray:

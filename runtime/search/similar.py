@@ -54,7 +54,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..hashing import content_hash
-from ..index import decode, describer_blocks, description_texts, description_vector, motion_vector
+from ..index import describer_blocks, description_texts, description_vector, motion_vector
 from ..motion import NUM_PARTS, Motion
 from .fusion import MOTION_WEIGHT, DescriptionScorer
 from .maxsim import segment_max
@@ -122,8 +122,7 @@ class SimilarSearcher(Searcher):
         """(S,) float32 clip's describer vector (its int8 copy decoded; the stored vector without a reference)."""
         if getattr(self.bundle, "reference", None) is None:
             return self.index.sentence_vectors[clip].astype(np.float32)
-        d = self._describer_scorer()
-        return decode({"codes": d.codes, "scales": d.scales}, "int8", [clip])[0]
+        return self._describer_scorer().vector(clip)
 
     def _describer_scorer(self) -> DescriptionScorer:
         if self._describers is None:  # the index's vectors, each clip's replaced a chunk at a time (no full copy)

@@ -40,6 +40,23 @@ def test_empty_and_unknown():
         CodeScorer("fp16")
 
 
+def test_the_description_kernel_multiplies_bytes_exactly_on_this_cpu():
+    """The description scores' kernel takes the query as 7-bit bytes (at most 127) on the left of a
+    u8 x s8 product: pairs of byte products fit in 16 bits (2 x 127 x 127 < 32,767), so it is exact
+    without VNNI too, at the extremes (every byte 127 or 1 against -127 and 127) and on random bytes."""
+    import runtime.search.code_scores as cs
+
+    rng = np.random.default_rng(5)
+    q = rng.integers(1, 128, (6, 384)).astype(np.uint8)
+    q[0], q[1] = 127, 1
+    codes_t = rng.integers(-127, 128, (384, 500)).astype(np.int8)
+    codes_t[:, 0], codes_t[:, 1] = 127, -127
+    got = cs.kernel_session("description_scores_int8.onnx", 1).run(
+        None, {"q": q, "codes_t": codes_t, "token_scale": np.ones((6, 1), np.float32),
+               "clip_scale": np.ones((1, 500), np.float32)})[0]
+    np.testing.assert_array_equal(got, (q.astype(np.int64) - 64) @ codes_t.astype(np.int64))
+
+
 def test_the_int8_kernels_in_use_multiply_bytes_exactly_on_this_cpu(monkeypatch):
     """Without VNNI, onnxruntime's u8 x s8 product saturates pairs of byte products in 16 bits (scores
     off); code_scores tries it once and takes the u8 x u8 twins where it
@@ -58,7 +75,7 @@ def test_the_int8_kernels_in_use_multiply_bytes_exactly_on_this_cpu(monkeypatch)
     def products(session, unsigned):
         return session.run(None, {"codes": codes, "q": cs.query_bytes(q, unsigned), **ones})[0]
 
-    signed = cs._kernel_session("patch_scores_int8.onnx", 1)
+    signed = cs.kernel_session("patch_scores_int8.onnx", 1)
     assert cs.signed_products_exact() == np.array_equal(products(signed, False), exact)
     for forced in (None, False):  # this CPU's choice, then the unsigned twins wherever the tests run
         if forced is not None:

@@ -295,7 +295,8 @@ def test_description_scores_on_int8_copies_match_float32_and_a_clip_without_vect
     np.testing.assert_allclose(scorer.scores(queries[0]), got[0])  # one vector: (clips,)
     monkeypatch.setattr(fusion_module, "BLOCK", 2)  # the copies made a few vectors at a time: the same bytes
     blocked = DescriptionScorer(vectors, has)
-    assert np.array_equal(blocked.codes, scorer.codes) and np.array_equal(blocked.scales, scorer.scales)
+    assert np.array_equal(blocked.codes_t, scorer.codes_t) and np.array_equal(blocked.scales, scorer.scales)
+    assert np.abs(scorer.vector(3) - vectors[3].astype(np.float32)).max() < 5e-3  # a copy, decoded
     vectors[2], has[2] = 0.0, False
     one = DescriptionScorer(vectors, has).scores(queries[0])
     assert one[2] == pytest.approx(np.delete(one, 2).mean(), abs=1e-6)

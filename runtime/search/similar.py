@@ -36,7 +36,7 @@ content for 82% / 72% (front / 45 degrees, 40 films each) instead of 55% / 48% (
 weight chosen on validation films), and a clip of the test split as the query finds the same content
 first for 98.3% instead of 92.0% (bench/eval_similar.py). The describer vectors are made at the first
 fused motion query of a searcher, from the stored motion vectors (one reference call for every clip:
-about 30 microseconds a clip, bench/bench_similar.py). `fusion=False` (`--no-fusion`) ranks by the late
+about 30-35 microseconds a clip, bench/bench_similar.py). `fusion=False` (`--no-fusion`) ranks by the late
 interaction alone. A query that cannot be described (too short) is ranked by the late interaction
 alone too.
 

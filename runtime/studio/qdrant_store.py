@@ -6,9 +6,10 @@ Each point holds (runtime/studio/backends.py for the collection's settings):
     parts        the 14 body-part means of those patches (runtime.index.first_stage.part_means):
                  a small multivector, the first stage of two-stage search (Qdrant's prefetch)
     description  the clip's description vector (runtime/index/descriptions.py) for fused text search
-    describer    the same without the captions the bundle's reference lends (runtime.index.describer_vectors),
-                 for fused find similar and search by video (a collection made before it has none: a
-                 motion query is then compared with `description`, its own borrowed captions added)
+    describer    the same without the captions the bundle's reference lends
+                 (runtime.index.describer_vectors), for fused find similar and search by video (a
+                 collection made before it has none: a motion query is then compared with
+                 `description`, its own borrowed captions added)
     payload      kind "window", library (a name), clip_key (the clip's path relative to the
                  library root, "/" separators, "#clip" for a clip of a scene file), content_hash,
                  start / length (20 fps frames of the clip), the clip's frames, fps, first source
@@ -32,9 +33,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import safe_text
-from ..index import part_means
+from ..index import describer_vectors, part_means
 from ..motion import NUM_PARTS
-from ..index import describer_vectors
 from .backends import DESCRIBER, DESCRIPTION, PARTS, PATCHES, Backend, Where, open_backend
 from .spec import StoreError, StoreSpec, relative_path
 
@@ -107,7 +107,8 @@ class QdrantStore:
                 meta = {"kind": "meta", "format": STORE_FORMAT, "format_version": STORE_VERSION,
                         "model_id": bundle.model_id, "embed_dim": bundle.embed_dim,
                         "sentence_encoder": getattr(bundle, "sentence_id", None),
-                        "describer": bundle.sentence_session is not None, "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
+                        "describer": bundle.sentence_session is not None,  # the points hold describer vectors
+                        "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
                 backend.upsert([(META_ID, {}, meta)])
                 backend.finish()
             else:

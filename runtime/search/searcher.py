@@ -356,9 +356,12 @@ class Searcher:
     def description_scores(self, vector: np.ndarray) -> np.ndarray:
         """(clips,) the query vector's cosine to every clip's description vector (fusion.DescriptionScorer,
         made at the first fused search)."""
+        return self._description_scorer().scores(vector)
+
+    def _description_scorer(self) -> DescriptionScorer:
         if self._descriptions is None:
             self._descriptions = DescriptionScorer(self.index.sentence_vectors, self.index.has_sentence)
-        return self._descriptions.scores(vector)
+        return self._descriptions
 
     def _description_windows(self, desc: np.ndarray, exclude=()) -> np.ndarray:
         """The windows of the EXTRA_CANDIDATES clips best by description score `desc` (clips in

@@ -112,19 +112,18 @@ class SimilarSearcher(Searcher):
     def describer_scores(self, vector: np.ndarray) -> np.ndarray:
         """(clips,) a query motion's description vector against every clip's describer vector
         (runtime.index.describer_vectors: without the captions the bundle's reference lends), on int8
-        copies as text search's description scores are; the index's vectors where the bundle has no
-        reference (no second copy then)."""
-        if getattr(self.bundle, "reference", None) is None:
-            return self.description_scores(vector)
+        copies as text search's description scores are."""
         return self._describer_scorer().scores(vector)
 
     def describer_vector(self, clip: int) -> np.ndarray:
-        """(S,) float32 clip's describer vector (its int8 copy decoded; the stored vector without a reference)."""
-        if getattr(self.bundle, "reference", None) is None:
-            return self.index.sentence_vectors[clip].astype(np.float32)
+        """(S,) float32 one clip's describer vector (its int8 copy, decoded)."""
         return self._describer_scorer().vector(clip)
 
     def _describer_scorer(self) -> DescriptionScorer:
+        """The describer vectors' int8 copies, made at the first fused motion query; text search's
+        own where the bundle has no reference (the index's vectors are the describer's then)."""
+        if getattr(self.bundle, "reference", None) is None:
+            return self._description_scorer()
         if self._describers is None:  # the index's vectors, each clip's replaced a chunk at a time (no full copy)
             scorer = DescriptionScorer(self.index.sentence_vectors, self.index.has_sentence)
             for clips, vectors in describer_blocks(self.index, self.bundle):

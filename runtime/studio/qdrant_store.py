@@ -247,10 +247,11 @@ class QdrantStore:
         e = index.clips[c]
         ids = np.arange(e.window_start, e.window_start + e.window_count)
         patches, offsets = index.window_patches(ids)
-        desc = None
+        desc = mine = None
         if index.sentence_vectors is not None and self.has_descriptions and \
                 index.meta.get("sentence_encoder") == self.meta.get("sentence_encoder"):
             desc = index.sentence_vectors[c].astype(np.float32)
+            mine = None if describer is None else describer[c].astype(np.float32)
         out = []
         for j, w in enumerate(ids):
             p = patches[offsets[j]: offsets[j + 1]]
@@ -258,8 +259,8 @@ class QdrantStore:
             vectors = {PATCHES: p, PARTS: part_means(p, np.array([len(p)]), NUM_PARTS)[0]}
             if desc is not None:
                 vectors[DESCRIPTION] = desc
-                if describer is not None:
-                    vectors[DESCRIBER] = describer[c].astype(np.float32)
+                if mine is not None:
+                    vectors[DESCRIBER] = mine
             payload = {"kind": "window", "library": library, "clip_key": key, "content_hash": e.content_hash,
                        "start": start, "length": length, "label": e.label, "rig": e.rig,
                        "source_fps": e.source_fps, "source_frames": e.source_frames,

@@ -17,7 +17,7 @@ its sample's and every clip's (runtime.search.fusion). Find similar: the query's
 candidate windows (Qdrant), whose patches are fetched and scored here with the local score
 (symmetric, same body part: runtime.search.similar), fused with the query motion's own description
 vector as the local find similar is (in two stages with the EXTRA_CANDIDATES clips best by
-description and the population sample, whose windows' patches are fetched each time). Explain:
+description and the population sample, whose windows are fetched once per searcher). Explain:
 the hit's patches are fetched by its point id.
 """
 
@@ -42,8 +42,8 @@ HIT_PAYLOAD = ["library", "clip_key", "content_hash", "start", "length", "label"
                "first_source_frame", "description", "has_description"]
 FUSED_WINDOWS = 200  # fused search: MaxSim's best windows whose clips are fused (local two-stage keeps ~300)
 # find similar in two stages: per query window, the windows whose patches are fetched and scored here,
-# the best by Qdrant's MaxSim of the query window's patches among the part vectors' candidates. A window's
-# patches cost 1-2 ms to receive in Python: every candidate's (404 at 10k clips) took 0.7 s a query; 128
+# the best by Qdrant's MaxSim of the query window's patches among the part vectors' candidates. Receiving
+# patches is slow in Python (lists of floats): every candidate's (404 at 10k clips) took 0.7 s a query; 128
 # take 0.26 s and keep 0.94 of the local exact fused top 10 (docs/STUDIO.md: bench/bench_qdrant.py --fused)
 LIKE_FETCHED = 128
 
@@ -83,7 +83,7 @@ class StoreSearcher:
         self.motion_weight = MOTION_FUSION_WEIGHT  # the description's weight for a motion query (find similar)
         self._num_windows: int | None = None
         self._sample: list[tuple[str, str]] | None = None  # population_sample()
-        self._sample_found: tuple[str, list[Found]] | None = None  # its windows, with the vector named first
+        self._sample_found: list[Found] | None = None  # its windows, for find similar (_sample_windows)
         self.like_fetched = LIKE_FETCHED
         self.exact_up_to = EXACT_UP_TO  # windows: above it, two stages (Qdrant's prefetch on the part vectors)
         self.prefetch_scan = True  # the first stage scans every window's int8 part vectors (False: their HNSW)
@@ -188,12 +188,13 @@ class StoreSearcher:
             self._sample = list(picked)
         return self._sample
 
-    def _sample_windows(self, using: str) -> list[Found]:
-        """The population sample's windows with their patches and `using` vectors, fetched once per
-        searcher (as the sample is picked once)."""
-        if self._sample_found is None or self._sample_found[0] != using:
-            self._sample_found = (using, self._clip_windows(self.population_sample(), using))
-        return self._sample_found[1]
+    def _sample_windows(self) -> list[Found]:
+        """The population sample's windows with their patches and the vectors a motion query's
+        description is compared with (motion_vector_name), fetched once per searcher (as the sample
+        is picked once)."""
+        if self._sample_found is None:
+            self._sample_found = self._clip_windows(self.population_sample(), self.motion_vector_name)
+        return self._sample_found
 
     def _fused_hits(self, best: list[Found], query_vector: np.ndarray, k: int, weight: float,
                     sample=(), using: str = DESCRIPTION) -> list[StoreHit]:
@@ -302,7 +303,7 @@ class StoreSearcher:
             if fused:  # the clips best by description are candidates too, and the population sample
                 found += self._best_by_description(query.description, found, exclude, where, using)
                 skip = _clip_keys(found) | set(exclude)
-                found += [replace(f) for f in self._sample_windows(using)  # copies: scored per query
+                found += [replace(f) for f in self._sample_windows()  # copies: scored per query
                           if (f.payload["library"], f.payload["clip_key"]) not in skip]
         if not found:
             return []

@@ -3,6 +3,7 @@
     ./dev py bench/bench_fusion.py                                   # the parts alone
     ./dev py bench/bench_fusion.py --index /tmp/idx --sizes 1000,10000   # + end to end, fused vs MaxSim alone
     ./dev py bench/bench_fusion.py --index /tmp/idx --sizes 100000 --memory-only   # the descriptions' memory
+    ./dev py bench/bench_fusion.py --index /tmp/idx --sizes 10000 --profile [--pause-ms 50]  # + each part's time
 
 The parts: the sentence encoder's call on a query, and the dot product with every clip's
 description vector plus the standardisation at 1k, 10k and 100k clips (synthetic unit vectors), on
@@ -53,7 +54,7 @@ def _timed(fn, n: int, before=lambda: None) -> tuple[float, float]:
 
 
 def end_to_end(bundle, index_path: str, sizes: list[int], work: Path, pause_ms: float = 0.0,
-               memory_only: bool = False) -> None:
+               memory_only: bool = False, profile: bool = False) -> None:
     import shutil
     import statistics
 
@@ -100,6 +101,8 @@ def end_to_end(bundle, index_path: str, sizes: list[int], work: Path, pause_ms: 
                     else:
                         searchers[way].search(q, 10, exact=False)
                     row.setdefault(way, []).append((time.perf_counter() - t0) * 1000)
+        if profile:
+            print(profile_parts(searchers, searches, given, pause_ms), flush=True)
         a, b, c = (statistics.median(row[way]) for way in (False, True, "given"))
         recall = {fusion: np.mean([len({h.clip_id for h in searcher.search(q, 10, exact=False)}
                                        & {h.clip_id for h in searcher.search(q, 10, exact=True)}) / 10
@@ -111,6 +114,51 @@ def end_to_end(bundle, index_path: str, sizes: list[int], work: Path, pause_ms: 
         del index
         shutil.rmtree(work / f"fusion-{size}", ignore_errors=True)
     print("\n" + "\n".join(memory))
+
+
+def profile_parts(searchers: dict, searches: list[str], given: dict, pause_ms: float) -> str:
+    """p50 of each part of a two-stage fused search with the sentence vector given, timed one by one
+    as Searcher._search_fused runs them (each after `pause_ms` idle, ROUNDS rounds): MaxSim's stages
+    alone and beside the description's side (on the sentence encoder's thread), the side alone, the
+    wait for it, the exact scores, the fusion; and MaxSim alone's whole search for scale."""
+    import statistics
+
+    from runtime.search.beside import holding_caller, submit_beside
+
+    fused, alone = searchers[True], searchers[False]
+    parts: dict[str, list[float]] = {}
+
+    def timed(name, fn):
+        t0 = time.perf_counter()
+        out = fn()
+        parts.setdefault(name, []).append((time.perf_counter() - t0) * 1000)
+        return out
+
+    def pause():
+        if pause_ms:
+            time.sleep(pause_ms / 1000)
+
+    for _ in range(ROUNDS):
+        for q in searches:
+            query, vector = fused.bundle.encode_query(q), given[q]
+            pause()
+            timed("MaxSim alone, whole search", lambda: alone.search_query(query, 10, exact=False))
+            pause()
+            t0 = time.perf_counter()
+            with holding_caller():
+                side = submit_beside(fused._description_side, query, _done(vector))
+                windows = timed("stages beside the side", lambda: fused._two_stage_candidates(query, False, 10))
+            desc, extra, sample = timed("wait for the side", side.result)
+            windows = np.union1d(windows, extra)
+            scores = timed("exact scores", lambda: fused.score_windows(query, windows))
+            timed("fusion", lambda: fused._fused_hits(windows, scores, desc, 10, two_stage=True, maxsim_like=sample))
+            parts.setdefault("fused, sentence vector given, whole", []).append((time.perf_counter() - t0) * 1000)
+            pause()
+            timed("the side alone", lambda: fused._description_side(query, _done(vector)))
+            pause()
+            timed("stages alone", lambda: fused._two_stage_candidates(query, False, 10))
+    return "parts, p50 ms" + (f" ({pause_ms:g} ms idle before each)" if pause_ms else "") + ": " + \
+        ", ".join(f"{name} {statistics.median(t):.2f}" for name, t in parts.items())
 
 
 def first_search_memory(index, searcher, text: str) -> str:
@@ -152,6 +200,8 @@ def main() -> None:
                         help="for comparison: the text encoder's threads busy-wait after each call (before 2026-12-07)")
     parser.add_argument("--memory-only", action="store_true",
                         help="with --index: the descriptions' memory only (no timing, no recall)")
+    parser.add_argument("--profile", action="store_true",
+                        help="with --index: also time the parts of a fused search one by one (profile_parts)")
     parser.add_argument("--pause-ms", type=float, default=0.0,
                         help="idle this long before each timed search (a user's pace; 0: back to back)")
     args = parser.parse_args()
@@ -182,7 +232,7 @@ def main() -> None:
               f"largest difference {error:.4f}; {v.nbytes / 2e6:.0f} MB float16 on disk)")
     if args.index:
         end_to_end(bundle, args.index, [int(x) for x in args.sizes.split(",")], Path(args.work), args.pause_ms,
-                   args.memory_only)
+                   args.memory_only, args.profile)
 
 
 if __name__ == "__main__":

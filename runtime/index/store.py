@@ -133,6 +133,7 @@ ENCODE_BATCH = 32  # clips whose windows go through the motion encoder together
 UPGRADE_WAIT_S = 60.0  # a reader waits this long for a running update before upgrading an old format
 CODES_IN_MEMORY = 256 * 2**20  # bytes of codes always read into memory when opened (codes_in_memory_limit)
 CODES_MEMORY_SHARE = 8  # ... and up to this share of the machine's memory (1/8), from the first search on
+SENTENCE_BLOCK = 65_536  # description vectors checked for NaN this many at a time when opened (25 MB of bools)
 # (LibraryIndex._start_holding, on a thread of its own); above it they stay memory-mapped. A query copies
 # its exact candidates' codes; from the process's own memory that copy ran 2-4x faster than from the
 # page cache's mapped pages (2,000 random windows at 100k: 5.7 against 20.9 ms on two threads,
@@ -493,7 +494,9 @@ class LibraryIndex:
     def _load_sentence_vectors(self, rows: list[np.ndarray | None]) -> None:
         """`sentence_vectors` (clips, S) float16 as the chunks store them (half float32's memory: 768
         bytes a clip), zeros where a clip has none (a chunk of an upgraded index, a failed clip), and
-        `has_sentence` (clips,) bool; None when no clip has a vector."""
+        `has_sentence` (clips,) bool; None when no clip has a vector. A vector that is not finite
+        throughout (NaN or inf: nothing this version writes) counts as none: its clip stays neutral in
+        the fused score rather than making every score NaN."""
         dims = {len(r[0]) if len(r) else 0 for r in rows if r is not None} - {0}
         if not dims or len(dims) > 1:
             self.sentence_vectors, self.has_sentence = None, np.zeros(len(self.clips), bool)
@@ -502,6 +505,9 @@ class LibraryIndex:
         self.sentence_vectors = np.concatenate([r if r is not None and len(r) else np.zeros((n, dim), np.float16)
                                                 for r, n in zip(rows, self._live_counts(rows))]) \
             if rows else np.zeros((0, dim), np.float16)
+        for start in range(0, len(self.sentence_vectors), SENTENCE_BLOCK):  # a vector with NaN or inf: none
+            block = self.sentence_vectors[start: start + SENTENCE_BLOCK]  # (a block's temporaries, not the library's)
+            block[~np.isfinite(block).all(axis=1)] = 0
         self.has_sentence = self.sentence_vectors.any(axis=1)  # a buffered reduction: no temporary of the library
 
     def _live_counts(self, rows) -> list[int]:

@@ -14,7 +14,8 @@ too (bench/bench_fusion.py; docs/BENCHMARKS.md).
 
 Both scores are standardised over the clips scored for the query (mean 0, standard deviation 1;
 two-stage search, which scores only some: with every clip's description scores and the MaxSim of a
-fixed sample of POPULATION_SAMPLE clips, scored beside the candidates),
+fixed sample of POPULATION_SAMPLE clips, both made on the sentence encoder's thread while MaxSim's
+stages run: runtime.search.searcher),
 then added with the description's weight WEIGHT:
 
     fused = z(MaxSim of the clip's best window) + WEIGHT * z(query . description vector)

@@ -37,6 +37,7 @@ import numpy as np
 from ..index import LibraryIndex, other_model_error, packed_rows
 from ..model import Bundle, Query
 from ..motion import Motion
+from .beside import encode_beside, holding_caller, sentence_beside, submit_beside
 from .blas_threads import one_blas_thread
 from .code_scores import CODECS as INTEGER_CODECS
 from .code_scores import CodeScorer, FirstStageScorer, sketch_maxsim
@@ -56,7 +57,6 @@ SKETCH_BLOCK = 1024  # windows whose sketches are scored at once: a block's prod
 # 6-token query) stay in the CPU's cache between the passes over them (4,994 windows at 100k, two
 # threads: 22.1 ms in blocks of 8,192, 14.4 ms in blocks of 1,024: bench/bench_stages.py)
 _threads: ThreadPoolExecutor | None = None
-_describer: ThreadPoolExecutor | None = None
 
 
 def _pool() -> ThreadPoolExecutor:
@@ -64,35 +64,6 @@ def _pool() -> ThreadPoolExecutor:
     if _threads is None:
         _threads = ThreadPoolExecutor(max_workers=2, thread_name_prefix="motion-search")
     return _threads
-
-
-def _beside() -> ThreadPoolExecutor:
-    """One thread for the fused search's sentence encoder, which runs while the text encoder and
-    MaxSim's stages do (its own: the sketch stage fills _pool and waits on it)."""
-    global _describer
-    if _describer is None:
-        _describer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="motion-search-describe")
-    return _describer
-
-
-def sentence_beside(bundle: Bundle, text: str) -> Future:
-    """`text`'s sentence vector (the bundle's sentence encoder), computed on the fused search's own
-    thread while the caller encodes the query's tokens and runs MaxSim (a local index's stages, or
-    the requests to a shared library: runtime.studio). The caller waits for it (`.exception()`)
-    even when its own part fails, so that nothing is left running."""
-    return _beside().submit(lambda: bundle.encode_sentences([text])[0])
-
-
-def encode_beside(bundle: Bundle, text: str) -> tuple[Query, Future]:
-    """`text`'s query tokens, encoded here, and its sentence vector (sentence_beside), started first
-    so that the two encoders overlap: what a fused search needs. When the text encoder fails, the
-    sentence encoder is waited for before the error goes on (nothing left running)."""
-    sentence = sentence_beside(bundle, text)
-    try:
-        return bundle.encode_query(text), sentence
-    except BaseException:
-        sentence.exception()
-        raise
 
 
 @dataclass(frozen=True)
@@ -159,6 +130,8 @@ class Searcher:
         self._first: FirstStageScorer | None = None
         self._descriptions: DescriptionScorer | None = None
         self._sample: np.ndarray | None = None  # population_sample()
+        self._sample_held: tuple | None = None  # _sample_codes()
+        self._side_scorer: CodeScorer | None = None  # sample_maxsim's
         self.sketch_block, self.split_sketches = SKETCH_BLOCK, SPLIT_SKETCHES  # (benchmarks compare others)
         self.refine_windows = REFINE_WINDOWS
         self.min_postings = cells_postings(index.num_windows)  # the cells stage's (CELLS_TABLE)
@@ -225,16 +198,22 @@ class Searcher:
 
     def _two_stage_candidates(self, query: Query, exact: bool | None, k: int) -> np.ndarray | None:
         """The windows the first stage and the sketches keep for exact scoring (sorted), or None
-        where every window is scored (`exact`; None: exact up to EXACT_UP_TO windows)."""
+        where every window is scored (`exact`; None: exact up to EXACT_UP_TO windows).
+
+        With numpy's BLAS on one thread: the stages' products are small (the sketches' split over
+        two threads of their own), and on two cores OpenBLAS's second thread, spinning after each
+        product, took the core that a fused search's description side runs on (docs/BENCHMARKS.md,
+        "The description's side beside MaxSim's stages"; MaxSim alone as fast either way)."""
         n = self.index.num_windows
         if exact is None:
             exact = n <= EXACT_UP_TO
         if exact:
             return None
         first, middle = candidate_counts(n, k, self.first_stage == "cells")
-        cand = self.candidate_windows(query, self.candidates or first)
-        if self.index.sketch_basis is not None and len(cand) > middle:
-            cand = self.sketch_candidates(query, cand, middle)
+        with one_blas_thread():
+            cand = self.candidate_windows(query, self.candidates or first)
+            if self.index.sketch_basis is not None and len(cand) > middle:
+                cand = self.sketch_candidates(query, cand, middle)
         return cand
 
     def sketch_candidates(self, query: Query, windows: np.ndarray, count: int) -> np.ndarray:
@@ -336,22 +315,61 @@ class Searcher:
         runtime.search.fusion.fuse.
 
         `sentence`: the query's sentence vector, being computed on a second thread (the sentence
-        encoder on one thread that does not spin) while the text encoder and MaxSim's stages run
-        (bench/bench_fusion.py)."""
+        encoder on one thread that does not spin) while the text encoder and MaxSim's stages run.
+        In two-stage search that thread then goes on with the rest of the description's side (the
+        description scores, the clips best by them, the population sample's MaxSim: _description_side)
+        while MaxSim's stages run here (with numpy's BLAS on one thread: _two_stage_candidates)."""
+        side, scores = None, None
         try:
             if self.index.num_windows == 0:
                 return []
-            windows, scores = self._two_stage_candidates(query, exact, k), None
-            if windows is None:  # every window scored
+            if self.index.num_windows <= EXACT_UP_TO if exact is None else exact:  # every window scored
                 windows, scores = self.window_scores(query, True, k)
-        finally:
-            sentence.exception()  # waited for even when MaxSim failed: nothing left running
+            else:
+                self._sample_codes()  # held once per searcher, gathered here rather than beside
+                with holding_caller():  # this thread on its CPU, the side on another (runtime.search.beside)
+                    side = submit_beside(self._description_side, query, sentence)  # after the sentence encoder
+                    windows = self._two_stage_candidates(query, False, k)
+        finally:  # both waited for even when MaxSim failed: nothing left running
+            sentence.exception()
+            if side is not None:
+                side.exception()
+        if scores is None:  # two-stage: the best by description are candidates too
+            desc, extra, sample_maxsim = side.result()
+            windows = np.union1d(windows, extra)
+            return self._fused_hits(windows, self.score_windows(query, windows), desc, k, two_stage=True,
+                                    maxsim_like=sample_maxsim)
+        return self._fused_hits(windows, scores, self.description_scores(sentence.result()), k)
+
+    def _description_side(self, query: Query, sentence: Future) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """What two-stage fused search needs besides MaxSim's candidates, made on the sentence
+        encoder's thread while the stages run: every clip's description score, the windows of the
+        clips best by it, and the MaxSim of each clip of the population sample."""
         desc = self.description_scores(sentence.result())
-        if scores is None:  # two-stage: the best by description are candidates too, and the population sample
-            windows = np.union1d(np.union1d(windows, self._description_windows(desc)),
-                                 self._clip_windows(self.population_sample()))  # scored together, in one call
-            return self._fused_hits(windows, self.score_windows(query, windows), desc, k, two_stage=True)
-        return self._fused_hits(windows, scores, desc, k)
+        return desc, self._description_windows(desc), self.sample_maxsim(query)
+
+    def sample_maxsim(self, query: Query) -> np.ndarray:
+        """(POPULATION_SAMPLE,) MaxSim of each clip of the population sample (its best window), on
+        codes held by the searcher (float32 precision: the query rounded twice, CodeScorer's `fine`)."""
+        held, starts = self._sample_codes()
+        if self._scorer is not None:
+            if self._side_scorer is None:  # the kernel on one thread: the other core runs MaxSim's stages
+                self._side_scorer = CodeScorer(self._scorer.codec, threads=1)
+            scores = self._side_scorer.maxsim(query.tokens, *held, fine=True)
+        else:
+            scores = maxsim_packed(query.tokens, *held)
+        return np.maximum.reduceat(scores, starts) if len(starts) else scores
+
+    def _sample_codes(self) -> tuple[tuple, np.ndarray]:
+        """The population sample's windows' codes (codes, scales, offsets; or patches, offsets without
+        the integer kernel), gathered once (the sample is fixed), and where each clip's windows start."""
+        if self._sample_held is None:
+            windows = self._clip_windows(self.population_sample())
+            held = self.index.window_codes(windows, hold=False) if self._scorer is not None else \
+                self.index.window_patches(windows)
+            counts = [self.index.clips[c].window_count for c in self.population_sample()]
+            self._sample_held = held, np.concatenate([[0], np.cumsum(counts)])[: len(counts)].astype(np.int64)
+        return self._sample_held
 
     def description_scores(self, vector: np.ndarray) -> np.ndarray:
         """(clips,) the query vector's cosine to every clip's description vector (fusion.DescriptionScorer,
@@ -394,20 +412,23 @@ class Searcher:
                                for c in clips] or [np.zeros(0, np.int64)])
 
     def _fused_hits(self, windows: np.ndarray, scores: np.ndarray, desc: np.ndarray, k: int,
-                    two_stage: bool = False) -> list[Hit]:
+                    two_stage: bool = False, maxsim_like: np.ndarray | None = None) -> list[Hit]:
         """The `k` best clips of the scored `windows`, each at its best window, by the fused score of
         that window's score and the clip's description score `desc[clip]` (runtime.search.fusion),
         each standardised over the clips scored (every clip with windows, in exact search) or, in
-        `two_stage` search (whose windows include the population sample's), with the mean and
-        deviation of every clip's description score and of the sample's MaxSim."""
+        `two_stage` search, with the mean and deviation of every clip's description score and of the
+        population sample's MaxSim: `maxsim_like` (sample_maxsim), or the sample's clips among
+        `windows` (find similar scores them with the candidates)."""
         clips = self._clip_of_window[windows]
         order = np.lexsort((-scores, clips))  # by clip, best window first
         first = order[np.concatenate([[True], np.diff(clips[order]) != 0])]
         best_windows, best_scores, best_clips = windows[first], scores[first], clips[first]
         if two_stage:
-            sampled = np.isin(best_clips, self.population_sample())
+            if maxsim_like is None:
+                sampled = np.isin(best_clips, self.population_sample())
+                maxsim_like = best_scores[sampled]
             fused = fuse(best_scores, desc[best_clips], self.fusion_weight,
-                         maxsim_like=best_scores[sampled] if sampled.sum() > 1 else None,
+                         maxsim_like=maxsim_like if len(maxsim_like) > 1 else None,
                          description_like=desc[self._has_windows])
         else:
             fused = fuse(best_scores, desc[best_clips], self.fusion_weight)

@@ -8,6 +8,7 @@ import json
 import shutil
 import subprocess
 import sys
+import time
 
 import numpy as np
 import onnx
@@ -244,9 +245,76 @@ def test_two_stage_search_adds_the_clips_best_by_description(built, bundle, monk
     assert all("_kick_" not in h.label for h in plain.search("someone kicks a ball", k=3, exact=False))
 
 
+def test_two_stage_fused_search_makes_the_description_side_beside_the_stages_on_one_blas_thread(built, bundle,
+                                                                                                 monkeypatch):
+    """The description scores and the population sample's MaxSim are made on the sentence encoder's
+    thread while MaxSim's stages run on the caller's, with numpy's OpenBLAS held to one thread there
+    (its second thread, spinning, took the side's core: searcher._two_stage_candidates) and given
+    back after; the ranking is that of the same work done in turn."""
+    import threading
+
+    import runtime.search.searcher as searcher_module
+    from runtime.search.blas_threads import openblas_threads
+
+    blas = openblas_threads()
+    if blas is None:
+        assert not sys.platform.startswith("linux"), "numpy's OpenBLAS not found in this process"
+        pytest.skip("no OpenBLAS in this process (this platform's numpy uses another BLAS)")
+    get, put = blas
+    put(2)
+    monkeypatch.setattr(searcher_module, "candidate_counts", lambda n, k, cells: (2, 2))
+    monkeypatch.setattr(searcher_module, "POPULATION_SAMPLE", 3)
+    searcher = Searcher(LibraryIndex.open(built, bundle), bundle)
+    seen, stages, side = {}, searcher.candidate_windows, searcher.sample_maxsim
+
+    def first_stage(query, count):
+        seen["stages"] = threading.current_thread().name, get()
+        return stages(query, count)
+
+    def sample_maxsim(query):
+        seen["side"] = threading.current_thread().name
+        return side(query)
+
+    monkeypatch.setattr(searcher, "candidate_windows", first_stage)
+    monkeypatch.setattr(searcher, "sample_maxsim", sample_maxsim)
+    query = "someone kicks a ball"
+    hits = searcher.search(query, len(CLIPS), exact=False)
+    assert seen["stages"] == (threading.current_thread().name, 1) and get() == 2
+    assert seen["side"].startswith("motion-search-describe")
+    tokens = bundle.encode_query(query)
+    desc = searcher.description_scores(bundle.encode_sentences([query])[0])
+    windows = np.union1d(searcher._two_stage_candidates(tokens, False, len(CLIPS)), searcher._description_windows(desc))
+    in_turn = searcher._fused_hits(windows, searcher.score_windows(tokens, windows), desc, len(CLIPS), two_stage=True,
+                                   maxsim_like=side(tokens))
+    assert [(h.clip_id, h.score) for h in hits] == [(h.clip_id, h.score) for h in in_turn]
+
+
+def test_the_caller_and_the_beside_thread_work_on_different_cpus_and_the_caller_gets_its_cpus_back():
+    """While a fused search's two threads work together the caller is held on its CPU and each job
+    of the second thread first moves that thread off it (after a pause the two shared one CPU:
+    runtime.search.beside); after, also after an error, the caller has its own CPUs again."""
+    import os
+
+    from runtime.search.beside import current_cpu, holding_caller, submit_beside
+
+    if current_cpu() is None or len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("needs Linux's sched_getcpu and two CPUs this process may use")
+    allowed = os.sched_getaffinity(0)
+    for _ in range(5):
+        with holding_caller():
+            held = os.sched_getaffinity(0)
+            beside, mask = submit_beside(lambda: (current_cpu(), os.sched_getaffinity(0))).result()
+            assert len(held) == 1 and held | mask == allowed and not held & mask and beside in mask
+            assert current_cpu() in held
+        assert os.sched_getaffinity(0) == allowed
+    with pytest.raises(ZeroDivisionError), holding_caller():
+        1 / 0
+    assert os.sched_getaffinity(0) == allowed
+
+
 def test_two_stage_fused_search_standardises_as_over_every_clip(built, bundle, monkeypatch):
     """Two-stage search scores only some clips; its fused score standardises MaxSim with the mean and
-    deviation of a fixed random sample of clips scored with the candidates, and the descriptions with
+    deviation of a fixed random sample of clips (scored beside the stages), and the descriptions with
     every clip's, as exact search does over every clip (standardised over the candidates, the best by
     MaxSim, it kept 0.669 of exact search's fused top 10 at 10k clips: bench/bench_fusion.py). With
     every clip in the sample it gives exact search's scores."""
@@ -269,12 +337,40 @@ def test_two_stage_fused_search_standardises_as_over_every_clip(built, bundle, m
     hits = searcher.search(query, len(CLIPS), exact=False)
     row = {c.id: k for k, c in enumerate(index.clips)}
     desc = searcher.description_scores(bundle.encode_sentences([query])[0])
-    sampled = [h.maxsim for h in hits if row[h.clip_id] in set(sample.tolist())]
-    assert len(sampled) == 3 and len(hits) < len(CLIPS)  # the sample is scored; some clips are not
+    every = {row[h.clip_id]: h.score for h in Searcher(index, bundle, fusion=False).search(query, len(CLIPS), exact=True)}
+    sampled = np.array([every[c] for c in sample.tolist()])  # the sample's MaxSim, as exact search scores it
+    np.testing.assert_allclose(searcher.sample_maxsim(bundle.encode_query(query)), sampled, atol=1e-5)
+    assert len(hits) < len(CLIPS)  # the candidates and the best by description only
     maxsim, described = np.array([h.maxsim for h in hits]), np.array([h.description_score for h in hits])
-    want = fuse(maxsim, described, searcher.fusion_weight, maxsim_like=np.array(sampled), description_like=desc)
+    want = fuse(maxsim, described, searcher.fusion_weight, maxsim_like=sampled, description_like=desc)
     np.testing.assert_allclose([h.score for h in hits], want, atol=1e-5)
     assert want[0] != fuse(maxsim, described)[0]
+
+
+def test_a_description_vector_that_is_not_finite_counts_as_none(built, bundle, tmp_path, monkeypatch):
+    """A stored description vector with a NaN or inf (nothing this version writes; a file written by
+    something else, its checksum made to match) is read as no vector: the clip is neutral and every
+    other clip keeps its fused score, where NaN would have made every standardised score NaN."""
+    import runtime.index.store as store_module
+
+    copy = tmp_path / "nan"
+    shutil.copytree(built, copy)
+    meta = json.loads((copy / "metadata.json").read_text())
+    chunk = meta["chunks"][0]
+    name = meta.get("sentences_files", {}).get(chunk, "sentences.npy")
+    vectors = np.load(copy / chunk / name)
+    kick = next(k for k, c in enumerate(LibraryIndex.open(built, bundle).clips) if "_kick_" in c.label)
+    nan, inf = [k for k in range(len(CLIPS)) if k != kick][:2]
+    vectors[nan, 5], vectors[inf, :] = np.nan, np.inf
+    np.save(copy / chunk / name, vectors)
+    meta["checksums"][chunk] = chunk_checksums(copy / chunk)
+    write_metadata(copy, meta)
+    monkeypatch.setattr(store_module, "SENTENCE_BLOCK", 2)  # checked a few vectors at a time: the same
+    index = LibraryIndex.open(copy, bundle)
+    assert index.has_sentence.tolist() == [k not in (nan, inf) for k in range(len(CLIPS))]
+    assert np.isfinite(index.sentence_vectors.astype(np.float32)).all()
+    hits = Searcher(index, bundle).search("someone kicks a ball", k=len(CLIPS))
+    assert len(hits) == len(CLIPS) and all(np.isfinite(h.score) for h in hits) and "_kick_" in hits[0].label
 
 
 def test_description_scores_on_int8_copies_match_float32_and_a_clip_without_vector_is_neutral(built, bundle,
@@ -305,7 +401,7 @@ def test_description_scores_on_int8_copies_match_float32_and_a_clip_without_vect
 def test_a_fused_search_fails_as_maxsim_fails_and_leaves_nothing_running(built, bundle, monkeypatch):
     """The query's sentence vector is encoded on a second thread while MaxSim runs: an error in
     MaxSim's stages reaches the caller (after the encoding ended), and the next search works."""
-    import runtime.search.searcher as searcher_module
+    from runtime.search.beside import submit_beside
 
     index = LibraryIndex.open(built, bundle)
     searcher = Searcher(index, bundle)
@@ -319,10 +415,19 @@ def test_a_fused_search_fails_as_maxsim_fails_and_leaves_nothing_running(built, 
     bundle.forget_sentences()
     with pytest.raises(OSError, match="disk gone"):
         searcher.search("someone kicks a ball")
-    assert calls and searcher_module._beside().submit(lambda: 1).result(timeout=5) == 1  # the thread is free
+    assert calls and submit_beside(lambda: 1).result(timeout=5) == 1  # the thread is free
     assert "someone kicks a ball" in bundle._sentence_cache  # the encoding finished before the error came back
     monkeypatch.undo()
     assert "_kick_" in searcher.search("someone kicks a ball")[0].label
+
+    side = []  # two-stage: the description's side runs beside the stages, and is waited for too
+    monkeypatch.setattr(searcher, "candidate_windows", lambda query, count: broken(query))
+    monkeypatch.setattr(searcher, "_description_side", lambda *a: side.append(time.sleep(0.2)) or 1 / 0)
+    with pytest.raises(OSError, match="disk gone"):
+        searcher.search("someone bows", exact=False)
+    assert side and submit_beside(lambda: 1).result(timeout=5) == 1
+    monkeypatch.undo()
+    assert "_kick_" in searcher.search("someone kicks a ball", exact=False)[0].label
 
 
 def test_the_encoders_a_search_runs_do_not_spin_and_the_sentence_encoder_takes_one_thread(bundle):

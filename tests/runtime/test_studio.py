@@ -113,7 +113,7 @@ def test_int8_scan_and_two_stage_prefetch_agree_with_exact(store, index, bundle)
 def test_a_fused_shared_search_fails_as_its_request_fails_and_leaves_nothing_running(store, bundle, monkeypatch):
     """The query's sentence vector is encoded on a second thread while the request to the library
     runs: a failed request reaches the caller after the encoding ended, and the next search works."""
-    import runtime.search.searcher as searcher_module
+    from runtime.search.beside import submit_beside
 
     shared = StoreSearcher(store, bundle)
     assert shared.fused
@@ -127,7 +127,7 @@ def test_a_fused_shared_search_fails_as_its_request_fails_and_leaves_nothing_run
     bundle.forget_sentences()
     with pytest.raises(StoreError, match="went away"):
         shared.search("someone kicks a ball")
-    assert calls and searcher_module._beside().submit(lambda: 1).result(timeout=5) == 1  # the thread is free
+    assert calls and submit_beside(lambda: 1).result(timeout=5) == 1  # the thread is free
     assert "someone kicks a ball" in bundle._sentence_cache  # the encoding finished before the error came back
     monkeypatch.undo()
     got = shared.search("someone kicks a ball", 5)

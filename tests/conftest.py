@@ -59,3 +59,19 @@ def tiny_bundle(tiny_run, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("tiny_bundle")
     export_bundle(tiny_run, out, "int8", "fp32", evaluate=False, log=lambda *a: None)
     return out
+
+
+@pytest.fixture
+def openblas_two_threads():
+    """(get, set) of numpy's OpenBLAS thread count, set to 2 (tests of the search's hold on it);
+    skipped where numpy has another BLAS (never on Linux, whose wheels bring OpenBLAS)."""
+    import sys
+
+    from runtime.search.blas_threads import openblas_threads
+
+    blas = openblas_threads()
+    if blas is None:
+        assert not sys.platform.startswith("linux"), "numpy's OpenBLAS not found in this process"
+        pytest.skip("no OpenBLAS in this process (this platform's numpy uses another BLAS)")
+    blas[1](2)
+    return blas

@@ -81,10 +81,22 @@ def _away_from(cpu: int | None, fn: Callable[..., T], *args) -> T:
     return fn(*args)
 
 
+def every_cpu() -> None:
+    """A pool's thread initializer: the thread may run on every CPU the process may. A thread
+    inherits its creator's CPUs, and a pool that makes its threads while a search holds the caller
+    (the sketch stage's, at its first large library) would otherwise keep them on that one CPU."""
+    if _sched_getcpu() is not None:
+        try:
+            os.sched_setaffinity(0, _allowed())
+        except OSError:
+            pass
+
+
 @contextmanager
 def holding_caller() -> Iterator[None]:
     """The calling thread held on the CPU it is on while inside, its own CPUs given back after (also
-    when the body raises): jobs submitted inside (submit_beside) run on the others."""
+    when the body raises): jobs submitted inside (submit_beside) run on the others. A pool whose
+    threads may be made inside gives them every CPU (every_cpu)."""
     cpu = current_cpu()
     before = os.sched_getaffinity(0) if cpu is not None and len(_allowed()) > 1 else None
     if before is not None:
@@ -121,4 +133,4 @@ def encode_beside(bundle: Bundle, text: str) -> tuple[Query, Future]:
             raise
 
 
-__all__ = ["current_cpu", "encode_beside", "holding_caller", "sentence_beside", "submit_beside"]
+__all__ = ["current_cpu", "encode_beside", "every_cpu", "holding_caller", "sentence_beside", "submit_beside"]

@@ -37,7 +37,7 @@ import numpy as np
 from ..index import LibraryIndex, other_model_error, packed_rows
 from ..model import Bundle, Query
 from ..motion import Motion
-from .beside import encode_beside, holding_caller, sentence_beside, submit_beside
+from .beside import encode_beside, every_cpu, holding_caller, sentence_beside, submit_beside
 from .blas_threads import one_blas_thread
 from .code_scores import CODECS as INTEGER_CODECS
 from .code_scores import CodeScorer, FirstStageScorer, sketch_maxsim
@@ -62,7 +62,7 @@ _threads: ThreadPoolExecutor | None = None
 def _pool() -> ThreadPoolExecutor:
     global _threads
     if _threads is None:
-        _threads = ThreadPoolExecutor(max_workers=2, thread_name_prefix="motion-search")
+        _threads = ThreadPoolExecutor(max_workers=2, thread_name_prefix="motion-search", initializer=every_cpu)
     return _threads
 
 
@@ -513,5 +513,5 @@ def rank_captions(bundle: Bundle, motion: Motion, captions: list[str]) -> list[t
     return [(captions[i], scores[i]) for i in order]
 
 
-__all__ = ["CANDIDATE_TABLE", "EXACT_UP_TO", "REFINE_WINDOWS", "Hit", "Searcher", "candidate_counts", "default_candidates",
-           "rank_captions"]
+__all__ = ["CANDIDATE_TABLE", "EXACT_UP_TO", "REFINE_WINDOWS", "Hit", "Searcher", "candidate_counts",
+           "default_candidates", "rank_captions"]

@@ -245,8 +245,8 @@ def test_two_stage_search_adds_the_clips_best_by_description(built, bundle, monk
     assert all("_kick_" not in h.label for h in plain.search("someone kicks a ball", k=3, exact=False))
 
 
-def test_two_stage_fused_search_makes_the_description_side_beside_the_stages_on_one_blas_thread(built, bundle,
-                                                                                                 monkeypatch):
+def test_two_stage_fused_search_makes_the_description_side_beside_the_stages_on_one_blas_thread(
+        built, bundle, monkeypatch, openblas_two_threads):
     """The description scores and the population sample's MaxSim are made on the sentence encoder's
     thread while MaxSim's stages run on the caller's, with numpy's OpenBLAS held to one thread there
     (its second thread, spinning, took the side's core: searcher._two_stage_candidates) and given
@@ -254,14 +254,8 @@ def test_two_stage_fused_search_makes_the_description_side_beside_the_stages_on_
     import threading
 
     import runtime.search.searcher as searcher_module
-    from runtime.search.blas_threads import openblas_threads
 
-    blas = openblas_threads()
-    if blas is None:
-        assert not sys.platform.startswith("linux"), "numpy's OpenBLAS not found in this process"
-        pytest.skip("no OpenBLAS in this process (this platform's numpy uses another BLAS)")
-    get, put = blas
-    put(2)
+    get, _ = openblas_two_threads
     monkeypatch.setattr(searcher_module, "candidate_counts", lambda n, k, cells: (2, 2))
     monkeypatch.setattr(searcher_module, "POPULATION_SAMPLE", 3)
     searcher = Searcher(LibraryIndex.open(built, bundle), bundle)
@@ -289,10 +283,11 @@ def test_two_stage_fused_search_makes_the_description_side_beside_the_stages_on_
     assert [(h.clip_id, h.score) for h in hits] == [(h.clip_id, h.score) for h in in_turn]
 
 
-def test_the_caller_and_the_beside_thread_work_on_different_cpus_and_the_caller_gets_its_cpus_back():
+def test_the_caller_and_the_beside_thread_work_on_different_cpus_and_the_caller_gets_its_cpus_back(monkeypatch):
     """While a fused search's two threads work together the caller is held on its CPU and each job
     of the second thread first moves that thread off it (after a pause the two shared one CPU:
-    runtime.search.beside); after, also after an error, the caller has its own CPUs again."""
+    runtime.search.beside); after, also after an error, the caller has its own CPUs again, and the
+    threads of a pool made meanwhile have every CPU."""
     import os
 
     from runtime.search.beside import current_cpu, holding_caller, submit_beside
@@ -310,6 +305,14 @@ def test_the_caller_and_the_beside_thread_work_on_different_cpus_and_the_caller_
     with pytest.raises(ZeroDivisionError), holding_caller():
         1 / 0
     assert os.sched_getaffinity(0) == allowed
+
+    import runtime.search.searcher as searcher_module  # a pool made while the caller is held (the
+    monkeypatch.setattr(searcher_module, "_threads", None)  # sketch stage's, at a first large library)
+    with holding_caller():
+        pool = searcher_module._pool()
+        masks = list(pool.map(lambda _: os.sched_getaffinity(0), range(4)))
+    pool.shutdown()
+    assert masks == [allowed] * 4  # its threads did not inherit the one CPU
 
 
 def test_two_stage_fused_search_standardises_as_over_every_clip(built, bundle, monkeypatch):
@@ -337,7 +340,8 @@ def test_two_stage_fused_search_standardises_as_over_every_clip(built, bundle, m
     hits = searcher.search(query, len(CLIPS), exact=False)
     row = {c.id: k for k, c in enumerate(index.clips)}
     desc = searcher.description_scores(bundle.encode_sentences([query])[0])
-    every = {row[h.clip_id]: h.score for h in Searcher(index, bundle, fusion=False).search(query, len(CLIPS), exact=True)}
+    alone = Searcher(index, bundle, fusion=False).search(query, len(CLIPS), exact=True)
+    every = {row[h.clip_id]: h.score for h in alone}
     sampled = np.array([every[c] for c in sample.tolist()])  # the sample's MaxSim, as exact search scores it
     np.testing.assert_allclose(searcher.sample_maxsim(bundle.encode_query(query)), sampled, atol=1e-5)
     assert len(hits) < len(CLIPS)  # the candidates and the best by description only

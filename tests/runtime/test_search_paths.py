@@ -434,21 +434,16 @@ def test_mapped_sketches_are_packed_in_one_file_that_search_reads_and_a_writer_k
 
 
 
-def test_the_sketch_stages_own_threads_hold_openblas_to_one_thread_and_give_it_back(built, monkeypatch):
+def test_the_sketch_stages_own_threads_hold_openblas_to_one_thread_and_give_it_back(built, monkeypatch,
+                                                                                    openblas_two_threads):
     """While the sketch stage runs its two threads, numpy's OpenBLAS runs each product on one
     (runtime.search.blas_threads); the count it had comes back when the last search inside leaves,
     also when two are inside at once."""
-    import sys
     import threading
 
-    from runtime.search.blas_threads import one_blas_thread, openblas_threads
+    from runtime.search.blas_threads import one_blas_thread
 
-    blas = openblas_threads()
-    if blas is None:
-        assert not sys.platform.startswith("linux"), "numpy's OpenBLAS not found in this process"
-        pytest.skip("no OpenBLAS in this process (this platform's numpy uses another BLAS)")
-    get, put = blas
-    put(2)
+    get, _ = openblas_two_threads
     bundle, path = built
     searcher = Searcher(LibraryIndex.open(path, bundle), bundle)
     searcher.sketch_block, searcher.split_sketches = 3, 4  # two threads

@@ -123,7 +123,7 @@ def profile_parts(searchers: dict, searches: list[str], given: dict, pause_ms: f
     wait for it, the exact scores, the fusion; and MaxSim alone's whole search for scale."""
     import statistics
 
-    from runtime.search.beside import holding_caller, submit_beside
+    from runtime.search import holding_caller, submit_beside
 
     fused, alone = searchers[True], searchers[False]
     parts: dict[str, list[float]] = {}

@@ -5,7 +5,7 @@ word's best patch: a body part over a time span).
 May import: runtime.index, runtime.model, runtime.motion, runtime.errors, runtime.hashing.
 """
 
-from .beside import encode_beside, sentence_beside
+from .beside import encode_beside, holding_caller, sentence_beside, submit_beside
 from .code_scores import CodeScorer, FirstStageScorer, signed_products_exact, sketch_maxsim
 from .explain import Explanation, WordMatch, explain, explain_motion, explain_patches
 from .fusion import EXTRA_CANDIDATES, POPULATION_SAMPLE

@@ -108,7 +108,10 @@ def holding_caller() -> Iterator[None]:
         yield
     finally:
         if before is not None:
-            os.sched_setaffinity(0, before)
+            try:
+                os.sched_setaffinity(0, before)
+            except OSError:  # its CPUs changed meanwhile (taken offline): every CPU the system allows
+                os.sched_setaffinity(0, range(os.cpu_count() or 1))
 
 
 def sentence_beside(bundle: Bundle, text: str) -> Future:

@@ -133,13 +133,13 @@ ENCODE_BATCH = 32  # clips whose windows go through the motion encoder together
 UPGRADE_WAIT_S = 60.0  # a reader waits this long for a running update before upgrading an old format
 CODES_IN_MEMORY = 256 * 2**20  # bytes of codes always read into memory when opened (codes_in_memory_limit)
 CODES_MEMORY_SHARE = 8  # ... and up to this share of the machine's memory (1/8), from the first search on
-SENTENCE_BLOCK = 65_536  # description vectors checked for NaN this many at a time when opened (25 MB of bools)
 # (LibraryIndex._start_holding, on a thread of its own); above it they stay memory-mapped. A query copies
 # its exact candidates' codes; from the process's own memory that copy ran 2-4x faster than from the
 # page cache's mapped pages (2,000 random windows at 100k: 5.7 against 20.9 ms on two threads,
 # bench/bench_stages.py; docs/BENCHMARKS.md). Sketches (a tenth of the bytes, read from many windows)
 # are read into memory up to CODES_IN_MEMORY only: a 1M-clip index's 1.9 GB of them stay mapped, which
 # keeps its process within 4 GB, packed in one file by the writer (runtime.index.sketch_pack).
+SENTENCE_BLOCK = 65_536  # description vectors checked for NaN this many at a time when opened (25 MB of bools)
 OPEN_TRIES = 3  # a reader that raced a writer's clean-up reads the new metadata and tries again
 REBUILD_HINT = "run `python -m runtime index --rebuild FOLDER...` (or Update Index in Blender) to encode it again"
 

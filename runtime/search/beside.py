@@ -3,15 +3,15 @@ runs the text encoder, then, in two-stage search, the description's side (runtim
 while the caller runs MaxSim's stages.
 
 Where the two threads run matters on a small machine. After a pause (a user typing), the two
-ended up sharing one CPU of this project's two: handing each other the GIL wakes a thread where
-the waker runs, and nothing moved them apart within a query. With 50 ms idle before each query,
-MaxSim's stages took as long beside the side's work as the two one after the other
-(`bench/bench_fusion.py --profile --pause-ms 50`). So while the two threads work together the
+behaved as if they shared one CPU of this project's two (a likely cause, not traced: each handing
+the other the GIL wakes it where the waker runs): with 50 ms idle before each query, MaxSim's
+stages took 13.7 ms beside the side's work against 9.4 alone, nearly the two one after the other
+(`bench/bench_fusion.py --profile --pause-ms 50`, before this module). So while the two threads work together the
 caller is held on the CPU it is on (`holding_caller`, its own CPUs given back after) and each job
 submitted here first moves the beside thread off that CPU (`submit_beside`); moving the beside
-thread alone did not help (the caller followed it). Linux only (`sched_getcpu`,
-`sched_setaffinity` of one thread); elsewhere, or with one CPU allowed, the threads run where
-the system puts them. Figures: docs/BENCHMARKS.md, "The description's side beside MaxSim's stages".
+thread alone did not help. Linux only (`sched_getcpu`, `sched_setaffinity` of one thread);
+elsewhere, or with one CPU allowed, the threads run where the system puts them. Figures:
+docs/BENCHMARKS.md, "The description's side beside MaxSim's stages".
 """
 
 from __future__ import annotations

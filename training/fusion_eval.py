@@ -37,7 +37,7 @@ import training  # noqa: F401,E402
 from runtime.index import description_texts, description_vectors  # noqa: E402
 from runtime.model import Bundle  # noqa: E402
 from runtime.search import FUSION_WEIGHT as WEIGHT  # noqa: E402
-from runtime.search import DescriptionScorer, fuse  # noqa: E402
+from runtime.search import DescriptionScorer, fuse, standardised  # noqa: E402
 from training.freeform import freeform_metrics  # noqa: E402
 
 WEIGHTS = tuple(np.round(np.arange(0.1, 2.01, 0.1), 2))
@@ -145,7 +145,6 @@ def k_occurrence(sim: np.ndarray, top: int = TOP) -> dict:
 
 def evaluate(bundle_path: str, sweep: bool = False, log=print) -> dict:
     from training.bundle_eval import bundle_similarity, freeform_scores
-    from training.data import bandai_clips, clip_motion, cmu_clips, split_clips
     from training.freeform import load_queries, split_pool
     from training.metrics import protocol_metrics
 
@@ -158,6 +157,7 @@ def evaluate(bundle_path: str, sweep: bool = False, log=print) -> dict:
     out: dict = {"weight": WEIGHT}
     data = {}
     motion = {}
+    vectors = {}  # each split's clips' description vectors as shipped (the other fusions start from them)
     for split in ("val", "test"):
         es, maxsim, rel = freeform_scores(bundle, split)
         keys = [c.key for c in es.clips]
@@ -165,10 +165,10 @@ def evaluate(bundle_path: str, sweep: bool = False, log=print) -> dict:
         motion[split] = motion_vectors(bundle, es)
         desc = {kind: _scores(enc, kind, es.captions, enc.clip_vectors(kind, keys, texts)) for kind in ("minilm", "pooled")}
         desc["summary"] = _scores(enc, "minilm", es.captions, enc.clip_vectors("minilm", keys, texts, "summary"))
+        vectors[split] = enc.clip_vectors("minilm", keys, texts, motion=motion[split] if bundle.reference else None)
         if bundle.reference is not None:  # the shipped vectors: texts and the reference's captions
             desc["no reference"] = desc["minilm"]
-            desc["minilm"] = _scores(enc, "minilm", es.captions, enc.clip_vectors("minilm", keys, texts,
-                                                                                 motion=motion[split]))
+            desc["minilm"] = _scores(enc, "minilm", es.captions, vectors[split])
         data[split] = (es, maxsim, rel, kinds, desc)
     if sweep and bundle.reference is not None:
         _sweep_reference(bundle, enc, data, motion, texts, log)
@@ -196,8 +196,14 @@ def evaluate(bundle_path: str, sweep: bool = False, log=print) -> dict:
                                ("style", kinds == "style"), ("speed", kinds == "speed")):
                 if keep.any():
                     rows.setdefault(name, {})[f"{split} {part}"] = freeform_metrics(sim[keep], rel[keep])
-        # rare actions: the rank of the first right clip, per query naming one
         queries = load_queries(split)
+        if split == "test":  # the queries whose right clip the shipped ranking leaves out of its top 10
+            ranks = {name: _first_ranks(scored[name], rel) for name in
+                     ("MaxSim only", "description only (MiniLM)", "fused (MiniLM, shipped)")}
+            out["test misses"] = [{"query": q.sentence, "relevant": ";".join(q.relevant), "kind": q.kind,
+                                   **{name: int(r[qi]) for name, r in ranks.items()}}
+                                  for qi, q in enumerate(queries) if ranks["fused (MiniLM, shipped)"][qi] > TOP]
+        # rare actions: the rank of the first right clip, per query naming one
         for label, words in RARE_WORDS.items():
             for qi, q in enumerate(queries):
                 if any(w in q.sentence.lower() for w in words):
@@ -219,19 +225,9 @@ def evaluate(bundle_path: str, sweep: bool = False, log=print) -> dict:
         name: {k: protocol_metrics(sim, bandai.captions, bandai.label_keys)[k]
                for k in ("label", "all")}
         for name, sim in (("MaxSim only", maxsim), ("fused", _fused(maxsim, dv, WEIGHT)))}
+    background = background_queries()
+    out["other fusions (tried on val)"] = other_fusions(enc, data, vectors, background)
     # hubs: unrelated queries (describer captions of training clips) against the test pool
-    from runtime.describe import describe
-
-    train = split_clips(bandai_clips() + cmu_clips(), "train")
-    rng = np.random.default_rng(0)
-    background = []
-    for i in rng.choice(len(train), BACKGROUND, replace=False):
-        try:
-            caps = describe(clip_motion(train[int(i)])).captions(1, seed=int(i))
-        except Exception:  # noqa: BLE001
-            continue
-        if caps:
-            background.append(caps[0].text)
     es = data["test"][0]
     bg = replace(es, captions=background)
     maxsim = bundle_similarity(bundle, bg)
@@ -243,6 +239,62 @@ def evaluate(bundle_path: str, sweep: bool = False, log=print) -> dict:
                 for name, sim in (("MaxSim only", maxsim), ("fused", _fused(maxsim, dv, WEIGHT)))}
     out["hubs (k-occurrence, test pool)"]["largest hub"] = top_clip
     return out
+
+
+def background_queries(n: int = BACKGROUND) -> list[str]:
+    """Unrelated queries: one describer caption each of `n` training clips (seeded; the hub measure's)."""
+    from runtime.describe import describe
+    from training.data import bandai_clips, clip_motion, cmu_clips, split_clips
+
+    train = split_clips(bandai_clips() + cmu_clips(), "train")
+    out = []
+    for i in np.random.default_rng(0).choice(len(train), n, replace=False):
+        try:
+            caps = describe(clip_motion(train[int(i)])).captions(1, seed=int(i))
+        except Exception:  # noqa: BLE001 - an unreadable clip gives no query
+            continue
+        if caps:
+            out.append(caps[0].text)
+    return out
+
+
+def _confidence_weighted(maxsim: np.ndarray, desc: np.ndarray, weight: float, top: int) -> np.ndarray:
+    """Fused with a weight per query: `weight` times how far the description's best `top` clips stand
+    out (their mean standardised score) over how far MaxSim's do."""
+    zm, zd = standardised(maxsim), standardised(desc)
+
+    def lead(z):
+        return np.maximum(-np.sort(-z, axis=1)[:, :top].mean(axis=1), 1e-6)
+
+    return zm + weight * (lead(zd) / lead(zm))[:, None] * zd
+
+
+def other_fusions(enc: _Encoders, data: dict, vectors: dict, background: list[str]) -> list[dict]:
+    """Other ways to fuse the same two scores beside the shipped one, each with its weight chosen on
+    val the same way (best mean of R@1/5/10, ties to R@1), test reported; search uses none of them.
+    Per-query weights by how far each ranking's best clips stand out (a query the descriptions are
+    sure of leans on them), and two corrections of the description's hubs (clips whose vector is
+    near every motion sentence): the query less half the background queries' mean vector (centring),
+    and each clip's score less half its mean over its 50 best background queries (CSLS)."""
+    bg = enc("minilm", background)
+    centre = bg.mean(axis=0)
+    variants = {
+        "shipped: z(MaxSim) + w z(description)": lambda s, w: _fused(data[s][1], data[s][4]["minilm"], w),
+        "per-query weight, best clip": lambda s, w: _confidence_weighted(data[s][1], data[s][4]["minilm"], w, 1),
+        "per-query weight, best 10 clips": lambda s, w: _confidence_weighted(data[s][1], data[s][4]["minilm"], w, 10),
+        "description centred (the query less half the background's mean)": lambda s, w: _fused(
+            data[s][1], data[s][4]["minilm"] - 0.5 * (vectors[s] @ centre), w),
+        "description CSLS (less half each clip's mean of its 50 best background scores)": lambda s, w: _fused(
+            data[s][1], data[s][4]["minilm"] - 0.5 * -np.sort(-(bg @ vectors[s].T), axis=0)[:50].mean(axis=0), w),
+    }
+    rows = []
+    for name, fused in variants.items():
+        table = {w: freeform_metrics(fused("val", w), data["val"][2]) for w in WEIGHTS}
+        w = max(WEIGHTS, key=lambda x: _sel(table[x]))
+        test = freeform_metrics(fused("test", w), data["test"][2])
+        rows.append({"variant": name, "weight": float(w), "val mean of R@1/5/10": round(_sel(table[w])[0], 2),
+                     "val R@1": table[w]["R@1"], **{f"test {k}": test[k] for k in ("R@1", "R@5", "R@10")}})
+    return rows
 
 
 def _sweep_reference(bundle: Bundle, enc: _Encoders, data: dict, motion: dict, texts: dict, log) -> None:
@@ -311,6 +363,16 @@ def report(res: dict) -> str:
     lines += ["", "| Bandai-Namco test | label R@1 | label R@5 | All R@1 |", "|---|---:|---:|---:|"]
     for name, m in res["label protocol (Bandai-Namco test)"].items():
         lines.append(f"| {name} | {m['label']['t2m_R@1']:.2f} | {m['label']['t2m_R@5']:.2f} | {m['all']['t2m_R@1']:.2f} |")
+    lines += ["", "| test query outside the fused top 10 | right clips | MaxSim rank | description rank | fused rank |",
+              "|---|---|---:|---:|---:|"]
+    for r in res.get("test misses", []):
+        lines.append(f"| {r['query']} | {r['relevant']} | {r['MaxSim only']} | {r['description only (MiniLM)']} | "
+                     f"{r['fused (MiniLM, shipped)']} |")
+    lines += ["", "| fusion (weight chosen on val) | weight | val mean of R@1/5/10 | val R@1 | test R@1 | test R@5 | test R@10 |",
+              "|---|---:|---:|---:|---:|---:|---:|"]
+    for r in res.get("other fusions (tried on val)", []):
+        lines.append(f"| {r['variant']} | {r['weight']} | {r['val mean of R@1/5/10']:.2f} | {r['val R@1']:.2f} | "
+                     f"{r['test R@1']:.2f} | {r['test R@5']:.2f} | {r['test R@10']:.2f} |")
     h = res["hubs (k-occurrence, test pool)"]
     lines += ["", "| hubs (test pool, unrelated queries) | largest k-occurrence | hubs (>= 5x share) | skewness | "
               "never in top 10 % | largest hub |", "|---|---:|---:|---:|---:|---|"]

@@ -17,7 +17,9 @@ the scores are fused with the runtime's own `fuse`. The weight and the choice of
 on the validation queries (`--sweep` prints that choice again: the best mean of R@1/5/10, ties to
 the better R@1); the test queries are only reported. "pooled" is the other encoder the issue asks
 about: the shipped (fine-tuned) text encoder's mean token, normalised, in place of the pretrained
-MiniLM, with its own weight chosen on val the same way.
+MiniLM, with its own weight chosen on val the same way. The report also lists the test queries
+the shipped ranking leaves outside its top 10 (to read, never to choose on) and other ways to fuse
+the two scores, measured the same way and not used (`other_fusions`).
 """
 
 from __future__ import annotations

@@ -111,7 +111,10 @@ def holding_caller() -> Iterator[None]:
             try:
                 os.sched_setaffinity(0, before)
             except OSError:  # its CPUs changed meanwhile (taken offline): every CPU the system allows
-                os.sched_setaffinity(0, range(os.cpu_count() or 1))
+                try:
+                    os.sched_setaffinity(0, range(os.cpu_count() or 1))
+                except OSError:  # not even that: left where it is rather than hide the search's own outcome
+                    pass
 
 
 def sentence_beside(bundle: Bundle, text: str) -> Future:

@@ -196,6 +196,10 @@ class Searcher:
             return np.arange(n), self._exact_scores(query)
         return cand, self.score_windows(query, cand)
 
+    def _every_window(self, exact: bool | None) -> bool:
+        """Whether a search scores every window: `exact`, or (None) a library of up to EXACT_UP_TO windows."""
+        return self.index.num_windows <= EXACT_UP_TO if exact is None else bool(exact)
+
     def _two_stage_candidates(self, query: Query, exact: bool | None, k: int) -> np.ndarray | None:
         """The windows the first stage and the sketches keep for exact scoring (sorted), or None
         where every window is scored (`exact`; None: exact up to EXACT_UP_TO windows).
@@ -204,12 +208,9 @@ class Searcher:
         two threads of their own), and on two cores OpenBLAS's second thread, spinning after each
         product, took the core that a fused search's description side runs on (docs/BENCHMARKS.md,
         "The description's side beside MaxSim's stages"; MaxSim alone as fast either way)."""
-        n = self.index.num_windows
-        if exact is None:
-            exact = n <= EXACT_UP_TO
-        if exact:
+        if self._every_window(exact):
             return None
-        first, middle = candidate_counts(n, k, self.first_stage == "cells")
+        first, middle = candidate_counts(self.index.num_windows, k, self.first_stage == "cells")
         with one_blas_thread():
             cand = self.candidate_windows(query, self.candidates or first)
             if self.index.sketch_basis is not None and len(cand) > middle:
@@ -323,7 +324,7 @@ class Searcher:
         try:
             if self.index.num_windows == 0:
                 return []
-            if self.index.num_windows <= EXACT_UP_TO if exact is None else exact:  # every window scored
+            if self._every_window(exact):
                 windows, scores = self.window_scores(query, True, k)
             else:
                 self._sample_codes()  # held once per searcher, gathered here rather than beside
